@@ -1,0 +1,188 @@
+//! Every flag, in one clap definition. Each option has a one-line help, a longer `--help`
+//! text, and an environment-variable twin `KUBE_OIDC_PUBLISHER_<NAME>`. Turning these into a
+//! validated `Config` happens in `config`, without I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
+
+const ABOUT: &str = "Publish a self-managed Kubernetes cluster's OIDC discovery documents so AWS IAM Roles for Service Accounts work without stored keys";
+
+const LONG_ABOUT: &str = "\
+Publish a self-managed Kubernetes cluster's OIDC discovery documents so that AWS STS can verify
+its service-account tokens (IAM Roles for Service Accounts, IRSA) on clusters that are not EKS.
+
+The store location is the issuer root: `sync` writes `openid/v1/jwks` and
+`.well-known/openid-configuration` under it, exactly what STS fetches.
+
+Exit codes: 0 done or nothing to do, 1 drift found by --check, 2 error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "kube-oidc-publisher", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "KUBE_OIDC_PUBLISHER_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish the JWKS and discovery document once; write nothing if they are current.
+    #[command(long_about = SYNC_LONG_ABOUT)]
+    Sync(SyncArgs),
+}
+
+const SYNC_LONG_ABOUT: &str = "\
+Publish the cluster's signing keys and the discovery document once.
+
+Reads the keys from the API server (`--source cluster`, the default) or from PEM key files
+(`--source files`), validates every key, renders the JWKS and the discovery document for the
+public issuer, and writes them to the store: the JWKS first, then the discovery document. When
+nothing changed, nothing is written. Writes are conditional on what was read, so concurrent
+publishers never lose each other's update.
+
+Examples:
+  # offline: key files in, documents out to a directory served by any web server
+  kube-oidc-publisher sync --source files --key-file sa.pub \\
+      --issuer https://oidc.example.com/c1 --store ./public --no-iam
+
+  # from the current kube context to S3 (issuer derived from the bucket)
+  kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SourceKind {
+    /// The API server's /openid/v1/jwks, plus any --key-file.
+    Cluster,
+    /// Only the --key-file PEM files; nothing else is contacted.
+    Files,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct SyncArgs {
+    /// Where to publish: s3://BUCKET[/PREFIX], a directory, or file://DIR.
+    ///
+    /// The location is the issuer root: the documents go to <store>/openid/v1/jwks and
+    /// <store>/.well-known/openid-configuration.
+    #[arg(
+        long,
+        value_name = "s3://BUCKET[/PREFIX] | DIR",
+        env = "KUBE_OIDC_PUBLISHER_STORE"
+    )]
+    pub store: String,
+
+    /// The public issuer URL (https, no port, query, fragment or trailing slash).
+    ///
+    /// Required for a directory store. For S3 it defaults to the bucket's virtual-hosted URL,
+    /// https://BUCKET.s3.REGION.<partition DNS suffix>[/PREFIX]. It must equal, byte for byte,
+    /// the API server's first --service-account-issuer.
+    #[arg(long, value_name = "URL", env = "KUBE_OIDC_PUBLISHER_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Where the keys come from.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "cluster",
+        env = "KUBE_OIDC_PUBLISHER_SOURCE"
+    )]
+    pub source: SourceKind,
+
+    /// A PEM file of public (or private: only the public half is used) keys; repeatable.
+    ///
+    /// Accepts what kube-apiserver's --service-account-key-file accepts: PUBLIC KEY, RSA or EC
+    /// private keys (PKCS#1, SEC1, PKCS#8) and certificates, several blocks per file. With
+    /// --source cluster these keys are published beside the API server's, which is how a new
+    /// key is published before the API server signs with it. In the environment variable,
+    /// separate several paths with commas.
+    #[arg(
+        long = "key-file",
+        value_name = "PATH",
+        env = "KUBE_OIDC_PUBLISHER_KEY_FILE",
+        value_delimiter = ','
+    )]
+    pub key_files: Vec<PathBuf>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster account).
+    #[arg(long, value_name = "PATH", env = "KUBE_OIDC_PUBLISHER_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Do not manage the IAM OIDC identity provider.
+    ///
+    /// This version does not manage the provider yet; without this flag it says so once.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_NO_IAM")]
+    pub no_iam: bool,
+
+    /// AWS region (default: the AWS SDK's chain, e.g. AWS_REGION or the profile's region).
+    #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
+    pub region: Option<String>,
+
+    /// Address S3 with path-style requests (for S3-compatible stores such as MinIO).
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// max-age of the published Cache-Control header, in seconds.
+    ///
+    /// STS honours it: 0 or no-cache has led to throttling failures, and a long max-age delays
+    /// the moment a new key is visible. Between 1 and 86400.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        env = "KUBE_OIDC_PUBLISHER_CACHE_MAX_AGE"
+    )]
+    pub cache_max_age: u32,
+
+    /// Print the plan and write nothing; exit 0.
+    #[arg(long, conflicts_with = "check", env = "KUBE_OIDC_PUBLISHER_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Write nothing; exit 1 if changes are pending, 0 if everything is current.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_CHECK")]
+    pub check: bool,
+
+    /// Publish even though the API server signs tokens with a different issuer.
+    ///
+    /// For issuer migrations only: until the API server's first --service-account-issuer is
+    /// this issuer, STS rejects its tokens for this provider.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_ALLOW_ISSUER_MISMATCH")]
+    pub allow_issuer_mismatch: bool,
+
+    /// Seconds allowed for each request to the API server and the store.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        env = "KUBE_OIDC_PUBLISHER_TIMEOUT"
+    )]
+    pub timeout: u64,
+
+    /// Result format on stdout.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "KUBE_OIDC_PUBLISHER_OUTPUT"
+    )]
+    pub output: OutputFormat,
+}

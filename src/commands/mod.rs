@@ -1,0 +1,4 @@
+//! One thin file per subcommand: build the effects from the configuration, call the library,
+//! print, and return the exit code.
+
+pub mod sync;

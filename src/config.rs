@@ -1,0 +1,226 @@
+//! Flags turned into a validated configuration, without I/O, so each rule is unit-tested here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{OutputFormat, SourceKind, SyncArgs};
+use crate::model::issuer::IssuerError;
+use crate::model::Issuer;
+use crate::plan::ObjectMeta;
+use crate::store::{Location, LocationError};
+
+/// What a run does with its plan; decided once, never inside a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    DryRun,
+    Check,
+}
+
+/// Which issuer to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssuerChoice {
+    Explicit(Issuer),
+    /// The bucket's virtual-hosted URL, once the region is known.
+    FromBucket,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    pub store: Location,
+    pub issuer: IssuerChoice,
+    pub source: SourceKind,
+    pub key_files: Vec<PathBuf>,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub manage_iam: bool,
+    pub region: Option<String>,
+    pub s3_path_style: bool,
+    pub cache_max_age: u32,
+    pub mode: Mode,
+    pub allow_issuer_mismatch: bool,
+    pub timeout: Duration,
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--store")]
+    Store(#[from] LocationError),
+    #[error("--issuer")]
+    Issuer(#[from] IssuerError),
+    #[error("--issuer is required with a directory store: the directory is the issuer root, and only you know the public URL that serves it (for example --issuer https://oidc.example.com/cluster-1)")]
+    IssuerRequired,
+    #[error("--source files needs at least one --key-file PATH (a PEM file of public keys)")]
+    NoKeyFiles,
+    #[error("--cache-max-age {0} is out of range: use 1 to 86400 seconds (0 makes STS refetch on every call, which has led to throttling failures; 300 is the default)")]
+    CacheMaxAge(u32),
+    #[error("--timeout must be at least 1 second")]
+    Timeout,
+}
+
+impl SyncConfig {
+    pub fn from_args(args: &SyncArgs) -> Result<SyncConfig, ConfigError> {
+        let store = Location::parse(&args.store)?;
+        let issuer = match (&args.issuer, &store) {
+            (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
+            (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
+            (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
+        };
+        if args.source == SourceKind::Files && args.key_files.is_empty() {
+            return Err(ConfigError::NoKeyFiles);
+        }
+        if !(1..=86400).contains(&args.cache_max_age) {
+            return Err(ConfigError::CacheMaxAge(args.cache_max_age));
+        }
+        if args.timeout == 0 {
+            return Err(ConfigError::Timeout);
+        }
+        let mode = match (args.dry_run, args.check) {
+            (true, _) => Mode::DryRun,
+            (false, true) => Mode::Check,
+            (false, false) => Mode::Apply,
+        };
+        Ok(SyncConfig {
+            store,
+            issuer,
+            source: args.source,
+            key_files: args.key_files.clone(),
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            manage_iam: !args.no_iam,
+            region: args.region.clone(),
+            s3_path_style: args.s3_path_style,
+            cache_max_age: args.cache_max_age,
+            mode,
+            allow_issuer_mismatch: args.allow_issuer_mismatch,
+            timeout: Duration::from_secs(args.timeout),
+            output: args.output,
+        })
+    }
+
+    /// The metadata every published object carries.
+    pub fn object_meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            content_type: "application/json".into(),
+            cache_control: format!("public, max-age={}", self.cache_max_age),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<SyncConfig, ConfigError> {
+        let mut argv = vec!["kube-oidc-publisher", "sync"];
+        argv.extend_from_slice(args);
+        let Command::Sync(sync) = Cli::try_parse_from(argv).unwrap().command;
+        SyncConfig::from_args(&sync)
+    }
+
+    #[test]
+    fn store_flag_selects_s3_or_a_directory() {
+        let c = parse(&["--store", "s3://b-1/c1", "--no-iam"]).unwrap();
+        assert_eq!(
+            c.store,
+            Location::S3 {
+                bucket: "b-1".into(),
+                prefix: "c1".into()
+            }
+        );
+        assert_eq!(c.issuer, IssuerChoice::FromBucket);
+        assert!(!c.manage_iam);
+        let c = parse(&["--store", "./public", "--issuer", "https://o.example/c1"]).unwrap();
+        assert_eq!(c.store, Location::Dir("./public".into()));
+        assert!(c.manage_iam);
+    }
+
+    #[test]
+    fn directory_store_needs_an_issuer() {
+        assert_eq!(
+            parse(&["--store", "./public"]).unwrap_err(),
+            ConfigError::IssuerRequired
+        );
+    }
+
+    #[test]
+    fn issuer_flag_is_validated() {
+        let e = parse(&["--store", "./p", "--issuer", "https://o.example/c1/"]).unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Issuer(IssuerError::TrailingSlash { .. })
+        ));
+    }
+
+    #[test]
+    fn source_files_needs_key_files() {
+        assert_eq!(
+            parse(&["--store", "s3://bbb", "--source", "files"]).unwrap_err(),
+            ConfigError::NoKeyFiles
+        );
+        let c = parse(&[
+            "--store",
+            "s3://bbb",
+            "--source",
+            "files",
+            "--key-file",
+            "a.pem",
+            "--key-file",
+            "b.pem",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.key_files,
+            [PathBuf::from("a.pem"), PathBuf::from("b.pem")]
+        );
+        assert_eq!(c.source, SourceKind::Files);
+    }
+
+    #[test]
+    fn cache_max_age_defaults_to_300_and_zero_is_refused() {
+        let c = parse(&["--store", "s3://bbb"]).unwrap();
+        assert_eq!(c.object_meta().cache_control, "public, max-age=300");
+        assert_eq!(c.object_meta().content_type, "application/json");
+        assert_eq!(
+            parse(&["--store", "s3://bbb", "--cache-max-age", "0"]).unwrap_err(),
+            ConfigError::CacheMaxAge(0)
+        );
+    }
+
+    #[test]
+    fn dry_run_and_check_select_the_mode() {
+        assert_eq!(parse(&["--store", "s3://bbb"]).unwrap().mode, Mode::Apply);
+        assert_eq!(
+            parse(&["--store", "s3://bbb", "--dry-run"]).unwrap().mode,
+            Mode::DryRun
+        );
+        assert_eq!(
+            parse(&["--store", "s3://bbb", "--check"]).unwrap().mode,
+            Mode::Check
+        );
+        let argv = [
+            "kube-oidc-publisher",
+            "sync",
+            "--store",
+            "s3://bbb",
+            "--check",
+            "--dry-run",
+        ];
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn timeout_defaults_to_ten_seconds() {
+        assert_eq!(
+            parse(&["--store", "s3://bbb"]).unwrap().timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            parse(&["--store", "s3://bbb", "--timeout", "0"]).unwrap_err(),
+            ConfigError::Timeout
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! kube-oidc-publisher: publish a self-managed Kubernetes cluster's OIDC discovery documents so
+//! that AWS STS can verify its service-account tokens (IAM Roles for Service Accounts).
+//!
+//! The whole tool is one reconcile loop, in three steps:
+//!
+//! 1. **observe** what is true now: the signing keys (from the API server or key files, see
+//!    [`source`]) and what is already published (see [`store`]);
+//! 2. **plan** with a pure function ([`plan::plan`]) that compares the desired documents,
+//!    rendered by [`model`], with the observed ones and returns plain data;
+//! 3. **apply** the plan against the effect traits ([`reconcile`]).
+//!
+//! `model` and `plan` never import from `source`, `store` or the AWS/kube SDKs: they are the
+//! pure core, tested without a network. Only `reconcile` and `commands` see both sides.
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod model;
+pub mod output;
+pub mod plan;
+pub mod reconcile;
+pub mod source;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,37 @@
+//! Parse → tracing → dispatch → exit code. Everything else lives in the library.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kube_oidc_publisher::cli::{Cli, Command};
+use kube_oidc_publisher::exit::Exit;
+use kube_oidc_publisher::{commands, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    // One thread is plenty for a handful of concurrent requests and keeps memory low.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Error.into();
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Sync(args) => commands::sync::run(args).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Error.into()
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The pure core's data: issuers, JWKs, key sets and the discovery document, with their
+//! validation and canonical rendering. Nothing here does I/O or reads the clock.
+
+pub mod discovery;
+pub mod issuer;
+pub mod jwk;
+pub mod keyfile;
+
+pub use discovery::Discovery;
+pub use issuer::Issuer;
+pub use jwk::{Jwk, KeySet};
+
+/// Object key of the discovery document, relative to the issuer root.
+pub const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
+/// Object key of the JWKS, relative to the issuer root (the path kube-apiserver uses).
+pub const JWKS_PATH: &str = "openid/v1/jwks";

@@ -1,0 +1,110 @@
+//! `KeySource`: where the signing keys come from: the API server (`kube`), public key files
+//! (`files`), or both (`Combined`, which is how a new key is published before the API server
+//! uses it).
+
+use async_trait::async_trait;
+
+use crate::model::Jwk;
+
+pub mod files;
+pub mod kube;
+
+/// What a source yields: usable keys, keys dropped because STS cannot use them, and, for the
+/// API server, the issuer it signs tokens with.
+#[derive(Debug, Default)]
+pub struct SourceKeys {
+    pub keys: Vec<Jwk>,
+    pub dropped: Vec<Dropped>,
+    pub issuer: Option<String>,
+}
+
+/// A key left out, with where it came from and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    pub kid: String,
+    pub source: String,
+    pub reason: String,
+}
+
+/// What went wrong reading keys, by meaning. Messages say what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no Kubernetes credentials: {detail}. Pass --kubeconfig and --context, set KUBECONFIG, run inside a pod, or publish key files with --source files --key-file PATH")]
+    NoKubeconfig { detail: String },
+    #[error("cannot reach the Kubernetes API server at {server}: {detail}. Check that the kubeconfig's server address is reachable from here (`kubectl --context … get --raw /openid/v1/jwks`)")]
+    Unreachable { server: String, detail: String },
+    #[error("the Kubernetes API server at {server} did not answer GET {path} within {seconds} s; check the API server's health, or raise --timeout")]
+    Timeout {
+        server: String,
+        path: &'static str,
+        seconds: u64,
+    },
+    #[error("the Kubernetes API server at {server} answered 401 Unauthorized for GET {path}: it did not accept the kubeconfig's credentials. Refresh them (an expired token or client certificate?), then check with `kubectl get --raw {path}`")]
+    Unauthorized { server: String, path: &'static str },
+    #[error("the Kubernetes API server at {server} answered 403 Forbidden for GET {path}: {message}. The ClusterRole system:service-account-issuer-discovery grants this read; bind it: `kubectl create clusterrolebinding kube-oidc-publisher-discovery --clusterrole=system:service-account-issuer-discovery {subject}`")]
+    Forbidden {
+        server: String,
+        path: &'static str,
+        message: String,
+        subject: String,
+    },
+    #[error("the Kubernetes API server at {server} has no {path} (404): service-account issuer discovery needs Kubernetes 1.21 or later with --service-account-issuer set; or publish key files with --source files --key-file PATH")]
+    NotServed { server: String, path: &'static str },
+    #[error("the Kubernetes API server at {server} answered {status} for GET {path}: {body}. Nothing was published; retry when the API server is healthy")]
+    Status {
+        server: String,
+        path: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("the Kubernetes API server at {server} served {path} that is not valid: {detail}. Nothing was published; check `kubectl get --raw {path}`")]
+    Malformed {
+        server: String,
+        path: &'static str,
+        detail: String,
+    },
+    #[error(
+        "the Kubernetes API server at {server} served a key set that cannot be published: {detail}"
+    )]
+    BadKey { server: String, detail: String },
+    #[error("cannot read key file {path}: {detail}")]
+    KeyFileRead { path: String, detail: String },
+    #[error("key file {path}: {detail}")]
+    KeyFile { path: String, detail: String },
+}
+
+/// The effect trait for reading keys.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// Where the keys come from, for messages.
+    fn describe(&self) -> String;
+
+    async fn fetch(&self) -> Result<SourceKeys, Error>;
+}
+
+/// Several sources whose keys are published together. The first source that reports an
+/// issuer (the API server) provides it.
+pub struct Combined(pub Vec<Box<dyn KeySource>>);
+
+#[async_trait]
+impl KeySource for Combined {
+    fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|s| s.describe())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    async fn fetch(&self) -> Result<SourceKeys, Error> {
+        let results = futures::future::join_all(self.0.iter().map(|s| s.fetch())).await;
+        let mut all = SourceKeys::default();
+        for result in results {
+            let keys = result?;
+            all.keys.extend(keys.keys);
+            all.dropped.extend(keys.dropped);
+            all.issuer = all.issuer.or(keys.issuer);
+        }
+        Ok(all)
+    }
+}

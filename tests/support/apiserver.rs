@@ -1,0 +1,640 @@
+//! `FakeApiServer`: an in-process HTTPS stand-in for kube-apiserver's two OIDC discovery
+//! endpoints, faithful to the recorded fixtures (bodies byte for byte, headers, RBAC outcomes,
+//! 405 for other methods). It listens on 127.0.0.1:0 with a fresh rcgen CA and leaf
+//! (SANs IP 127.0.0.1 and DNS localhost), runs on its own tokio runtime so tests can be plain
+//! `#[test]` functions, serves what the current [`Scenario`] selects, counts requests, and
+//! stops on drop. Also a tiny HTTPS/1.1 client ([`https_request`]) for checking it.
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use super::fixtures::{fixture, jwks_only_new_key};
+
+pub use super::fixtures::ISSUER;
+
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/openid/v1/jwks";
+
+/// What the fake API server serves. Switch with [`FakeApiServer::set_scenario`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Run A: `openid-configuration.json` + `jwks-rsa.json`.
+    Rsa,
+    /// Run B: old and new RSA keys (`jwks-rotation-two-keys.json`), same discovery doc.
+    Rotation,
+    /// After rotation with only the new key (`ck0v...`) left.
+    RotatedOnlyNew,
+    /// Run C: EC P-256.
+    Ec,
+    /// Run E: EC P-384.
+    Ec384,
+    /// Run D: RSA + EC P-256.
+    Mixed,
+    /// Run F: discovery doc whose `jwks_uri` is the API server's own address.
+    DefaultJwksUri,
+    /// `{"keys":[]}` with the RSA discovery doc.
+    EmptyKeys,
+    /// A truncated JWKS (`{"keys":[{"kty":`) with the RSA discovery doc.
+    MalformedJwks,
+    /// 500 with a `Status` body on both paths (after authentication).
+    ServerError,
+    /// Sleeps this long before answering anything, then behaves like `Rsa`.
+    Slow(Duration),
+    /// 403 for the admin token too (RBAC without the discovery grant).
+    Forbidden,
+    /// 401 for everyone, including anonymous requests.
+    Unauthorized,
+    /// Serve these exact bodies with the recorded 200 headers.
+    Custom { jwks: Vec<u8>, discovery: Vec<u8> },
+}
+
+impl Scenario {
+    /// `(discovery, jwks)` bodies served with 200, or `None` for the error scenarios.
+    pub fn documents(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let rsa_discovery = || fixture("openid-configuration.json");
+        Some(match self {
+            Scenario::Rsa | Scenario::Slow(_) => (rsa_discovery(), fixture("jwks-rsa.json")),
+            Scenario::Rotation => (rsa_discovery(), fixture("jwks-rotation-two-keys.json")),
+            Scenario::RotatedOnlyNew => (rsa_discovery(), jwks_only_new_key()),
+            Scenario::Ec => (
+                fixture("openid-configuration-ec.json"),
+                fixture("jwks-ec.json"),
+            ),
+            Scenario::Ec384 => (
+                fixture("openid-configuration-ec384.json"),
+                fixture("jwks-ec384.json"),
+            ),
+            Scenario::Mixed => (
+                fixture("openid-configuration-mixed-rsa-ec.json"),
+                fixture("jwks-mixed-rsa-ec.json"),
+            ),
+            Scenario::DefaultJwksUri => (
+                fixture("openid-configuration-default-jwks-uri.json"),
+                fixture("jwks-rsa.json"),
+            ),
+            Scenario::EmptyKeys => (rsa_discovery(), br#"{"keys":[]}"#.to_vec()),
+            Scenario::MalformedJwks => (rsa_discovery(), br#"{"keys":[{"kty":"#.to_vec()),
+            Scenario::Custom { jwks, discovery } => (discovery.clone(), jwks.clone()),
+            Scenario::ServerError | Scenario::Forbidden | Scenario::Unauthorized => return None,
+        })
+    }
+}
+
+/// One request as the fake server saw it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw `Authorization` header, if any.
+    pub authorization: Option<String>,
+    pub user_agent: Option<String>,
+    pub status: u16,
+}
+
+struct State {
+    scenario: Scenario,
+    log: Vec<RecordedRequest>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    token: String,
+    flowschema_uid: String,
+    prioritylevel_uid: String,
+    tls_failures: AtomicUsize,
+}
+
+/// The fake API server. Stops (listener closed, connections dropped) on drop.
+pub struct FakeApiServer {
+    addr: SocketAddr,
+    ca_pem: String,
+    ca_der: CertificateDer<'static>,
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FakeApiServer {
+    /// Start serving `Scenario::Rsa`.
+    pub fn start() -> FakeApiServer {
+        FakeApiServer::with_scenario(Scenario::Rsa)
+    }
+
+    pub fn with_scenario(scenario: Scenario) -> FakeApiServer {
+        let pki = TestPki::generate();
+        let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
+        .expect("server certificate");
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                scenario,
+                log: Vec::new(),
+            }),
+            token: format!("kop-test-admin-{:016x}", random_u64()),
+            flowschema_uid: uuid_ish(),
+            prioritylevel_uid: uuid_ish(),
+            tls_failures: AtomicUsize::new(0),
+        });
+
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("local addr");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fake-apiserver")
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.spawn(accept_loop(listener, acceptor, shared.clone()));
+
+        FakeApiServer {
+            addr,
+            ca_pem: pki.ca_pem,
+            ca_der: pki.ca_der,
+            shared,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// PEM of the CA that signed the serving certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    pub fn ca_der(&self) -> &CertificateDer<'static> {
+        &self.ca_der
+    }
+
+    /// The bearer token that gets 200 (the "ceo-admin" of the recordings).
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.shared.state.lock().unwrap().scenario = scenario;
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.shared.state.lock().unwrap().scenario.clone()
+    }
+
+    /// Number of requests per path (query stripped, trailing slash kept), all methods and
+    /// outcomes.
+    pub fn requests(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for r in &self.shared.state.lock().unwrap().log {
+            *counts.entry(r.path.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Total number of HTTP requests served.
+    pub fn request_count(&self) -> usize {
+        self.shared.state.lock().unwrap().log.len()
+    }
+
+    /// Every request in arrival order.
+    pub fn request_log(&self) -> Vec<RecordedRequest> {
+        self.shared.state.lock().unwrap().log.clone()
+    }
+
+    pub fn reset_requests(&self) {
+        self.shared.state.lock().unwrap().log.clear();
+    }
+
+    /// TLS handshakes that failed (e.g. a client that did not trust the CA).
+    pub fn tls_failures(&self) -> usize {
+        self.shared.tls_failures.load(Ordering::SeqCst)
+    }
+
+    /// Convenience: perform one HTTPS/1.1 request against this server, trusting its CA.
+    pub fn request(&self, method: &str, path: &str, bearer: Option<&str>) -> HttpResponse {
+        https_request(self.addr, &self.ca_der, method, path, bearer)
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shared: Arc<Shared>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    _ => {
+                        shared.tls_failures.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                };
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+enum Caller {
+    Anonymous,
+    Admin,
+    Invalid,
+}
+
+async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let scenario = shared.state.lock().unwrap().scenario.clone();
+    if let Scenario::Slow(delay) = scenario {
+        tokio::time::sleep(delay).await;
+    }
+    let path = req.uri().path().to_string();
+    let authorization = header_string(&req, header::AUTHORIZATION);
+    let caller = match authorization.as_deref() {
+        None => Caller::Anonymous,
+        Some(value) => match value.strip_prefix("Bearer ") {
+            Some(token) if token == shared.token => Caller::Admin,
+            _ => Caller::Invalid,
+        },
+    };
+    let response = respond(shared, &scenario, req.method(), &path, caller);
+    shared.state.lock().unwrap().log.push(RecordedRequest {
+        method: req.method().to_string(),
+        path,
+        authorization,
+        user_agent: header_string(&req, header::USER_AGENT),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn respond(
+    shared: &Shared,
+    scenario: &Scenario,
+    method: &Method,
+    path: &str,
+    caller: Caller,
+) -> Response<Full<Bytes>> {
+    let unauthorized = || {
+        error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            fixture("unauthorized-anonymous-jwks.json"),
+            false,
+        )
+    };
+    if *scenario == Scenario::Unauthorized {
+        return unauthorized();
+    }
+    match caller {
+        Caller::Anonymous => return forbidden(shared, "system:anonymous", path),
+        Caller::Invalid => return unauthorized(),
+        Caller::Admin => {}
+    }
+    if method != Method::GET {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"Method Not Allowed")));
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        set(
+            &mut response,
+            header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        );
+        return response;
+    }
+    let is_discovery = path.trim_end_matches('/') == DISCOVERY_PATH;
+    let is_jwks = path.trim_end_matches('/') == JWKS_PATH;
+    if !is_discovery && !is_jwks {
+        let body = status_body(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            "{}",
+        );
+        return error(shared, StatusCode::NOT_FOUND, body, false);
+    }
+    match scenario {
+        Scenario::Forbidden => return forbidden(shared, "ceo-admin", path),
+        Scenario::ServerError => {
+            let details = "{\n    \"causes\": [\n      {\n        \"message\": \"fake failure\"\n      }\n    ]\n  }";
+            let body = status_body(
+                500,
+                "InternalError",
+                "Internal error occurred: fake failure",
+                details,
+            );
+            return error(shared, StatusCode::INTERNAL_SERVER_ERROR, body, false);
+        }
+        _ => {}
+    }
+    let (discovery, jwks) = scenario.documents().expect("documents for scenario");
+    let (body, content_type) = if is_discovery {
+        (discovery, "application/json")
+    } else {
+        (jwks, "application/jwk-set+json")
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    set(&mut response, "audit-id", &uuid_ish());
+    set(&mut response, header::CACHE_CONTROL, "public, max-age=3600");
+    set(&mut response, header::CONTENT_TYPE, content_type);
+    apf_headers(shared, &mut response);
+    response
+}
+
+/// 403 as RBAC answers it, the recorded body with `user` and `path` substituted.
+fn forbidden(shared: &Shared, user: &str, path: &str) -> Response<Full<Bytes>> {
+    let recorded = String::from_utf8(fixture("forbidden-anonymous-jwks.json")).unwrap();
+    let body = recorded
+        .replace("system:anonymous", user)
+        .replace("\\\"/openid/v1/jwks\\\"", &format!("\\\"{path}\\\""));
+    error(shared, StatusCode::FORBIDDEN, body.into_bytes(), true)
+}
+
+fn error(
+    shared: &Shared,
+    status: StatusCode,
+    body: Vec<u8>,
+    nosniff: bool,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    set(&mut response, "audit-id", &uuid_ish());
+    set(&mut response, header::CACHE_CONTROL, "no-cache, private");
+    set(&mut response, header::CONTENT_TYPE, "application/json");
+    if nosniff {
+        set(&mut response, "x-content-type-options", "nosniff");
+    }
+    if status != StatusCode::UNAUTHORIZED {
+        apf_headers(shared, &mut response);
+    }
+    response
+}
+
+/// A kube `Status` body, pretty-printed like the API server does (2 spaces, no newline).
+fn status_body(code: u16, reason: &str, message: &str, details: &str) -> Vec<u8> {
+    format!(
+        "{{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {{}},\n  \"status\": \"Failure\",\n  \"message\": {},\n  \"reason\": \"{reason}\",\n  \"details\": {details},\n  \"code\": {code}\n}}",
+        serde_json::to_string(message).unwrap()
+    )
+    .into_bytes()
+}
+
+fn apf_headers(shared: &Shared, response: &mut Response<Full<Bytes>>) {
+    set(
+        response,
+        "x-kubernetes-pf-flowschema-uid",
+        &shared.flowschema_uid,
+    );
+    set(
+        response,
+        "x-kubernetes-pf-prioritylevel-uid",
+        &shared.prioritylevel_uid,
+    );
+}
+
+fn set<K: header::IntoHeaderName>(response: &mut Response<Full<Bytes>>, name: K, value: &str) {
+    response
+        .headers_mut()
+        .insert(name, HeaderValue::from_str(value).expect("header value"));
+}
+
+fn header_string<B>(req: &Request<B>, name: header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// Certificates for one fake server: a self-signed test CA and a leaf it signed for
+/// IP 127.0.0.1 and DNS localhost.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub ca_der: CertificateDer<'static>,
+    pub leaf_der: CertificateDer<'static>,
+    pub leaf_key: PrivateKeyDer<'static>,
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose, SanType,
+        };
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-oidc-publisher test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let mut leaf_params =
+            CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
+        leaf_params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
+        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        leaf_params.use_authority_key_identifier_extension = true;
+        let leaf_cert = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf certificate");
+
+        TestPki {
+            ca_pem: ca_cert.pem(),
+            ca_der: ca_cert.der().clone(),
+            leaf_der: leaf_cert.der().clone(),
+            leaf_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased, in received order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTPS/1.1 request (`Connection: close`) to `addr`, trusting only `ca` and checking
+/// the certificate against the IP address. Panics on transport errors.
+pub fn https_request(
+    addr: SocketAddr,
+    ca: &CertificateDer<'static>,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+) -> HttpResponse {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).expect("CA into root store");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: kop-test-harness\r\nConnection: close\r\n"
+    );
+    if let Some(token) = bearer {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let raw = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+            tls.write_all(request.as_bytes())
+                .await
+                .expect("write request");
+            let mut raw = Vec::new();
+            match tls.read_to_end(&mut raw).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+                Err(e) => panic!("reading response: {e}"),
+            }
+            raw
+        })
+        .await
+        .expect("HTTPS request timed out")
+    });
+    parse_http1(&raw)
+}
+
+fn parse_http1(raw: &[u8]) -> HttpResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if let Some(len) = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        body.truncate(len);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A pseudo-random u64 (std's per-process random hasher keys plus a counter and the clock).
+pub fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+/// A random version-4-shaped UUID string, like the API server's `audit-id`.
+pub fn uuid_ish() -> String {
+    let (a, b) = (random_u64(), random_u64());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        ((b >> 48) & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}

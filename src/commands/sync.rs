@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context as _};
 
-use crate::cli::{SourceKind, SyncArgs};
+use crate::cli::{OutputFormat, SourceKind, SyncArgs};
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::model::Issuer;
@@ -15,6 +15,18 @@ use crate::store::s3::S3Store;
 use crate::store::{Location, ObjectStore};
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
+    let result = sync(args).await;
+    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+        // Scripts reading stdout get a result object on failure too; stderr has the same text.
+        println!(
+            "{}",
+            serde_json::json!({ "status": "error", "error": format!("{error:#}") })
+        );
+    }
+    result
+}
+
+async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
     let config = SyncConfig::from_args(args)?;
     if config.manage_iam {
         tracing::warn!("this version does not manage the IAM OIDC provider yet; create it once with `aws iam create-open-id-connect-provider` (pass --no-iam to silence this)");

@@ -32,7 +32,7 @@ pub enum KeyFileError {
     Pkcs1Public { index: usize },
     #[error("PEM block #{index} is an encrypted private key; the tool needs only the public half: export it with `openssl pkey -in FILE -pubout`")]
     Encrypted { index: usize },
-    #[error("PEM block #{index} (\"{label}\") holds a {what} key: kube-apiserver signs service-account tokens only with RSA or EC P-256/P-384/P-521 keys, the only kinds STS verifies; generate one with `openssl genrsa 2048` or `openssl ecparam -name prime256v1 -genkey -noout`")]
+    #[error("PEM block #{index} (\"{label}\") holds a key of type {what}: kube-apiserver signs service-account tokens only with RSA or EC P-256/P-384/P-521 keys, the only kinds STS verifies; generate one with `openssl genrsa 2048` or `openssl ecparam -name prime256v1 -genkey -noout`")]
     UnsupportedKey {
         index: usize,
         label: String,

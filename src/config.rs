@@ -117,7 +117,9 @@ mod tests {
     fn parse(args: &[&str]) -> Result<SyncConfig, ConfigError> {
         let mut argv = vec!["kube-oidc-publisher", "sync"];
         argv.extend_from_slice(args);
-        let Command::Sync(sync) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::Sync(sync) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("argv starts with `sync`")
+        };
         SyncConfig::from_args(&sync)
     }
 

@@ -25,3 +25,4 @@ pub mod reconcile;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

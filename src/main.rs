@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Sync(args) => commands::sync::run(args).await,
+            Command::Thumbprint(args) => commands::thumbprint::run(args).await,
         }
     });
     match result {

@@ -2,3 +2,4 @@
 //! print, and return the exit code.
 
 pub mod sync;
+pub mod thumbprint;

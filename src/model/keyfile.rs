@@ -155,9 +155,9 @@ fn jwk_from_spki(der: &[u8], index: usize, label: &str) -> Result<Jwk, KeyFileEr
         };
         let point = spki.subject_public_key.data.as_ref();
         if point.len() != 1 + 2 * len || point[0] != 0x04 {
-            return Err(unreadable(format!(
-                "the EC point is not in uncompressed form; re-export it with `openssl ec -pubin -in FILE -conv_form uncompressed -pubout`"
-            )));
+            return Err(unreadable(
+                "the EC point is not in uncompressed form; re-export it with `openssl ec -pubin -in FILE -conv_form uncompressed -pubout`".into(),
+            ));
         }
         Jwk::ec(kid, crv, alg, &point[1..=len], &point[1 + len..])
     } else {

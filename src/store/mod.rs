@@ -22,7 +22,7 @@ pub mod s3;
 pub enum Error {
     #[error("bucket {bucket:?} does not exist (or is in another partition); create it first (`kube-oidc-publisher bootstrap` will, or `aws s3api create-bucket`), or fix --store")]
     NoSuchBucket { bucket: String },
-    #[error("access denied: {action} on {location}; grant the credentials in use (see `aws sts get-caller-identity`) {action} on this resource, for example with the publisher policy in templates/")]
+    #[error("access denied: {action} on {location}; grant the credentials in use (see `aws sts get-caller-identity`) {action} on this resource, for example with the publisher policy in templates/{}", if *.action == "s3:GetObject" { " (S3 also answers 403 instead of 404 for a missing object when s3:ListBucket on the bucket is not granted)" } else { "" })]
     AccessDenied {
         action: &'static str,
         location: String,

@@ -71,7 +71,11 @@ fn publishes_both_objects_with_content_type_and_cache_control() {
         ),
     ] {
         let object = moto().get_object(&bucket, key).expect(key);
-        assert_eq!(String::from_utf8_lossy(&object.body), String::from_utf8_lossy(&fixture(fixture_name)), "{key}");
+        assert_eq!(
+            String::from_utf8_lossy(&object.body),
+            String::from_utf8_lossy(&fixture(fixture_name)),
+            "{key}"
+        );
         assert_eq!(
             object.content_type.as_deref(),
             Some("application/json"),

@@ -35,3 +35,13 @@ pub fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(s3)
 }
+
+/// An IAM client from the shared configuration (`AWS_ENDPOINT_URL_IAM` is honoured).
+pub fn iam_client(config: &SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(config)
+}
+
+/// An STS client from the shared configuration (`AWS_ENDPOINT_URL_STS` is honoured).
+pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(config)
+}

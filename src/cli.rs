@@ -40,7 +40,7 @@ pub struct Cli {
 pub enum Command {
     /// Publish the JWKS and discovery document once; write nothing if they are current.
     #[command(long_about = SYNC_LONG_ABOUT)]
-    Sync(SyncArgs),
+    Sync(Box<SyncArgs>),
     /// Print the IAM OIDC thumbprint of an HTTPS host, computed from a verified chain.
     #[command(long_about = THUMBPRINT_LONG_ABOUT)]
     Thumbprint(ThumbprintArgs),
@@ -130,11 +130,73 @@ pub struct SyncArgs {
     #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CONTEXT")]
     pub context: Option<String>,
 
-    /// Do not manage the IAM OIDC identity provider.
+    /// Do not manage the IAM OIDC identity provider; publish only the documents.
     ///
-    /// This version does not manage the provider yet; without this flag it says so once.
+    /// Without it, sync also creates the provider for the issuer and keeps its client IDs,
+    /// thumbprints and tags in sync (it changes only providers it created or adopted).
     #[arg(long, env = "KUBE_OIDC_PUBLISHER_NO_IAM")]
     pub no_iam: bool,
+
+    /// Client ID (token audience) the IAM provider accepts; repeatable.
+    ///
+    /// The provider's client IDs are set to exactly these. Pods' tokens must carry one of them
+    /// as `aud`. In the environment variable, separate several with commas.
+    #[arg(
+        long = "audience",
+        value_name = "AUDIENCE",
+        default_value = "sts.amazonaws.com",
+        env = "KUBE_OIDC_PUBLISHER_AUDIENCE",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+
+    /// Value of the provider's kube-oidc-publisher/cluster tag (default: the issuer's host/path).
+    #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+
+    /// The provider's thumbprints: auto, none, or a 40-hex SHA-1 (repeatable, at most 5).
+    ///
+    /// auto (the default) computes the SHA-1 of the last certificate the public host serves,
+    /// from a chain verified against the system roots and --ca-file. none lets IAM fetch its
+    /// own (IAM verifies publicly trusted hosts against its CA library anyway). HEX pins values.
+    #[arg(
+        long = "thumbprint",
+        value_name = "auto|none|HEX",
+        default_value = "auto",
+        env = "KUBE_OIDC_PUBLISHER_THUMBPRINT",
+        value_delimiter = ','
+    )]
+    pub thumbprints: Vec<String>,
+
+    /// Take over an IAM provider for this issuer that lacks kube-oidc-publisher's tags.
+    ///
+    /// Without it, such a provider (perhaps Terraform's or eksctl's) is never changed: sync
+    /// reports how it differs and exits 2 if it does.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_ADOPT")]
+    pub adopt: bool,
+
+    /// Extra CA certificates (PEM) to verify the public host with; repeatable.
+    ///
+    /// For issuers behind a private CA. Added to the system roots.
+    #[arg(
+        long = "ca-file",
+        value_name = "PATH",
+        env = "KUBE_OIDC_PUBLISHER_CA_FILE",
+        value_delimiter = ','
+    )]
+    pub ca_files: Vec<PathBuf>,
+
+    /// Connect to TO_HOST:TO_PORT when opening TLS to HOST:PORT (like curl's --connect-to).
+    ///
+    /// The certificate is still verified for HOST. For checking an endpoint before DNS points
+    /// at it.
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST:PORT:TO_HOST:TO_PORT",
+        env = "KUBE_OIDC_PUBLISHER_CONNECT_TO",
+        value_delimiter = ','
+    )]
+    pub connect_to: Vec<String>,
 
     /// AWS region (default: the AWS SDK's chain, e.g. AWS_REGION or the profile's region).
     #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]

@@ -8,6 +8,38 @@ use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
 use crate::plan::ObjectMeta;
 use crate::store::{Location, LocationError};
+use crate::tls::ConnectTo;
+
+/// Validated, de-duplicated client IDs (IAM: 1-255 characters each, at most 100).
+fn audiences(values: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        if value.is_empty() || value.len() > 255 {
+            return Err(ConfigError::Audience(value.clone()));
+        }
+        if !out.contains(value) {
+            out.push(value.clone());
+        }
+    }
+    if out.len() > 100 {
+        return Err(ConfigError::Audience(out[100].clone()));
+    }
+    Ok(out)
+}
+
+/// `auto` or `none` alone, or up to 5 pinned SHA-1 values.
+fn thumbprint_mode(values: &[String]) -> Result<ThumbprintMode, ConfigError> {
+    match values {
+        [one] if one == "auto" => Ok(ThumbprintMode::Auto),
+        [one] if one == "none" => Ok(ThumbprintMode::None),
+        _ if values.iter().any(|v| v == "auto" || v == "none") => Err(ConfigError::Thumbprint(
+            "auto and none cannot be combined with other values; pass one of them alone, or only HEX values".into(),
+        )),
+        _ => crate::model::thumbprint::parse_pinned(values)
+            .map(ThumbprintMode::Pinned)
+            .map_err(|e| ConfigError::Thumbprint(e.to_string())),
+    }
+}
 
 /// What a run does with its plan; decided once, never inside a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +57,23 @@ pub enum IssuerChoice {
     FromBucket,
 }
 
+/// `--thumbprint`, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThumbprintMode {
+    Auto,
+    None,
+    Pinned(Vec<String>),
+}
+
+/// The IAM side of `sync`, absent with `--no-iam`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IamConfig {
+    pub audiences: Vec<String>,
+    pub cluster_name: Option<String>,
+    pub thumbprints: ThumbprintMode,
+    pub adopt: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
     pub store: Location,
@@ -33,7 +82,10 @@ pub struct SyncConfig {
     pub key_files: Vec<PathBuf>,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
-    pub manage_iam: bool,
+    /// `None` with `--no-iam`.
+    pub iam: Option<IamConfig>,
+    pub ca_files: Vec<PathBuf>,
+    pub connect_to: Vec<ConnectTo>,
     pub region: Option<String>,
     pub s3_path_style: bool,
     pub cache_max_age: u32,
@@ -57,6 +109,12 @@ pub enum ConfigError {
     CacheMaxAge(u32),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error("--thumbprint: {0}")]
+    Thumbprint(String),
+    #[error("--audience {0:?} is not a valid client ID: IAM accepts 1 to 255 characters, at most 100 client IDs")]
+    Audience(String),
+    #[error("{0}")]
+    ConnectTo(String),
 }
 
 impl SyncConfig {
@@ -76,6 +134,21 @@ impl SyncConfig {
         if args.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
+        let iam = if args.no_iam {
+            None
+        } else {
+            Some(IamConfig {
+                audiences: audiences(&args.audiences)?,
+                cluster_name: args.cluster_name.clone(),
+                thumbprints: thumbprint_mode(&args.thumbprints)?,
+                adopt: args.adopt,
+            })
+        };
+        let connect_to = args
+            .connect_to
+            .iter()
+            .map(|raw| raw.parse::<ConnectTo>().map_err(ConfigError::ConnectTo))
+            .collect::<Result<Vec<_>, _>>()?;
         let mode = match (args.dry_run, args.check) {
             (true, _) => Mode::DryRun,
             (false, true) => Mode::Check,
@@ -88,7 +161,9 @@ impl SyncConfig {
             key_files: args.key_files.clone(),
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
-            manage_iam: !args.no_iam,
+            iam,
+            ca_files: args.ca_files.clone(),
+            connect_to,
             region: args.region.clone(),
             s3_path_style: args.s3_path_style,
             cache_max_age: args.cache_max_age,
@@ -134,10 +209,12 @@ mod tests {
             }
         );
         assert_eq!(c.issuer, IssuerChoice::FromBucket);
-        assert!(!c.manage_iam);
+        assert!(c.iam.is_none());
         let c = parse(&["--store", "./public", "--issuer", "https://o.example/c1"]).unwrap();
         assert_eq!(c.store, Location::Dir("./public".into()));
-        assert!(c.manage_iam);
+        let iam = c.iam.unwrap();
+        assert_eq!(iam.audiences, ["sts.amazonaws.com"]);
+        assert_eq!(iam.thumbprints, ThumbprintMode::Auto);
     }
 
     #[test]
@@ -212,6 +289,76 @@ mod tests {
             "--dry-run",
         ];
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn thumbprint_flag_is_auto_none_or_up_to_five_hex_values() {
+        let mode = |args: &[&str]| {
+            let mut all = vec!["--store", "s3://bbb"];
+            all.extend_from_slice(args);
+            parse(&all).map(|c| c.iam.unwrap().thumbprints)
+        };
+        assert_eq!(mode(&[]).unwrap(), ThumbprintMode::Auto);
+        assert_eq!(
+            mode(&["--thumbprint", "none"]).unwrap(),
+            ThumbprintMode::None
+        );
+        let hex = "9E99A48A9960B14926BB7F3B02E22DA2B0AB7280";
+        assert_eq!(
+            mode(&["--thumbprint", hex]).unwrap(),
+            ThumbprintMode::Pinned(vec![hex.to_ascii_lowercase()])
+        );
+        assert!(matches!(
+            mode(&["--thumbprint", "abc"]),
+            Err(ConfigError::Thumbprint(_))
+        ));
+        assert!(matches!(
+            mode(&["--thumbprint", "auto", "--thumbprint", hex]),
+            Err(ConfigError::Thumbprint(_))
+        ));
+        let six: Vec<String> = (0..6).map(|i| format!("{i}").repeat(40)).collect();
+        let mut args = vec![];
+        for t in &six {
+            args.extend(["--thumbprint", t.as_str()]);
+        }
+        assert!(matches!(mode(&args), Err(ConfigError::Thumbprint(_))));
+    }
+
+    #[test]
+    fn audiences_are_validated_and_deduplicated() {
+        let c = parse(&[
+            "--store",
+            "s3://bbb",
+            "--audience",
+            "a",
+            "--audience",
+            "b",
+            "--audience",
+            "a",
+        ])
+        .unwrap();
+        assert_eq!(c.iam.unwrap().audiences, ["a", "b"]);
+        let long = "x".repeat(256);
+        assert!(matches!(
+            parse(&["--store", "s3://bbb", "--audience", &long]),
+            Err(ConfigError::Audience(_))
+        ));
+    }
+
+    #[test]
+    fn connect_to_is_parsed() {
+        let c = parse(&[
+            "--store",
+            "s3://bbb",
+            "--connect-to",
+            "oidc.example.com:443:127.0.0.1:8443",
+        ])
+        .unwrap();
+        assert_eq!(c.connect_to[0].to_port, 8443);
+        assert!(matches!(
+            parse(&["--store", "s3://bbb", "--connect-to", "nonsense"]),
+            Err(ConfigError::ConnectTo(_))
+        ));
     }
 
     #[test]

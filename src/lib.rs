@@ -18,6 +18,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod iam;
 pub mod model;
 pub mod output;
 pub mod plan;

@@ -5,12 +5,12 @@ use serde_json::json;
 
 use crate::cli::OutputFormat;
 use crate::config::Mode;
-use crate::plan::{Change, Precondition};
+use crate::plan::Change;
 use crate::reconcile::SyncReport;
 
 /// The `status` field of the JSON result.
 pub fn status(report: &SyncReport) -> &'static str {
-    match (report.mode, report.plan.is_empty()) {
+    match (report.mode, !report.drift()) {
         (_, true) => "in_sync",
         (Mode::Apply, false) => "applied",
         (Mode::DryRun, false) => "planned",
@@ -35,9 +35,13 @@ pub fn sync_text(report: &SyncReport) -> String {
         report.kids.len(),
         if report.kids.len() == 1 { "" } else { "s" }
     );
-    if report.plan.is_empty() {
+    let provider_changes: &[Change] = report.provider.as_ref().map_or(&[], |p| &p.changes);
+    if !report.drift() {
+        let provider = report.provider.as_ref().map_or(String::new(), |p| {
+            format!(", IAM provider {} current", p.arn)
+        });
         return format!(
-            "in sync: {} serves {} for issuer {} (0 writes)\n",
+            "in sync: {} serves {} for issuer {}{provider} (0 writes)\n",
             report.store, keys, report.issuer
         );
     }
@@ -53,26 +57,15 @@ pub fn sync_text(report: &SyncReport) -> String {
         report.issuer,
         report.kids.join(", ")
     ));
-    for change in &report.plan.changes {
-        match change {
-            Change::PutObject {
-                key,
-                sha256,
-                bytes,
-                reason,
-                precondition,
-                ..
-            } => {
-                let condition = match precondition {
-                    Precondition::IfNoneMatch => "if absent".to_owned(),
-                    Precondition::IfMatch(etag) => format!("if still {etag}"),
-                    Precondition::None => "unconditionally".to_owned(),
-                };
-                out.push_str(&format!(
-                    "  put {key} ({reason}; {bytes} bytes, sha256 {}…, {condition})\n",
-                    &sha256[..12]
-                ));
-            }
+    for change in report.plan.changes.iter().chain(provider_changes) {
+        out.push_str(&format!("  {}\n", change.describe()));
+    }
+    if let Some(provider) = &report.provider {
+        for drift in &provider.unmanaged_drift {
+            out.push_str(&format!(
+                "  not managed, left alone: {} would need: {drift}\n",
+                provider.arn
+            ));
         }
     }
     if report.mode == Mode::Apply {

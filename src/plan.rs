@@ -3,7 +3,7 @@
 //! A second run with nothing changed must produce an empty plan, which is what makes a no-op
 //! `sync` write nothing at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -80,6 +80,138 @@ impl fmt::Display for Reason {
     }
 }
 
+/// The tag key that marks an IAM OIDC provider as ours; the tool changes only providers that
+/// carry it (others may be Terraform's or eksctl's).
+pub const MANAGED_BY_TAG: &str = "kube-oidc-publisher/managed-by";
+/// The value of [`MANAGED_BY_TAG`].
+pub const MANAGED_BY_VALUE: &str = "kube-oidc-publisher";
+/// The tag key naming the cluster a provider serves (`--cluster-name`).
+pub const CLUSTER_TAG: &str = "kube-oidc-publisher/cluster";
+
+/// The IAM OIDC provider as it should be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredProvider {
+    /// The issuer without `https://`.
+    pub url: String,
+    pub client_ids: Vec<String>,
+    /// `None`: leave the thumbprints to IAM (`--thumbprint none`).
+    pub thumbprints: Option<Vec<String>>,
+    pub tags: BTreeMap<String, String>,
+    /// `--adopt`: take over a provider that lacks our tags.
+    pub adopt: bool,
+}
+
+/// The provider as IAM holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObservedProvider {
+    pub arn: String,
+    /// As IAM returns it: without `https://`.
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ObservedProvider {
+    /// Ours: created by this tool or adopted with `--adopt`.
+    pub fn is_managed(&self) -> bool {
+        self.tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    }
+}
+
+/// What planning the provider found: the changes, and for a provider we do not own, the
+/// differences we saw and left alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProviderPlan {
+    pub arn: String,
+    pub exists: bool,
+    pub managed: bool,
+    pub changes: Vec<Change>,
+    pub unmanaged_drift: Vec<String>,
+}
+
+fn sorted_set(values: &[String]) -> BTreeSet<&str> {
+    values.iter().map(String::as_str).collect()
+}
+
+/// Compares the desired provider with the one IAM holds (`None`: it does not exist).
+pub fn plan_provider(
+    desired: &DesiredProvider,
+    arn: &str,
+    observed: Option<&ObservedProvider>,
+) -> ProviderPlan {
+    let Some(have) = observed else {
+        return ProviderPlan {
+            arn: arn.into(),
+            exists: false,
+            managed: false,
+            changes: vec![Change::CreateProvider {
+                url: desired.url.clone(),
+                client_ids: desired.client_ids.clone(),
+                thumbprints: desired.thumbprints.clone().unwrap_or_default(),
+                tags: desired.tags.clone(),
+            }],
+            unmanaged_drift: vec![],
+        };
+    };
+    let managed = have.is_managed();
+    let mut changes = Vec::new();
+    if let Some(want) = &desired.thumbprints {
+        if sorted_set(want) != sorted_set(&have.thumbprints) {
+            changes.push(Change::SetThumbprints {
+                arn: arn.into(),
+                from: have.thumbprints.clone(),
+                to: want.clone(),
+            });
+        }
+    }
+    let have_ids = sorted_set(&have.client_ids);
+    let want_ids = sorted_set(&desired.client_ids);
+    for id in want_ids.difference(&have_ids) {
+        changes.push(Change::AddClientId {
+            arn: arn.into(),
+            client_id: (*id).into(),
+        });
+    }
+    for id in have_ids.difference(&want_ids) {
+        changes.push(Change::RemoveClientId {
+            arn: arn.into(),
+            client_id: (*id).into(),
+        });
+    }
+    let tags_differ = desired
+        .tags
+        .iter()
+        .any(|(k, v)| have.tags.get(k) != Some(v));
+    if !managed && !desired.adopt {
+        let unmanaged_drift = changes.iter().map(Change::describe).collect();
+        return ProviderPlan {
+            arn: arn.into(),
+            exists: true,
+            managed,
+            changes: vec![],
+            unmanaged_drift,
+        };
+    }
+    if tags_differ {
+        // Adopting records ownership first, so a later failure still leaves it ours to repair.
+        changes.insert(
+            0,
+            Change::TagProvider {
+                arn: arn.into(),
+                tags: desired.tags.clone(),
+            },
+        );
+    }
+    ProviderPlan {
+        arn: arn.into(),
+        exists: true,
+        managed,
+        changes,
+        unmanaged_drift: vec![],
+    }
+}
+
 /// One change the apply step carries out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -95,6 +227,85 @@ pub enum Change {
         #[serde(skip)]
         meta: ObjectMeta,
     },
+    CreateProvider {
+        url: String,
+        client_ids: Vec<String>,
+        /// Empty: IAM fetches the thumbprint itself.
+        thumbprints: Vec<String>,
+        tags: BTreeMap<String, String>,
+    },
+    SetThumbprints {
+        arn: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    AddClientId {
+        arn: String,
+        client_id: String,
+    },
+    RemoveClientId {
+        arn: String,
+        client_id: String,
+    },
+    TagProvider {
+        arn: String,
+        tags: BTreeMap<String, String>,
+    },
+}
+
+impl Change {
+    /// One line for humans, as `--dry-run` prints it.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::PutObject {
+                key,
+                sha256,
+                bytes,
+                reason,
+                precondition,
+                ..
+            } => {
+                let condition = match precondition {
+                    Precondition::IfNoneMatch => "if absent".to_owned(),
+                    Precondition::IfMatch(etag) => format!("if still {etag}"),
+                    Precondition::None => "unconditionally".to_owned(),
+                };
+                format!(
+                    "put {key} ({reason}; {bytes} bytes, sha256 {}…, {condition})",
+                    &sha256[..12]
+                )
+            }
+            Change::CreateProvider {
+                url,
+                client_ids,
+                thumbprints,
+                ..
+            } => {
+                let thumbprints = if thumbprints.is_empty() {
+                    "thumbprint fetched by IAM".to_owned()
+                } else {
+                    format!("thumbprints {}", thumbprints.join(", "))
+                };
+                format!(
+                    "create IAM OIDC provider https://{url} (client IDs {}; {thumbprints}; tagged)",
+                    client_ids.join(", ")
+                )
+            }
+            Change::SetThumbprints { from, to, .. } => {
+                format!(
+                    "set thumbprints [{}] (were [{}])",
+                    to.join(", "),
+                    from.join(", ")
+                )
+            }
+            Change::AddClientId { client_id, .. } => format!("add client ID {client_id}"),
+            Change::RemoveClientId { client_id, .. } => format!("remove client ID {client_id}"),
+            Change::TagProvider { tags, .. } => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("tag the provider {}", tags.join(", "))
+            }
+        }
+    }
 }
 
 /// The ordered list of changes; empty when everything is in sync.
@@ -222,14 +433,15 @@ mod tests {
     fn keys_and_reasons(plan: &Plan) -> Vec<(&str, Reason, &Precondition)> {
         plan.changes
             .iter()
-            .map(
-                |Change::PutObject {
-                     key,
-                     reason,
-                     precondition,
-                     ..
-                 }| (key.as_str(), *reason, precondition),
-            )
+            .filter_map(|change| match change {
+                Change::PutObject {
+                    key,
+                    reason,
+                    precondition,
+                    ..
+                } => Some((key.as_str(), *reason, precondition)),
+                _ => None,
+            })
             .collect()
     }
 
@@ -262,7 +474,9 @@ mod tests {
                 )
             ]
         );
-        let Change::PutObject { sha256, bytes, .. } = &p.changes[0];
+        let Change::PutObject { sha256, bytes, .. } = &p.changes[0] else {
+            panic!()
+        };
         assert_eq!(sha256, &sha256_hex(b"J"));
         assert_eq!(*bytes, 1);
     }
@@ -282,6 +496,135 @@ mod tests {
                 &Precondition::IfMatch("etag-openid/v1/jwks".into())
             )]
         );
+    }
+
+    fn desired_provider() -> DesiredProvider {
+        DesiredProvider {
+            url: "oidc.example.test/c1".into(),
+            client_ids: vec!["sts.amazonaws.com".into()],
+            thumbprints: Some(vec!["a".repeat(40)]),
+            tags: BTreeMap::from([
+                (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()),
+                (CLUSTER_TAG.to_owned(), "c1".to_owned()),
+            ]),
+            adopt: false,
+        }
+    }
+
+    const ARN: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example.test/c1";
+
+    fn observed_provider(desired: &DesiredProvider) -> ObservedProvider {
+        ObservedProvider {
+            arn: ARN.into(),
+            url: desired.url.clone(),
+            client_ids: desired.client_ids.clone(),
+            thumbprints: desired.thumbprints.clone().unwrap(),
+            tags: desired.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn idempotency_a_provider_in_sync_needs_nothing() {
+        let want = desired_provider();
+        let plan = plan_provider(&want, ARN, Some(&observed_provider(&want)));
+        assert!(
+            plan.changes.is_empty() && plan.unmanaged_drift.is_empty(),
+            "{plan:?}"
+        );
+        assert!(plan.managed);
+    }
+
+    #[test]
+    fn a_missing_provider_is_created_with_tags() {
+        let want = desired_provider();
+        let plan = plan_provider(&want, ARN, None);
+        assert!(
+            matches!(&plan.changes[..], [Change::CreateProvider { tags, .. }] if tags.contains_key(MANAGED_BY_TAG))
+        );
+        let none = DesiredProvider {
+            thumbprints: None,
+            ..want
+        };
+        let plan = plan_provider(&none, ARN, None);
+        assert!(
+            matches!(&plan.changes[..], [Change::CreateProvider { thumbprints, .. }] if thumbprints.is_empty())
+        );
+    }
+
+    #[test]
+    fn thumbprints_are_replaced_whole_and_client_ids_added_and_removed() {
+        let want = desired_provider();
+        let mut have = observed_provider(&want);
+        have.thumbprints = vec!["b".repeat(40), "c".repeat(40)];
+        have.client_ids = vec!["old-audience".into()];
+        let plan = plan_provider(&want, ARN, Some(&have));
+        assert_eq!(
+            plan.changes,
+            [
+                Change::SetThumbprints {
+                    arn: ARN.into(),
+                    from: have.thumbprints.clone(),
+                    to: vec!["a".repeat(40)]
+                },
+                Change::AddClientId {
+                    arn: ARN.into(),
+                    client_id: "sts.amazonaws.com".into()
+                },
+                Change::RemoveClientId {
+                    arn: ARN.into(),
+                    client_id: "old-audience".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn thumbprint_none_leaves_what_iam_fetched_alone() {
+        let want = DesiredProvider {
+            thumbprints: None,
+            ..desired_provider()
+        };
+        let mut have = observed_provider(&desired_provider());
+        have.thumbprints = vec!["9".repeat(40)];
+        assert!(plan_provider(&want, ARN, Some(&have)).changes.is_empty());
+    }
+
+    #[test]
+    fn a_provider_without_our_tags_is_never_changed_but_its_drift_is_reported() {
+        let want = desired_provider();
+        let mut terraform = observed_provider(&want);
+        terraform.tags = BTreeMap::from([("owner".to_owned(), "terraform".to_owned())]);
+        let plan = plan_provider(&want, ARN, Some(&terraform));
+        assert!(
+            plan.changes.is_empty() && plan.unmanaged_drift.is_empty() && !plan.managed,
+            "matching: no drift"
+        );
+        terraform.client_ids = vec!["other".into()];
+        let plan = plan_provider(&want, ARN, Some(&terraform));
+        assert!(plan.changes.is_empty());
+        assert_eq!(
+            plan.unmanaged_drift,
+            ["add client ID sts.amazonaws.com", "remove client ID other"]
+        );
+        let adopt = DesiredProvider {
+            adopt: true,
+            ..want
+        };
+        let plan = plan_provider(&adopt, ARN, Some(&terraform));
+        assert!(
+            matches!(plan.changes[0], Change::TagProvider { .. }),
+            "adopting tags first: {plan:?}"
+        );
+        assert_eq!(plan.changes.len(), 3);
+    }
+
+    #[test]
+    fn a_changed_cluster_name_is_retagged() {
+        let want = desired_provider();
+        let mut have = observed_provider(&want);
+        have.tags.insert(CLUSTER_TAG.into(), "old-name".into());
+        let plan = plan_provider(&want, ARN, Some(&have));
+        assert!(matches!(&plan.changes[..], [Change::TagProvider { .. }]));
     }
 
     #[test]

@@ -1,18 +1,27 @@
-//! observe → plan → apply, once. `sync_once` reads the keys and the published documents
-//! concurrently, renders what should be published, asks the pure `plan` what to change, and
-//! applies it unless the mode says not to. A write that loses a race (precondition failed)
-//! makes it observe and re-plan once; a second loss is an error. Any error leaves what was
-//! published as it was, except that a JWKS already written stays (it is written first, so the
-//! published discovery document never points at missing keys).
+//! observe → plan → apply, once. `sync_once` reads the keys, the published documents and (with
+//! IAM) the OIDC provider and the public host's certificate chain, all concurrently; renders
+//! what should be published; asks the pure `plan` what to change; and applies it unless the mode
+//! says not to. A document write that loses a race (precondition failed) makes it observe and
+//! re-plan once; a second loss is an error.
+//!
+//! Order of effects: documents first (the JWKS before the discovery document, so the published
+//! discovery document never points at missing keys), then the provider, so IAM never trusts an
+//! issuer whose keys are not public yet. Any error leaves what was published as it was, except
+//! that a JWKS already written stays (it is consistent). A failure on the IAM side does not stop
+//! the documents from being published: keys that pods need must not wait for IAM permissions.
 
 use serde::Serialize;
 
 use crate::config::Mode;
+use crate::iam::{self, OidcProviders};
 use crate::model::jwk::KeySetError;
 use crate::model::{Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
-use crate::plan::{self, Change, ObjectMeta, Observed, Plan};
+use crate::plan::{
+    self, Change, DesiredProvider, ObjectMeta, Observed, ObservedProvider, Plan, ProviderPlan,
+};
 use crate::source::{self, Dropped, KeySource};
 use crate::store::{self, ObjectStore};
+use crate::tls::{self, Thumbprints};
 
 /// What one sync decided and did.
 #[derive(Debug, Serialize)]
@@ -22,14 +31,37 @@ pub struct SyncReport {
     pub source: String,
     pub kids: Vec<String>,
     pub dropped: Vec<Dropped>,
+    /// The document changes.
     pub plan: Plan,
+    /// The IAM OIDC provider, when managed (`None` with `--no-iam`).
+    pub provider: Option<ProviderPlan>,
     #[serde(skip)]
     pub mode: Mode,
-    /// Changes actually written (0 in dry-run and check modes).
+    /// Changes actually written, documents and provider (0 in dry-run and check modes).
     pub writes: usize,
     /// A concurrent publisher changed the store and the plan was made again.
     pub replanned: bool,
     pub warnings: Vec<String>,
+}
+
+impl SyncReport {
+    /// Something would change (or differs on a provider we do not own).
+    pub fn drift(&self) -> bool {
+        !self.plan.is_empty()
+            || self
+                .provider
+                .as_ref()
+                .is_some_and(|p| !p.changes.is_empty() || !p.unmanaged_drift.is_empty())
+    }
+}
+
+/// Why the IAM side could not be observed or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(transparent)]
+    Iam(#[from] iam::Error),
+    #[error("computing the thumbprint of {host}: {error}. Or pass --thumbprint none to let IAM fetch it, or --thumbprint HEX to pin it")]
+    Thumbprint { host: String, error: tls::Error },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +87,17 @@ pub enum SyncError {
     },
     #[error("{location} changed again while re-planning; another publisher is writing to the same store at the same moment. Nothing inconsistent was published; run sync again (a CronJob's next run will)")]
     Conflict { location: String },
+    #[error("IAM OIDC provider: {error} ({documents})")]
+    Provider {
+        error: ProviderError,
+        documents: String,
+    },
+    #[error("the IAM OIDC provider {arn} exists but is not managed by kube-oidc-publisher (it has no kube-oidc-publisher/managed-by tag; Terraform or eksctl may own it), and it differs from what this cluster needs: {}. Fix it where it is managed, or pass --adopt to let this tool tag and manage it ({documents})", .drift.join("; "))]
+    UnmanagedProvider {
+        arn: String,
+        drift: Vec<String>,
+        documents: String,
+    },
 }
 
 fn written_note(written: &[String]) -> String {
@@ -65,12 +108,33 @@ fn written_note(written: &[String]) -> String {
     }
 }
 
+/// How the provider's thumbprints are chosen (`--thumbprint`).
+pub enum ThumbprintSource<'a> {
+    /// Computed from the verified chain of the public host(s).
+    Auto(&'a dyn Thumbprints),
+    /// Given by the user (validated).
+    Pinned(Vec<String>),
+    /// Left to IAM, which fetches its own.
+    None,
+}
+
+/// What the IAM side needs.
+pub struct ProviderInputs<'a> {
+    pub providers: &'a dyn OidcProviders,
+    pub thumbprints: ThumbprintSource<'a>,
+    pub client_ids: Vec<String>,
+    pub cluster_name: String,
+    pub adopt: bool,
+}
+
 /// What `sync_once` needs besides its effects.
 pub struct Inputs<'a> {
     pub issuer: &'a Issuer,
     pub meta: ObjectMeta,
     pub mode: Mode,
     pub allow_issuer_mismatch: bool,
+    /// `None` with `--no-iam`.
+    pub provider: Option<ProviderInputs<'a>>,
 }
 
 async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error> {
@@ -82,27 +146,136 @@ async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error
     Ok(observed)
 }
 
-/// Writes the plan's changes in order; on failure, says which were written.
-async fn apply(plan: &Plan, store: &dyn ObjectStore) -> Result<usize, (store::Error, Vec<String>)> {
+/// The public hosts whose certificates IAM may check: the `jwks_uri` host and, when it differs,
+/// the issuer host (PROTOCOL.md §4). This tool renders `jwks_uri` under the issuer, so one.
+fn public_hosts(issuer: &Issuer) -> Vec<String> {
+    let jwks_uri = issuer.jwks_uri();
+    let jwks_host = jwks_uri["https://".len()..]
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut hosts = vec![jwks_host];
+    if hosts[0] != issuer.host() {
+        hosts.push(issuer.host().to_owned());
+    }
+    hosts
+}
+
+/// Reads the provider and computes the desired state (thumbprints included), concurrently.
+async fn observe_provider(
+    issuer: &Issuer,
+    inputs: &ProviderInputs<'_>,
+) -> Result<(DesiredProvider, String, Option<ObservedProvider>), ProviderError> {
+    let thumbprints = async {
+        match &inputs.thumbprints {
+            ThumbprintSource::None => Ok::<_, ProviderError>(None),
+            ThumbprintSource::Pinned(pinned) => Ok(Some(pinned.clone())),
+            ThumbprintSource::Auto(fetcher) => {
+                let hosts = public_hosts(issuer);
+                let results =
+                    futures::future::join_all(hosts.iter().map(|h| fetcher.thumbprint(h))).await;
+                let mut thumbprints = Vec::new();
+                for (host, result) in hosts.iter().zip(results) {
+                    let thumbprint = result.map_err(|error| ProviderError::Thumbprint {
+                        host: host.clone(),
+                        error,
+                    })?;
+                    if !thumbprints.contains(&thumbprint) {
+                        thumbprints.push(thumbprint);
+                    }
+                }
+                Ok(Some(thumbprints))
+            }
+        }
+    };
+    let observed = async {
+        let account = inputs.providers.account().await?;
+        let arn = account.provider_arn(issuer.provider_url());
+        let provider = inputs.providers.get(&arn).await?;
+        Ok::<_, ProviderError>((arn, provider))
+    };
+    let (thumbprints, observed) = tokio::join!(thumbprints, observed);
+    let (arn, provider) = observed?;
+    let mut tags = std::collections::BTreeMap::new();
+    tags.insert(
+        plan::MANAGED_BY_TAG.to_owned(),
+        plan::MANAGED_BY_VALUE.to_owned(),
+    );
+    tags.insert(plan::CLUSTER_TAG.to_owned(), inputs.cluster_name.clone());
+    let desired = DesiredProvider {
+        url: issuer.provider_url().to_owned(),
+        client_ids: inputs.client_ids.clone(),
+        thumbprints: thumbprints?,
+        tags,
+        adopt: inputs.adopt,
+    };
+    Ok((desired, arn, provider))
+}
+
+/// Writes the document changes in order; on failure, says which were written.
+async fn apply_documents(
+    plan: &Plan,
+    store: &dyn ObjectStore,
+) -> Result<usize, (store::Error, Vec<String>)> {
     let mut written = Vec::new();
     for change in &plan.changes {
-        match change {
-            Change::PutObject {
-                key,
-                body,
-                meta,
-                precondition,
-                ..
-            } => {
-                if let Err(e) = store.put(key, body, meta, precondition).await {
-                    return Err((e, written));
-                }
-                tracing::debug!(object = %store.location(key), "wrote");
-                written.push(key.clone());
+        if let Change::PutObject {
+            key,
+            body,
+            meta,
+            precondition,
+            ..
+        } = change
+        {
+            if let Err(e) = store.put(key, body, meta, precondition).await {
+                return Err((e, written));
             }
+            tracing::debug!(object = %store.location(key), "wrote");
+            written.push(key.clone());
         }
     }
     Ok(written.len())
+}
+
+/// Applies the provider changes in order.
+async fn apply_provider(
+    changes: &[Change],
+    providers: &dyn OidcProviders,
+) -> Result<usize, iam::Error> {
+    for change in changes {
+        match change {
+            Change::CreateProvider {
+                url,
+                client_ids,
+                thumbprints,
+                tags,
+            } => {
+                providers.create(url, client_ids, thumbprints, tags).await?;
+            }
+            Change::SetThumbprints { arn, to, .. } => providers.set_thumbprints(arn, to).await?,
+            Change::AddClientId { arn, client_id } => {
+                providers.add_client_id(arn, client_id).await?
+            }
+            Change::RemoveClientId { arn, client_id } => {
+                providers.remove_client_id(arn, client_id).await?
+            }
+            Change::TagProvider { arn, tags } => providers.tag(arn, tags).await?,
+            Change::PutObject { .. } => {
+                unreachable!("document changes are applied by apply_documents")
+            }
+        }
+        tracing::debug!(change = %change.describe(), "applied");
+    }
+    Ok(changes.len())
+}
+
+fn documents_note(mode: Mode, plan: &Plan, writes: usize) -> String {
+    match (mode, plan.is_empty()) {
+        (_, true) => "the documents are current".into(),
+        (Mode::Apply, false) => format!("the documents were published: {writes} writes"),
+        _ => "nothing was written".into(),
+    }
 }
 
 pub async fn sync_once(
@@ -110,7 +283,14 @@ pub async fn sync_once(
     source: &dyn KeySource,
     store: &dyn ObjectStore,
 ) -> Result<SyncReport, SyncError> {
-    let (keys, observed) = tokio::join!(source.fetch(), observe_store(store));
+    let provider_side = async {
+        match &inputs.provider {
+            Some(p) => Some(observe_provider(inputs.issuer, p).await),
+            None => None,
+        }
+    };
+    let (keys, observed, provider_side) =
+        tokio::join!(source.fetch(), observe_store(store), provider_side);
     let keys = keys?;
     let mut observed = observed.map_err(SyncError::Observe)?;
     let mut warnings = Vec::new();
@@ -141,26 +321,15 @@ pub async fn sync_once(
     })?;
     let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta);
 
+    // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
-    loop {
+    let (plan, mut writes) = loop {
         let plan = plan::plan(&desired, &observed);
-        let report = |plan: Plan, writes: usize, warnings: Vec<String>| SyncReport {
-            issuer: inputs.issuer.to_string(),
-            store: store.describe(),
-            source: source.describe(),
-            kids: key_set.kids().map(str::to_owned).collect(),
-            dropped: keys.dropped.clone(),
-            plan,
-            mode: inputs.mode,
-            writes,
-            replanned,
-            warnings,
-        };
         if inputs.mode != Mode::Apply || plan.is_empty() {
-            return Ok(report(plan, 0, warnings));
+            break (plan, 0);
         }
-        match apply(&plan, store).await {
-            Ok(writes) => return Ok(report(plan, writes, warnings)),
+        match apply_documents(&plan, store).await {
+            Ok(writes) => break (plan, writes),
             Err((store::Error::PreconditionFailed { location }, written)) => {
                 if replanned {
                     return Err(SyncError::Conflict { location });
@@ -174,12 +343,61 @@ pub async fn sync_once(
             }
             Err((error, written)) => return Err(SyncError::Apply { error, written }),
         }
-    }
+    };
+    let documents = documents_note(inputs.mode, &plan, writes);
+
+    // The provider, after the documents.
+    let provider = match (provider_side, &inputs.provider) {
+        (Some(Err(error)), _) => return Err(SyncError::Provider { error, documents }),
+        (Some(Ok((desired_provider, arn, observed_provider))), Some(p)) => {
+            let provider_plan =
+                plan::plan_provider(&desired_provider, &arn, observed_provider.as_ref());
+            if !provider_plan.unmanaged_drift.is_empty() && inputs.mode == Mode::Apply {
+                return Err(SyncError::UnmanagedProvider {
+                    arn,
+                    drift: provider_plan.unmanaged_drift,
+                    documents,
+                });
+            }
+            if provider_plan.exists
+                && !provider_plan.managed
+                && !desired_provider.adopt
+                && provider_plan.unmanaged_drift.is_empty()
+            {
+                warnings.push(format!("the IAM OIDC provider {arn} is not managed by kube-oidc-publisher (no kube-oidc-publisher/managed-by tag); it matches, so it is left alone (--adopt would manage it)"));
+            }
+            if inputs.mode == Mode::Apply {
+                writes += apply_provider(&provider_plan.changes, p.providers)
+                    .await
+                    .map_err(|e| SyncError::Provider {
+                        error: e.into(),
+                        documents: documents.clone(),
+                    })?;
+            }
+            Some(provider_plan)
+        }
+        _ => None,
+    };
+
+    Ok(SyncReport {
+        issuer: inputs.issuer.to_string(),
+        store: store.describe(),
+        source: source.describe(),
+        kids: key_set.kids().map(str::to_owned).collect(),
+        dropped: keys.dropped,
+        plan,
+        provider,
+        mode: inputs.mode,
+        writes,
+        replanned,
+        warnings,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iam::memory::MemoryProviders;
     use crate::source::SourceKeys;
     use crate::store::memory::{Fault, MemoryStore, Operation};
     use async_trait::async_trait;
@@ -229,8 +447,183 @@ mod tests {
             meta: meta(),
             mode,
             allow_issuer_mismatch: false,
+            provider: None,
         };
         sync_once(inputs, source, store).await
+    }
+
+    struct FixedThumbprint(&'static str);
+
+    #[async_trait]
+    impl Thumbprints for FixedThumbprint {
+        async fn thumbprint(&self, _host: &str) -> Result<String, tls::Error> {
+            Ok(self.0.repeat(40))
+        }
+    }
+
+    async fn run_with_iam(
+        store: &MemoryStore,
+        providers: &MemoryProviders,
+        thumbprints: &dyn Thumbprints,
+        mode: Mode,
+        adopt: bool,
+    ) -> Result<SyncReport, SyncError> {
+        let issuer = Issuer::parse(ISSUER).unwrap();
+        let source = FakeSource {
+            jwks: JWKS_RSA,
+            issuer: Some(ISSUER),
+        };
+        let inputs = Inputs {
+            issuer: &issuer,
+            meta: meta(),
+            mode,
+            allow_issuer_mismatch: false,
+            provider: Some(ProviderInputs {
+                providers,
+                thumbprints: ThumbprintSource::Auto(thumbprints),
+                client_ids: vec!["sts.amazonaws.com".into()],
+                cluster_name: "cluster-a".into(),
+                adopt,
+            }),
+        };
+        sync_once(inputs, &source, store).await
+    }
+
+    const ARN: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example.test/cluster-a";
+
+    #[tokio::test]
+    async fn idempotency_second_sync_makes_no_iam_write_either() {
+        let (store, providers) = (MemoryStore::new(), MemoryProviders::new());
+        let first = run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("a"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.writes, 3, "two documents and the provider");
+        let created = providers.provider(ARN).unwrap();
+        assert_eq!(created.thumbprints, ["a".repeat(40)]);
+        assert_eq!(created.client_ids, ["sts.amazonaws.com"]);
+        assert!(created.is_managed());
+        let writes = providers.writes();
+        let second = run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("a"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap();
+        assert!(!second.drift());
+        assert_eq!(second.writes, 0);
+        assert_eq!(providers.writes(), writes);
+        assert_eq!(store.count(Operation::Put), 2);
+    }
+
+    #[tokio::test]
+    async fn a_renewed_certificate_updates_the_thumbprints_and_check_reports_it_first() {
+        let (store, providers) = (MemoryStore::new(), MemoryProviders::new());
+        run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("a"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap();
+        let check = run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("b"),
+            Mode::Check,
+            false,
+        )
+        .await
+        .unwrap();
+        assert!(check.drift());
+        assert_eq!(
+            providers.calls("set_thumbprints"),
+            0,
+            "--check writes nothing"
+        );
+        run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("b"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            providers.provider(ARN).unwrap().thumbprints,
+            ["b".repeat(40)]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unowned_provider_that_differs_is_an_error_and_stays_untouched() {
+        let (store, providers) = (MemoryStore::new(), MemoryProviders::new());
+        providers.insert(ObservedProvider {
+            arn: ARN.into(),
+            url: "oidc.example.test/cluster-a".into(),
+            client_ids: vec!["other".into()],
+            thumbprints: vec!["a".repeat(40)],
+            tags: Default::default(),
+        });
+        let err = run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("a"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("--adopt") && text.contains("add client ID sts.amazonaws.com"),
+            "{text}"
+        );
+        assert!(text.contains("the documents were published"), "{text}");
+        assert_eq!(providers.writes(), 0);
+        let adopted = run_with_iam(&store, &providers, &FixedThumbprint("a"), Mode::Apply, true)
+            .await
+            .unwrap();
+        assert!(adopted.writes >= 3, "{adopted:?}");
+        let provider = providers.provider(ARN).unwrap();
+        assert!(provider.is_managed());
+        assert_eq!(provider.client_ids, ["sts.amazonaws.com"]);
+    }
+
+    #[tokio::test]
+    async fn an_iam_failure_still_publishes_the_documents() {
+        let (store, providers) = (MemoryStore::new(), MemoryProviders::new());
+        providers.fail("get", || iam::Error::AccessDenied {
+            action: "iam:GetOpenIDConnectProvider",
+            resource: ARN.into(),
+        });
+        let err = run_with_iam(
+            &store,
+            &providers,
+            &FixedThumbprint("a"),
+            Mode::Apply,
+            false,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("iam:GetOpenIDConnectProvider")
+                && text.contains("the documents were published: 2 writes"),
+            "{text}"
+        );
+        assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
     }
 
     #[tokio::test]

@@ -92,6 +92,87 @@ pub enum Error {
 }
 
 /// Connects to `host:port` (`host` is a DNS name or an IP literal without brackets), completes a
+/// The effect trait the reconcile loop uses: the IAM thumbprint of a public host (port 443),
+/// from a verified chain.
+#[async_trait::async_trait]
+pub trait Thumbprints: Send + Sync {
+    async fn thumbprint(&self, host: &str) -> Result<String, Error>;
+}
+
+/// `host:port` to connect to instead of another `host:port`, like curl's `--connect-to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectTo {
+    pub host: String,
+    pub port: u16,
+    pub to_host: String,
+    pub to_port: u16,
+}
+
+impl std::str::FromStr for ConnectTo {
+    type Err = String;
+
+    /// `HOST:PORT:TO_HOST:TO_PORT` (IPv6 addresses in brackets).
+    fn from_str(raw: &str) -> Result<ConnectTo, String> {
+        let bad = || {
+            format!("--connect-to {raw:?} is not HOST:PORT:TO_HOST:TO_PORT (for example oidc.example.com:443:127.0.0.1:8443)")
+        };
+        let mut parts = Vec::new();
+        let mut rest = raw;
+        while !rest.is_empty() {
+            let (part, tail) = if let Some(after) = rest.strip_prefix('[') {
+                let end = after.find(']').ok_or_else(bad)?;
+                (
+                    &after[..end],
+                    after[end + 1..]
+                        .strip_prefix(':')
+                        .unwrap_or(&after[end + 1..]),
+                )
+            } else {
+                rest.split_once(':').unwrap_or((rest, ""))
+            };
+            parts.push(part);
+            rest = tail;
+        }
+        let [host, port, to_host, to_port] = parts[..] else {
+            return Err(bad());
+        };
+        let port = port.parse().map_err(|_| bad())?;
+        let to_port = to_port.parse().map_err(|_| bad())?;
+        if host.is_empty() || to_host.is_empty() {
+            return Err(bad());
+        }
+        Ok(ConnectTo {
+            host: host.into(),
+            port,
+            to_host: to_host.into(),
+            to_port,
+        })
+    }
+}
+
+/// [`Thumbprints`] over real TLS: system roots plus `--ca-file`, `--connect-to` overrides.
+pub struct TlsThumbprints {
+    pub ca_files: Vec<PathBuf>,
+    pub connect_to: Vec<ConnectTo>,
+    pub timeout: Duration,
+}
+
+#[async_trait::async_trait]
+impl Thumbprints for TlsThumbprints {
+    async fn thumbprint(&self, host: &str) -> Result<String, Error> {
+        let port = 443;
+        let target = self
+            .connect_to
+            .iter()
+            .find(|c| c.host == host && c.port == port)
+            .map_or((host, port), |c| (c.to_host.as_str(), c.to_port));
+        let chain =
+            fetch_verified_chain_via(host, port, target, &self.ca_files, self.timeout).await?;
+        let last = chain.last().expect("a fetched chain is never empty");
+        Ok(model::thumbprint(last))
+    }
+}
+
 /// TLS handshake that verifies the served chain against the system roots plus the certificates
 /// in `extra_roots_pem`, and returns the chain **as served**, leaf first (not the verified path:
 /// the thumbprint is of the last certificate the server sends, what IAM and `openssl s_client
@@ -99,6 +180,19 @@ pub enum Error {
 pub async fn fetch_verified_chain(
     host: &str,
     port: u16,
+    extra_roots_pem: &[PathBuf],
+    timeout: Duration,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
+    fetch_verified_chain_via(host, port, (host, port), extra_roots_pem, timeout).await
+}
+
+/// As [`fetch_verified_chain`], but connects to `connect` (like curl's `--connect-to`) while
+/// still sending SNI for, and verifying the certificate against, `host`. For checking a new
+/// endpoint before DNS points at it, and for tests on loopback ports.
+pub async fn fetch_verified_chain_via(
+    host: &str,
+    port: u16,
+    via: (&str, u16),
     extra_roots_pem: &[PathBuf],
     timeout: Duration,
 ) -> Result<Vec<CertificateDer<'static>>, Error> {
@@ -131,8 +225,9 @@ pub async fn fetch_verified_chain(
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
 
+    let (connect_host, connect_port) = via;
     let attempt = async {
-        let tcp = connect(host, port, &endpoint).await?;
+        let tcp = connect(connect_host, connect_port, &endpoint).await?;
         let mut tls = connector
             .connect(server_name, tcp)
             .await

@@ -301,8 +301,8 @@ fn every_option_reads_its_environment_variable() {
 }
 
 #[test]
-fn without_no_iam_the_missing_provider_management_is_announced() {
-    let (dir, mut cmd) = setup("iam-warning");
+fn without_no_iam_the_provider_needs_aws_configuration_and_nothing_is_written() {
+    let (dir, mut cmd) = setup("iam-needs-region");
     let out = dir.path().join("public");
     cmd.args([
         "sync",
@@ -314,12 +314,17 @@ fn without_no_iam_the_missing_provider_management_is_announced() {
     ])
     .arg(fixture_path("key-rsa-old.pub.pem"))
     .arg("--store")
-    .arg(&out);
-    let output = cmd.assert_success();
+    .arg(&out)
+    .env("AWS_EC2_METADATA_DISABLED", "true");
+    let output = cmd.assert_exit(2);
     assert!(
-        stderr_str(&output).contains("--no-iam"),
+        stderr_str(&output).contains("--region"),
         "{}",
         stderr_str(&output)
+    );
+    assert!(
+        !out.exists(),
+        "nothing is published when the run cannot start"
     );
 }
 

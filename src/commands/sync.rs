@@ -1,18 +1,23 @@
-//! `sync`: publish the documents once (see `reconcile::sync_once`).
+//! `sync`: publish the documents and reconcile the IAM provider once (see
+//! `reconcile::sync_once`). This file only builds the effects from the configuration.
 
 use anyhow::{anyhow, Context as _};
+use aws_config::SdkConfig;
 
 use crate::cli::{OutputFormat, SourceKind, SyncArgs};
-use crate::config::{IssuerChoice, Mode, SyncConfig};
+use crate::config::{IssuerChoice, Mode, SyncConfig, ThumbprintMode};
 use crate::exit::Exit;
+use crate::iam::aws::AwsProviders;
+use crate::model::issuer::partition;
 use crate::model::Issuer;
-use crate::reconcile::{self, Inputs};
+use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
 use crate::source::files::KeyFiles;
 use crate::source::kube::{KubeOptions, KubeSource};
 use crate::source::{Combined, KeySource};
 use crate::store::dir::DirStore;
 use crate::store::s3::S3Store;
 use crate::store::{Location, ObjectStore};
+use crate::tls::TlsThumbprints;
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let result = sync(args).await;
@@ -28,27 +33,74 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
 
 async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
     let config = SyncConfig::from_args(args)?;
-    if config.manage_iam {
-        tracing::warn!("this version does not manage the IAM OIDC provider yet; create it once with `aws iam create-open-id-connect-provider` (pass --no-iam to silence this)");
-    }
+    // Everything below is set-up without network requests; they all start in sync_once.
+    let needs_aws = config.iam.is_some() || matches!(config.store, Location::S3 { .. });
+    let sdk = if needs_aws {
+        Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
+    } else {
+        None
+    };
+    let region = sdk
+        .as_ref()
+        .and_then(|s| s.region())
+        .map(|r| r.as_ref().to_owned());
     let source = build_source(&config).await?;
-    let (store, issuer) = build_store(&config).await?;
+    let (store, issuer) = build_store(&config, sdk.as_ref(), region.as_deref())?;
+
+    let providers;
+    let thumbprints;
+    let provider = match &config.iam {
+        None => None,
+        Some(iam) => {
+            let sdk = sdk.as_ref().expect("loaded when IAM is managed");
+            let region = region.as_deref().ok_or_else(no_region)?;
+            providers = AwsProviders::new(
+                crate::aws::iam_client(sdk),
+                crate::aws::sts_client(sdk),
+                partition(region),
+            );
+            thumbprints = TlsThumbprints {
+                ca_files: config.ca_files.clone(),
+                connect_to: config.connect_to.clone(),
+                timeout: config.timeout,
+            };
+            Some(ProviderInputs {
+                providers: &providers,
+                thumbprints: match &iam.thumbprints {
+                    ThumbprintMode::Auto => ThumbprintSource::Auto(&thumbprints),
+                    ThumbprintMode::None => ThumbprintSource::None,
+                    ThumbprintMode::Pinned(pinned) => ThumbprintSource::Pinned(pinned.clone()),
+                },
+                client_ids: iam.audiences.clone(),
+                cluster_name: iam
+                    .cluster_name
+                    .clone()
+                    .unwrap_or_else(|| issuer.provider_url().to_owned()),
+                adopt: iam.adopt,
+            })
+        }
+    };
     let inputs = Inputs {
         issuer: &issuer,
         meta: config.object_meta(),
         mode: config.mode,
         allow_issuer_mismatch: config.allow_issuer_mismatch,
+        provider,
     };
     let report = reconcile::sync_once(inputs, source.as_ref(), store.as_ref()).await?;
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
     crate::output::print_sync(&report, config.output);
-    Ok(if config.mode == Mode::Check && !report.plan.is_empty() {
+    Ok(if config.mode == Mode::Check && report.drift() {
         Exit::Drift
     } else {
         Exit::Ok
     })
+}
+
+fn no_region() -> anyhow::Error {
+    anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION")
 }
 
 async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
@@ -68,7 +120,11 @@ async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>>
     Ok(Box::new(Combined(vec![kube, Box::new(files)])))
 }
 
-async fn build_store(config: &SyncConfig) -> anyhow::Result<(Box<dyn ObjectStore>, Issuer)> {
+fn build_store(
+    config: &SyncConfig,
+    sdk: Option<&SdkConfig>,
+    region: Option<&str>,
+) -> anyhow::Result<(Box<dyn ObjectStore>, Issuer)> {
     match &config.store {
         Location::Dir(path) => {
             let IssuerChoice::Explicit(issuer) = &config.issuer else {
@@ -77,17 +133,14 @@ async fn build_store(config: &SyncConfig) -> anyhow::Result<(Box<dyn ObjectStore
             Ok((Box::new(DirStore::new(path.clone())), issuer.clone()))
         }
         Location::S3 { bucket, prefix } => {
-            let sdk = crate::aws::load(config.region.as_deref(), config.timeout).await;
-            let region = sdk
-                .region()
-                .map(|r| r.as_ref().to_owned())
-                .ok_or_else(|| anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION"))?;
+            let sdk = sdk.expect("loaded for an S3 store");
+            let region = region.ok_or_else(no_region)?;
             let issuer = match &config.issuer {
                 IssuerChoice::Explicit(issuer) => issuer.clone(),
-                IssuerChoice::FromBucket => Issuer::for_s3_bucket(bucket, &region, prefix)
+                IssuerChoice::FromBucket => Issuer::for_s3_bucket(bucket, region, prefix)
                     .with_context(|| format!("deriving the issuer from bucket {bucket:?}"))?,
             };
-            let client = crate::aws::s3_client(&sdk, config.s3_path_style);
+            let client = crate::aws::s3_client(sdk, config.s3_path_style);
             let store = S3Store::new(
                 client,
                 bucket.clone(),

@@ -160,6 +160,25 @@ impl fmt::Display for Issuer {
     }
 }
 
+/// The AWS partition a region belongs to, as it appears in ARNs.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else {
+        "aws"
+    }
+}
+
 /// The DNS suffix of the AWS partition a region belongs to.
 pub fn dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -251,6 +270,19 @@ mod tests {
         assert_eq!(i.as_str(), "https://my-oidc.s3.cn-north-1.amazonaws.com.cn");
         let i = Issuer::for_s3_bucket("b", "us-gov-west-1", "a/b").unwrap();
         assert_eq!(i.as_str(), "https://b.s3.us-gov-west-1.amazonaws.com/a/b");
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        for (region, partition) in [
+            ("eu-west-1", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-east-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(super::partition(region), partition, "{region}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OutputFormat, SourceKind, SyncArgs};
+use crate::cli::{OutputFormat, PublishArgs, SourceKind, SyncArgs};
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
 use crate::plan::ObjectMeta;
@@ -119,7 +119,12 @@ pub enum ConfigError {
 
 impl SyncConfig {
     pub fn from_args(args: &SyncArgs) -> Result<SyncConfig, ConfigError> {
-        let store = Location::parse(&args.store)?;
+        SyncConfig::from_parts(&args.store, &args.publish)
+    }
+
+    /// For commands that know the store otherwise (`bootstrap` builds it from `--bucket`).
+    pub fn from_parts(store: &str, args: &PublishArgs) -> Result<SyncConfig, ConfigError> {
+        let store = Location::parse(store)?;
         let issuer = match (&args.issuer, &store) {
             (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
             (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),

@@ -31,6 +31,8 @@ pub struct SyncReport {
     pub source: String,
     pub kids: Vec<String>,
     pub dropped: Vec<Dropped>,
+    /// The issuer the API server signs tokens with (`--source cluster`).
+    pub api_server_issuer: Option<String>,
     /// The document changes.
     pub plan: Plan,
     /// The IAM OIDC provider, when managed (`None` with `--no-iam`).
@@ -385,6 +387,7 @@ pub async fn sync_once(
         source: source.describe(),
         kids: key_set.kids().map(str::to_owned).collect(),
         dropped: keys.dropped,
+        api_server_issuer: keys.issuer,
         plan,
         provider,
         mode: inputs.mode,

@@ -21,7 +21,7 @@ use crate::tls::TlsThumbprints;
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let result = sync(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",
@@ -33,6 +33,21 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
 
 async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
     let config = SyncConfig::from_args(args)?;
+    let report = publish(&config).await?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    crate::output::print_sync(&report, config.output);
+    Ok(if config.mode == Mode::Check && report.drift() {
+        Exit::Drift
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Builds the effects a configuration names and runs one `sync_once`; prints nothing.
+/// `bootstrap` publishes through this too.
+pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncReport> {
     // Everything below is set-up without network requests; they all start in sync_once.
     let needs_aws = config.iam.is_some() || matches!(config.store, Location::S3 { .. });
     let sdk = if needs_aws {
@@ -44,8 +59,8 @@ async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
         .as_ref()
         .and_then(|s| s.region())
         .map(|r| r.as_ref().to_owned());
-    let source = build_source(&config).await?;
-    let (store, issuer) = build_store(&config, sdk.as_ref(), region.as_deref())?;
+    let source = build_source(config).await?;
+    let (store, issuer) = build_store(config, sdk.as_ref(), region.as_deref())?;
 
     let providers;
     let thumbprints;
@@ -87,16 +102,7 @@ async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
         allow_issuer_mismatch: config.allow_issuer_mismatch,
         provider,
     };
-    let report = reconcile::sync_once(inputs, source.as_ref(), store.as_ref()).await?;
-    for warning in &report.warnings {
-        tracing::warn!("{warning}");
-    }
-    crate::output::print_sync(&report, config.output);
-    Ok(if config.mode == Mode::Check && report.drift() {
-        Exit::Drift
-    } else {
-        Exit::Ok
-    })
+    Ok(reconcile::sync_once(inputs, source.as_ref(), store.as_ref()).await?)
 }
 
 fn no_region() -> anyhow::Error {

@@ -228,6 +228,19 @@ pub struct PublishArgs {
     )]
     pub cache_max_age: u32,
 
+    /// How long a key that left the source stays published (e.g. 26h, 90m, 2d).
+    ///
+    /// Tokens signed with a key remain valid until they expire, so the key must stay in the
+    /// JWKS that long: the default 26h covers a 24 h IRSA token + 5 min of IAM clock skew + the
+    /// published max-age + margin. Raise it if the cluster issues longer-lived tokens.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "26h",
+        env = "KUBE_OIDC_PUBLISHER_RETAIN_REMOVED_KEYS"
+    )]
+    pub retain_removed_keys: String,
+
     /// Print the plan and write nothing; exit 0.
     #[arg(long, conflicts_with = "check", env = "KUBE_OIDC_PUBLISHER_DRY_RUN")]
     pub dry_run: bool,

@@ -93,6 +93,10 @@ pub struct SyncConfig {
     pub allow_issuer_mismatch: bool,
     pub timeout: Duration,
     pub output: OutputFormat,
+    /// How long a key that left the source stays published.
+    pub retention: Duration,
+    /// Keys to remove at once (`rotate revoke`; never set by `sync` flags).
+    pub revoke: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -109,6 +113,10 @@ pub enum ConfigError {
     CacheMaxAge(u32),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error("--retain-removed-keys {0:?} is not a duration; write it like 26h, 90m or 2d")]
+    RetentionFormat(String),
+    #[error("--retain-removed-keys {given} is shorter than the published max-age plus IAM's 5 minutes of clock skew ({minimum} s): a removed key would disappear while STS may still use it. Use at least the longest token lifetime (24h for IRSA) plus that")]
+    RetentionTooShort { given: String, minimum: u64 },
     #[error("--thumbprint: {0}")]
     Thumbprint(String),
     #[error("--audience {0:?} is not a valid client ID: IAM accepts 1 to 255 characters, at most 100 client IDs")]
@@ -154,6 +162,15 @@ impl SyncConfig {
             .iter()
             .map(|raw| raw.parse::<ConnectTo>().map_err(ConfigError::ConnectTo))
             .collect::<Result<Vec<_>, _>>()?;
+        let retention = humantime::parse_duration(&args.retain_removed_keys)
+            .map_err(|_| ConfigError::RetentionFormat(args.retain_removed_keys.clone()))?;
+        let minimum = u64::from(args.cache_max_age) + 300;
+        if retention.as_secs() < minimum {
+            return Err(ConfigError::RetentionTooShort {
+                given: args.retain_removed_keys.clone(),
+                minimum,
+            });
+        }
         let mode = match (args.dry_run, args.check) {
             (true, _) => Mode::DryRun,
             (false, true) => Mode::Check,
@@ -176,6 +193,8 @@ impl SyncConfig {
             allow_issuer_mismatch: args.allow_issuer_mismatch,
             timeout: Duration::from_secs(args.timeout),
             output: args.output,
+            retention,
+            revoke: Vec::new(),
         })
     }
 
@@ -363,6 +382,22 @@ mod tests {
         assert!(matches!(
             parse(&["--store", "s3://bbb", "--connect-to", "nonsense"]),
             Err(ConfigError::ConnectTo(_))
+        ));
+    }
+
+    #[test]
+    fn retention_defaults_to_26_hours_and_must_outlast_caches() {
+        let c = parse(&["--store", "s3://bbb"]).unwrap();
+        assert_eq!(c.retention, Duration::from_secs(26 * 3600));
+        let c = parse(&["--store", "s3://bbb", "--retain-removed-keys", "2d"]).unwrap();
+        assert_eq!(c.retention, Duration::from_secs(48 * 3600));
+        assert!(matches!(
+            parse(&["--store", "s3://bbb", "--retain-removed-keys", "soon"]),
+            Err(ConfigError::RetentionFormat(_))
+        ));
+        assert!(matches!(
+            parse(&["--store", "s3://bbb", "--retain-removed-keys", "5m"]),
+            Err(ConfigError::RetentionTooShort { minimum: 600, .. })
         ));
     }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::model::state::{State, STATE_PATH};
 use crate::model::{Discovery, Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 
 /// The HTTP metadata a published object carries.
@@ -320,8 +321,9 @@ impl Plan {
     }
 }
 
-/// The documents for an issuer and its keys, in publishing order (JWKS first).
-pub fn desired(issuer: &Issuer, keys: &KeySet, meta: &ObjectMeta) -> Desired {
+/// The documents for an issuer and its keys, in publishing order (JWKS first), then the
+/// retention state.
+pub fn desired(issuer: &Issuer, keys: &KeySet, meta: &ObjectMeta, state: &State) -> Desired {
     Desired {
         objects: vec![
             DesiredObject {
@@ -333,6 +335,15 @@ pub fn desired(issuer: &Issuer, keys: &KeySet, meta: &ObjectMeta) -> Desired {
                 key: DISCOVERY_PATH,
                 body: Discovery::new(issuer, keys).render(),
                 meta: meta.clone(),
+            },
+            // Last: it records what the documents above already publish.
+            DesiredObject {
+                key: STATE_PATH,
+                body: state.render(),
+                meta: ObjectMeta {
+                    content_type: "application/json".into(),
+                    cache_control: "no-store".into(),
+                },
             },
         ],
     }

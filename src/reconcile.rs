@@ -15,6 +15,11 @@ use serde::Serialize;
 use crate::config::Mode;
 use crate::iam::{self, OidcProviders};
 use crate::model::jwk::KeySetError;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::model::state::{self, published_keys, KeyPlan, Retained, State, STATE_PATH};
 use crate::model::{Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 use crate::plan::{
     self, Change, DesiredProvider, ObjectMeta, Observed, ObservedProvider, Plan, ProviderPlan,
@@ -31,6 +36,12 @@ pub struct SyncReport {
     pub source: String,
     pub kids: Vec<String>,
     pub dropped: Vec<Dropped>,
+    /// Keys the source no longer has, still published until their retention ends.
+    pub retained: Vec<Retained>,
+    /// Keys whose retention ended, no longer published.
+    pub retired: Vec<String>,
+    /// Keys removed at once (`rotate revoke`).
+    pub revoked: Vec<String>,
     /// The issuer the API server signs tokens with (`--source cluster`).
     pub api_server_issuer: Option<String>,
     /// The document changes.
@@ -80,6 +91,8 @@ pub enum SyncError {
         api_server: String,
         published: String,
     },
+    #[error(transparent)]
+    Retention(state::StateError),
     #[error("reading what is published")]
     Observe(#[source] store::Error),
     #[error("publishing: {error}{}", written_note(.written))]
@@ -137,15 +150,67 @@ pub struct Inputs<'a> {
     pub allow_issuer_mismatch: bool,
     /// `None` with `--no-iam`.
     pub provider: Option<ProviderInputs<'a>>,
+    /// The time decisions are made at (the plan never reads the clock).
+    pub now: OffsetDateTime,
+    /// How long a key removed from the source stays published.
+    pub retention: Duration,
+    /// Keys to remove at once (`rotate revoke`).
+    pub revoke: Vec<String>,
 }
 
 async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error> {
-    let (jwks, discovery) =
-        futures::future::try_join(store.get(JWKS_PATH), store.get(DISCOVERY_PATH)).await?;
+    let (jwks, discovery, state) = futures::future::try_join3(
+        store.get(JWKS_PATH),
+        store.get(DISCOVERY_PATH),
+        store.get(STATE_PATH),
+    )
+    .await?;
     let mut observed = Observed::default();
     observed.objects.insert(JWKS_PATH.into(), jwks);
     observed.objects.insert(DISCOVERY_PATH.into(), discovery);
+    observed.objects.insert(STATE_PATH.into(), state);
     Ok(observed)
+}
+
+/// Which keys to publish given what the store holds: the source's keys plus removed keys still
+/// in retention (`model::state`). A state that cannot be read is rebuilt from the published
+/// JWKS, which keeps every published key for the full retention.
+fn plan_keys(
+    inputs: &Inputs<'_>,
+    source_keys: &KeySet,
+    observed: &Observed,
+    warnings: &mut Vec<String>,
+) -> Result<(KeySet, KeyPlan), SyncError> {
+    let body = |key: &str| {
+        observed
+            .objects
+            .get(key)
+            .and_then(Option::as_ref)
+            .map(|o| o.body.as_slice())
+    };
+    let state = match body(STATE_PATH).map(State::parse) {
+        None => State::default(),
+        Some(Ok(state)) => state,
+        Some(Err(e)) => {
+            warnings.push(format!("{e}; rebuilding it"));
+            State::default()
+        }
+    };
+    let published = published_keys(body(JWKS_PATH));
+    let key_plan = state::plan_keys(
+        source_keys.keys(),
+        &published,
+        &state,
+        inputs.now,
+        inputs.retention,
+        &inputs.revoke,
+    )
+    .map_err(SyncError::Retention)?;
+    let key_set = KeySet::new(key_plan.publish.clone()).map_err(|error| SyncError::KeySet {
+        source_name: "the store's retained keys".into(),
+        error,
+    })?;
+    Ok((key_set, key_plan))
 }
 
 /// The public hosts whose certificates IAM may check: the `jwks_uri` host and, when it differs,
@@ -272,6 +337,15 @@ async fn apply_provider(
     Ok(changes.len())
 }
 
+/// 200 to 600 ms, jittered so that two racing publishers do not look again in lockstep.
+fn race_backoff() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    Duration::from_millis(200 + u64::from(nanos % 400))
+}
+
 fn documents_note(mode: Mode, plan: &Plan, writes: usize) -> String {
     match (mode, plan.is_empty()) {
         (_, true) => "the documents are current".into(),
@@ -317,21 +391,24 @@ pub async fn sync_once(
             d.kid, d.source, d.reason
         ));
     }
-    let key_set = KeySet::new(keys.keys).map_err(|error| SyncError::KeySet {
+    // The source alone must be a publishable set: an empty or broken one is never published,
+    // even while retained keys would fill the JWKS.
+    let source_keys = KeySet::new(keys.keys).map_err(|error| SyncError::KeySet {
         source_name: source.describe(),
         error,
     })?;
-    let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta);
 
     // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
-    let (plan, mut writes) = loop {
+    let (plan, key_set, key_plan, mut writes) = loop {
+        let (key_set, key_plan) = plan_keys(&inputs, &source_keys, &observed, &mut warnings)?;
+        let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta, &key_plan.state);
         let plan = plan::plan(&desired, &observed);
         if inputs.mode != Mode::Apply || plan.is_empty() {
-            break (plan, 0);
+            break (plan, key_set, key_plan, 0);
         }
         match apply_documents(&plan, store).await {
-            Ok(writes) => break (plan, writes),
+            Ok(writes) => break (plan, key_set, key_plan, writes),
             Err((store::Error::PreconditionFailed { location }, written)) => {
                 if replanned {
                     return Err(SyncError::Conflict { location });
@@ -340,6 +417,9 @@ pub async fn sync_once(
                 warnings.push(format!(
                     "{location} changed during this run; re-planned once"
                 ));
+                // Let the other publisher finish its remaining writes before looking again, so the
+                // second plan sees its complete result rather than another moment mid-way.
+                tokio::time::sleep(race_backoff()).await;
                 observed = observe_store(store).await.map_err(SyncError::Observe)?;
                 replanned = true;
             }
@@ -386,6 +466,9 @@ pub async fn sync_once(
         store: store.describe(),
         source: source.describe(),
         kids: key_set.kids().map(str::to_owned).collect(),
+        retained: key_plan.retained,
+        retired: key_plan.retired,
+        revoked: key_plan.revoked,
         dropped: keys.dropped,
         api_server_issuer: keys.issuer,
         plan,
@@ -408,6 +491,10 @@ mod tests {
     const JWKS_RSA: &[u8] = include_bytes!("../tests/fixtures/kube-apiserver/jwks-rsa.json");
     const JWKS_ROTATION: &[u8] =
         include_bytes!("../tests/fixtures/kube-apiserver/jwks-rotation-two-keys.json");
+    /// The start of the rotation fixture's two keys in canonical (kid) order.
+    const JWKS_ROTATION_SORTED: &str = concat!(
+        r#"{"keys":[{"use":"sig","kty":"RSA","kid":"biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM""#,
+    );
     const DISCOVERY: &[u8] =
         include_bytes!("../tests/fixtures/kube-apiserver/openid-configuration.json");
     const ISSUER: &str = "https://oidc.example.test/cluster-a";
@@ -451,6 +538,9 @@ mod tests {
             mode,
             allow_issuer_mismatch: false,
             provider: None,
+            now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
+            retention: state::DEFAULT_RETENTION,
+            revoke: vec![],
         };
         sync_once(inputs, source, store).await
     }
@@ -488,6 +578,9 @@ mod tests {
                 cluster_name: "cluster-a".into(),
                 adopt,
             }),
+            now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
+            retention: state::DEFAULT_RETENTION,
+            revoke: vec![],
         };
         sync_once(inputs, &source, store).await
     }
@@ -506,7 +599,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(first.writes, 3, "two documents and the provider");
+        assert_eq!(first.writes, 4, "two documents, the state and the provider");
         let created = providers.provider(ARN).unwrap();
         assert_eq!(created.thumbprints, ["a".repeat(40)]);
         assert_eq!(created.client_ids, ["sts.amazonaws.com"]);
@@ -524,7 +617,7 @@ mod tests {
         assert!(!second.drift());
         assert_eq!(second.writes, 0);
         assert_eq!(providers.writes(), writes);
-        assert_eq!(store.count(Operation::Put), 2);
+        assert_eq!(store.count(Operation::Put), 3);
     }
 
     #[tokio::test]
@@ -623,7 +716,7 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.contains("iam:GetOpenIDConnectProvider")
-                && text.contains("the documents were published: 2 writes"),
+                && text.contains("the documents were published: 3 writes"),
             "{text}"
         );
         assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
@@ -637,14 +730,58 @@ mod tests {
             issuer: Some(ISSUER),
         };
         let first = run(&source, &store, Mode::Apply).await.unwrap();
-        assert_eq!(first.writes, 2);
+        assert_eq!(first.writes, 3, "JWKS, discovery document, state");
         assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
         assert_eq!(store.body(DISCOVERY_PATH).unwrap(), DISCOVERY);
         let second = run(&source, &store, Mode::Apply).await.unwrap();
         assert!(second.plan.is_empty());
         assert_eq!(second.writes, 0);
-        assert_eq!(store.count(Operation::Put), 2);
-        assert_eq!(store.count(Operation::Get), 4);
+        assert_eq!(store.count(Operation::Put), 3);
+        assert_eq!(store.count(Operation::Get), 6);
+    }
+
+    #[tokio::test]
+    async fn a_key_the_api_server_dropped_stays_published_until_its_retention_ends() {
+        let store = &MemoryStore::new();
+        let issuer = &Issuer::parse(ISSUER).unwrap();
+        let at =
+            |hours: i64| OffsetDateTime::from_unix_timestamp(1_795_000_000 + hours * 3600).unwrap();
+        let sync_at = |jwks: &'static [u8], hours: i64| {
+            let inputs = Inputs {
+                issuer,
+                meta: meta(),
+                mode: Mode::Apply,
+                allow_issuer_mismatch: false,
+                provider: None,
+                now: at(hours),
+                retention: state::DEFAULT_RETENTION,
+                revoke: vec![],
+            };
+            let source = FakeSource {
+                jwks,
+                issuer: Some(ISSUER),
+            };
+            async move { sync_once(inputs, &source, store).await }
+        };
+        sync_at(JWKS_ROTATION, 0).await.unwrap();
+        // The API server now serves only the old key: the new one must stay published.
+        let report = sync_at(JWKS_RSA, 1).await.unwrap();
+        assert_eq!(report.kids.len(), 2);
+        assert_eq!(report.retained.len(), 1);
+        assert_eq!(report.retained[0].removable_at, at(27));
+        let published = String::from_utf8(store.body(JWKS_PATH).unwrap()).unwrap();
+        assert!(
+            published.starts_with(JWKS_ROTATION_SORTED)
+                && published.contains("ck0vRfRIYYdCP_NP6StdWkzKIio-wCalrEhjifBynnc"),
+            "{published}"
+        );
+        let puts = store.count(Operation::Put);
+        let quiet = sync_at(JWKS_RSA, 10).await.unwrap();
+        assert_eq!(quiet.writes, 0, "nothing changes while the key is retained");
+        assert_eq!(store.count(Operation::Put), puts);
+        let retired = sync_at(JWKS_RSA, 27).await.unwrap();
+        assert_eq!(retired.retired.len(), 1);
+        assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
     }
 
     #[tokio::test]
@@ -656,7 +793,7 @@ mod tests {
         };
         for mode in [Mode::DryRun, Mode::Check] {
             let report = run(&source, &store, mode).await.unwrap();
-            assert_eq!(report.plan.changes.len(), 2);
+            assert_eq!(report.plan.changes.len(), 3);
             assert_eq!(report.writes, 0);
         }
         assert_eq!(store.count(Operation::Put), 0);
@@ -697,7 +834,7 @@ mod tests {
         };
         store.fail_nth(
             Operation::Put,
-            3,
+            4,
             Fault::Fail(|key| store::Error::Service {
                 operation: "writing",
                 location: key.into(),
@@ -708,7 +845,7 @@ mod tests {
         assert!(err.to_string().contains("nothing was written"), "{err}");
         assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
         let repaired = run(&rotated, &store, Mode::Apply).await.unwrap();
-        assert_eq!(repaired.writes, 1);
+        assert_eq!(repaired.writes, 2, "the JWKS and the state");
         assert_eq!(repaired.kids.len(), 2);
     }
 
@@ -724,8 +861,8 @@ mod tests {
         let report = run(&source, &store, Mode::Apply).await.unwrap();
         assert!(report.replanned);
         assert_eq!(
-            report.writes, 1,
-            "only the discovery document is left to write"
+            report.writes, 2,
+            "only the discovery document and the state are left to write"
         );
         assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
     }

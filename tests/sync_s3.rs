@@ -87,18 +87,29 @@ fn publishes_both_objects_with_content_type_and_cache_control() {
             "{key}"
         );
     }
+    let mut keys = moto().list_keys(&bucket);
+    keys.sort();
     assert_eq!(
-        moto().list_keys(&bucket).len(),
-        2,
-        "nothing but the two documents is written"
+        keys,
+        [
+            "cluster-a/.kube-oidc-publisher/state.json",
+            "cluster-a/.well-known/openid-configuration",
+            "cluster-a/openid/v1/jwks"
+        ],
+        "nothing but the two documents and the private retention state is written"
     );
-    // The JWKS is written before the discovery document.
+    let state = moto()
+        .get_object(&bucket, "cluster-a/.kube-oidc-publisher/state.json")
+        .unwrap();
+    assert_eq!(state.cache_control.as_deref(), Some("no-store"));
+    // The JWKS is written before the discovery document, and the state records them last.
     let puts = moto().requests(&bucket).keys_put();
     assert_eq!(
         puts,
         [
             "cluster-a/openid/v1/jwks",
-            "cluster-a/.well-known/openid-configuration"
+            "cluster-a/.well-known/openid-configuration",
+            "cluster-a/.kube-oidc-publisher/state.json"
         ]
     );
 }
@@ -121,7 +132,13 @@ fn idempotency_second_sync_makes_zero_writes_and_one_read_per_object() {
     assert_eq!(requests.writes(), 0, "{:?}", requests.counts());
     assert_eq!(requests.gets(JWKS_KEY), 1, "{:?}", requests.counts());
     assert_eq!(requests.gets(DISCOVERY_KEY), 1, "{:?}", requests.counts());
-    assert_eq!(requests.total(), 2, "{:?}", requests.counts());
+    assert_eq!(
+        requests.gets(".kube-oidc-publisher/state.json"),
+        1,
+        "{:?}",
+        requests.counts()
+    );
+    assert_eq!(requests.total(), 3, "{:?}", requests.counts());
     assert_eq!(c.server.request_count(), 2, "{:?}", c.server.requests());
 }
 
@@ -159,8 +176,13 @@ fn rotation_rewrites_only_the_jwks_conditionally() {
     cmd.args(["--output", "json"]);
     let result: Value = serde_json::from_slice(&cmd.assert_success().stdout).unwrap();
     let changes = result["plan"]["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 1, "{result}");
+    assert_eq!(
+        changes.len(),
+        2,
+        "the JWKS and the state recording the new key: {result}"
+    );
     assert_eq!(changes[0]["key"], JWKS_KEY);
+    assert_eq!(changes[1]["key"], ".kube-oidc-publisher/state.json");
     assert_eq!(changes[0]["precondition"]["etag"], etag.as_str());
     assert_eq!(moto().requests(&bucket).puts(JWKS_KEY), 1);
     assert_eq!(moto().requests(&bucket).puts(DISCOVERY_KEY), 0);
@@ -260,22 +282,36 @@ fn losing_the_race_twice_exits_2_without_breaking_anything() {
 #[test]
 fn concurrent_publishers_do_not_lose_updates() {
     let c = cluster("s3-concurrent", Scenario::Rotation);
-    let bucket = moto().new_bucket("concurrent");
-    let store = format!("s3://{bucket}");
-    for _ in 0..3 {
+    // Ten first publications raced by two processes, each on a fresh bucket.
+    for round in 0..10 {
+        let bucket = moto().new_bucket(&format!("concurrent-{round}"));
+        let store = format!("s3://{bucket}");
         let a = c.sync(&store);
         let b = c.sync(&store);
         let ta = thread::spawn(move || a.run());
         let tb = thread::spawn(move || b.run());
         for output in [ta.join().unwrap(), tb.join().unwrap()] {
-            assert_eq!(output.status.code(), Some(0), "{}", stderr_str(&output));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "round {round}: {}",
+                stderr_str(&output)
+            );
         }
         let jwks: Value = serde_json::from_slice(&published(&bucket, JWKS_KEY)).unwrap();
-        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "round {round}");
         assert_eq!(
             published(&bucket, DISCOVERY_KEY),
-            fixture("openid-configuration.json")
+            fixture("openid-configuration.json"),
+            "round {round}"
         );
+        // Whoever won, the next run finds everything current.
+        let next: Value = {
+            let mut cmd = c.sync(&store);
+            cmd.args(["--output", "json"]);
+            serde_json::from_slice(&cmd.assert_success().stdout).unwrap()
+        };
+        assert_eq!(next["status"], "in_sync", "round {round}: {next}");
     }
 }
 

@@ -101,6 +101,12 @@ pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncRepor
         mode: config.mode,
         allow_issuer_mismatch: config.allow_issuer_mismatch,
         provider,
+        // Whole seconds: the state records times for people, and sub-second noise helps no one.
+        now: time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond"),
+        retention: config.retention,
+        revoke: config.revoke.clone(),
     };
     Ok(reconcile::sync_once(inputs, source.as_ref(), store.as_ref()).await?)
 }

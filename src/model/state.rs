@@ -1,0 +1,421 @@
+//! Key retention: which keys to publish when the source's key set changes, so that no key a
+//! live token may still carry disappears before its tokens have expired (PROTOCOL.md §5).
+//!
+//! The store keeps a small state object beside the documents recording, per `kid`, when the key
+//! was first published and, once it has disappeared from the source, since when. A removed key
+//! stays published until `removed_since + retention`. The state is pure data rendered
+//! canonically, so it changes (and is written) only when the key set changes. Nothing here reads
+//! the clock: `now` is passed in.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::jwk::{parse_jwks, Jwk};
+
+/// Object key of the state, relative to the issuer root. Not covered by the public-read
+/// bucket policy, which names only the two documents.
+pub const STATE_PATH: &str = ".kube-oidc-publisher/state.json";
+
+/// The default retention of a removed key: a 24 h IRSA token (the pod-identity webhook's
+/// default) + 5 min of IAM clock skew + the published max-age (5 min by default, at most 1 h
+/// sensibly) + margin for STS's undocumented caching and clock differences = 26 h.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(26 * 3600);
+
+/// What the store remembers about published keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub keys: BTreeMap<String, KeyRecord>,
+}
+
+/// One published key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_published: OffsetDateTime,
+    /// Since when the source no longer has this key (`None`: the source still has it).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub removed_since: Option<OffsetDateTime>,
+    /// The public key, so that a removed key can still be published.
+    pub jwk: Jwk,
+}
+
+/// Why a state object cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    #[error("the state object is not valid JSON of version 1 ({0}); it records when keys were published and removed. Inspect it, then delete it: the next sync rebuilds it from the published JWKS, keeping every published key for the full retention")]
+    Malformed(String),
+    #[error("key {0:?} is not published; `rotate revoke` removes only published keys (see `rotate status`)")]
+    RevokeUnknown(String),
+    #[error("key {0:?} is still served by the API server (or given with --key-file): revoking it now would publish it again on the next sync. Remove it from every kube-apiserver's --service-account-key-file first")]
+    RevokeInSource(String),
+}
+
+impl State {
+    pub fn parse(bytes: &[u8]) -> Result<State, StateError> {
+        let state: State =
+            serde_json::from_slice(bytes).map_err(|e| StateError::Malformed(e.to_string()))?;
+        if state.version != 1 {
+            return Err(StateError::Malformed(format!(
+                "unknown version {}",
+                state.version
+            )));
+        }
+        Ok(state)
+    }
+
+    /// Canonical bytes: pretty JSON (people read it when a rotation goes wrong), sorted keys.
+    pub fn render(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a state always serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// A key kept although the source no longer has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retained {
+    pub kid: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub removed_since: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub removable_at: OffsetDateTime,
+}
+
+/// The keys to publish and the state to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPlan {
+    pub publish: Vec<Jwk>,
+    pub state: State,
+    /// Removed from the source, still published until their retention ends.
+    pub retained: Vec<Retained>,
+    /// Retention over: no longer published.
+    pub retired: Vec<String>,
+    /// Removed at once by `rotate revoke`.
+    pub revoked: Vec<String>,
+}
+
+/// Decides which keys to publish. `source` is what the API server (and key files) give now;
+/// `published` the keys of the JWKS in the store; `state` what the store recorded. A published
+/// key the state does not know (a state lost, or written by an older version) counts as removed
+/// `now`, so it is kept for the full retention: losing the state never drops a key early.
+pub fn plan_keys(
+    source: &[Jwk],
+    published: &[Jwk],
+    state: &State,
+    now: OffsetDateTime,
+    retention: Duration,
+    revoke: &[String],
+) -> Result<KeyPlan, StateError> {
+    for kid in revoke {
+        if source.iter().any(|k| &k.kid == kid) {
+            return Err(StateError::RevokeInSource(kid.clone()));
+        }
+        if !state.keys.contains_key(kid) && !published.iter().any(|k| &k.kid == kid) {
+            return Err(StateError::RevokeUnknown(kid.clone()));
+        }
+    }
+    let mut next = State {
+        version: 1,
+        keys: BTreeMap::new(),
+    };
+    for key in source {
+        let first_published = state.keys.get(&key.kid).map_or(now, |r| r.first_published);
+        next.keys.insert(
+            key.kid.clone(),
+            KeyRecord {
+                first_published,
+                removed_since: None,
+                jwk: key.clone(),
+            },
+        );
+    }
+    // Keys that left the source: from the state, then any published key the state lacks.
+    let mut gone: Vec<KeyRecord> = state
+        .keys
+        .values()
+        .filter(|r| !next.keys.contains_key(&r.jwk.kid))
+        .cloned()
+        .collect();
+    for key in published {
+        if !next.keys.contains_key(&key.kid) && !state.keys.contains_key(&key.kid) {
+            gone.push(KeyRecord {
+                first_published: now,
+                removed_since: None,
+                jwk: key.clone(),
+            });
+        }
+    }
+    let (mut retained, mut retired, mut revoked) = (Vec::new(), Vec::new(), Vec::new());
+    for mut record in gone {
+        let kid = record.jwk.kid.clone();
+        if revoke.contains(&kid) {
+            revoked.push(kid);
+            continue;
+        }
+        let removed_since = *record.removed_since.get_or_insert(now);
+        let removable_at = removed_since + retention;
+        if now >= removable_at {
+            retired.push(kid);
+            continue;
+        }
+        retained.push(Retained {
+            kid: kid.clone(),
+            removed_since,
+            removable_at,
+        });
+        next.keys.insert(kid, record);
+    }
+    let publish = next.keys.values().map(|r| r.jwk.clone()).collect();
+    Ok(KeyPlan {
+        publish,
+        state: next,
+        retained,
+        retired,
+        revoked,
+    })
+}
+
+/// The keys of a published JWKS, for [`plan_keys`]; an unreadable one counts as empty (it will
+/// be replaced), which is safe because the state still names every key it published.
+pub fn published_keys(jwks: Option<&[u8]>) -> Vec<Jwk> {
+    jwks.and_then(|bytes| parse_jwks(bytes).ok())
+        .map(|parsed| parsed.keys)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::jwk::parse_jwks;
+
+    fn keys(fixture: &[u8]) -> Vec<Jwk> {
+        parse_jwks(fixture).unwrap().keys
+    }
+
+    const ROTATION: &[u8] =
+        include_bytes!("../../tests/fixtures/kube-apiserver/jwks-rotation-two-keys.json");
+    const RSA: &[u8] = include_bytes!("../../tests/fixtures/kube-apiserver/jwks-rsa.json");
+    const OLD: &str = "biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM";
+    const NEW: &str = "ck0vRfRIYYdCP_NP6StdWkzKIio-wCalrEhjifBynnc";
+
+    fn t(hours: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_795_000_000 + hours * 3600).unwrap()
+    }
+
+    fn only_new() -> Vec<Jwk> {
+        keys(ROTATION)
+            .into_iter()
+            .filter(|k| k.kid == NEW)
+            .collect()
+    }
+
+    #[test]
+    fn first_publish_records_every_key_and_a_second_plan_changes_nothing() {
+        let plan = plan_keys(
+            &keys(ROTATION),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(plan.publish.len(), 2);
+        assert!(plan
+            .state
+            .keys
+            .values()
+            .all(|r| r.first_published == t(0) && r.removed_since.is_none()));
+        let again = plan_keys(
+            &keys(ROTATION),
+            &plan.publish,
+            &plan.state,
+            t(5),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            again.state.render(),
+            plan.state.render(),
+            "a no-op keeps the state byte for byte"
+        );
+    }
+
+    #[test]
+    fn a_key_removed_from_the_source_stays_published_for_the_retention() {
+        let start = plan_keys(
+            &keys(ROTATION),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        let removed = plan_keys(
+            &only_new(),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(removed.publish.len(), 2, "the old key is still published");
+        assert_eq!(
+            removed.retained,
+            [Retained {
+                kid: OLD.into(),
+                removed_since: t(1),
+                removable_at: t(27)
+            }]
+        );
+        let later = plan_keys(
+            &only_new(),
+            &removed.publish,
+            &removed.state,
+            t(26),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            later.state, removed.state,
+            "nothing changes until the retention ends"
+        );
+        let due = plan_keys(
+            &only_new(),
+            &later.publish,
+            &later.state,
+            t(27),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(due.retired, [OLD]);
+        assert_eq!(due.publish.len(), 1);
+        assert!(!due.state.keys.contains_key(OLD));
+    }
+
+    #[test]
+    fn losing_the_state_never_drops_a_published_key_early() {
+        let plan = plan_keys(
+            &only_new(),
+            &keys(ROTATION),
+            &State::default(),
+            t(3),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(plan.publish.len(), 2);
+        assert_eq!(plan.retained[0].kid, OLD);
+        assert_eq!(plan.retained[0].removable_at, t(29));
+    }
+
+    #[test]
+    fn a_key_that_comes_back_is_no_longer_removed_and_keeps_its_first_publication() {
+        let start = plan_keys(
+            &keys(RSA),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        let gone = plan_keys(
+            &only_new(),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        let back = plan_keys(
+            &keys(ROTATION),
+            &gone.publish,
+            &gone.state,
+            t(2),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(back.state.keys[OLD].removed_since, None);
+        assert_eq!(back.state.keys[OLD].first_published, t(0));
+        assert_eq!(back.state.keys[NEW].first_published, t(1));
+    }
+
+    #[test]
+    fn revoke_removes_at_once_only_a_published_key_the_source_no_longer_has() {
+        let start = plan_keys(
+            &keys(ROTATION),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        let err = plan_keys(
+            &keys(ROTATION),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &[OLD.into()],
+        );
+        assert_eq!(err.unwrap_err(), StateError::RevokeInSource(OLD.into()));
+        let err = plan_keys(
+            &only_new(),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &["nope".into()],
+        );
+        assert_eq!(err.unwrap_err(), StateError::RevokeUnknown("nope".into()));
+        let revoked = plan_keys(
+            &only_new(),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &[OLD.into()],
+        )
+        .unwrap();
+        assert_eq!(revoked.revoked, [OLD]);
+        assert_eq!(revoked.publish.len(), 1);
+    }
+
+    #[test]
+    fn state_round_trips_and_rejects_garbage() {
+        let plan = plan_keys(
+            &keys(ROTATION),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(State::parse(&plan.state.render()).unwrap(), plan.state);
+        let text = String::from_utf8(plan.state.render()).unwrap();
+        assert!(text.contains("\"first_published\": \"2026-"), "{text}");
+        assert!(matches!(State::parse(b"{"), Err(StateError::Malformed(_))));
+        assert!(matches!(
+            State::parse(br#"{"version":2,"keys":{}}"#),
+            Err(StateError::Malformed(_))
+        ));
+    }
+}

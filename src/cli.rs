@@ -359,6 +359,12 @@ Examples:
       --store s3://my-oidc-bucket/c1 --region eu-west-1";
 
 #[derive(Clone, Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("issuer_source")
+        .required(true)
+        .multiple(true)
+        .args(["issuer", "store"])
+))]
 pub struct TrustPolicyArgs {
     /// The ServiceAccount's namespace (`*` and `?` match with StringLike).
     #[arg(long, value_name = "NAMESPACE", env = "KUBE_OIDC_PUBLISHER_NAMESPACE")]
@@ -382,12 +388,7 @@ pub struct TrustPolicyArgs {
     /// The issuer URL, exactly as the API server's first --service-account-issuer.
     ///
     /// Takes precedence over --store.
-    #[arg(
-        long,
-        value_name = "URL",
-        required_unless_present = "store",
-        env = "KUBE_OIDC_PUBLISHER_ISSUER"
-    )]
+    #[arg(long, value_name = "URL", env = "KUBE_OIDC_PUBLISHER_ISSUER")]
     pub issuer: Option<String>,
 
     /// The S3 store the documents are published to; its default issuer is used.
@@ -400,7 +401,10 @@ pub struct TrustPolicyArgs {
     )]
     pub store: Option<String>,
 
-    /// AWS region (default: the AWS SDK's chain): the store's issuer and the partition.
+    /// AWS region: picks the store's issuer and the partition.
+    ///
+    /// Default: AWS_REGION or the profile's region; when STS is asked for the account, the
+    /// whole AWS SDK chain (instance metadata included).
     #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
     pub region: Option<String>,
 
@@ -434,3 +438,4 @@ pub struct TrustPolicyArgs {
     )]
     pub timeout: u64,
 }
+

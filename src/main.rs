@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Sync(args) => commands::sync::run(args).await,
             Command::Thumbprint(args) => commands::thumbprint::run(args).await,
+            Command::TrustPolicy(args) => commands::trust_policy::run(args).await,
         }
     });
     match result {

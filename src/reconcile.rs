@@ -74,7 +74,10 @@ pub enum ProviderError {
     #[error(transparent)]
     Iam(#[from] iam::Error),
     #[error("computing the thumbprint of {host}: {error}. Or pass --thumbprint none to let IAM fetch it, or --thumbprint HEX to pin it")]
-    Thumbprint { host: String, error: tls::Error },
+    Thumbprint {
+        host: String,
+        error: Box<tls::Error>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,7 +249,7 @@ async fn observe_provider(
                 for (host, result) in hosts.iter().zip(results) {
                     let thumbprint = result.map_err(|error| ProviderError::Thumbprint {
                         host: host.clone(),
-                        error,
+                        error: Box::new(error),
                     })?;
                     if !thumbprints.contains(&thumbprint) {
                         thumbprints.push(thumbprint);
@@ -492,9 +495,8 @@ mod tests {
     const JWKS_ROTATION: &[u8] =
         include_bytes!("../tests/fixtures/kube-apiserver/jwks-rotation-two-keys.json");
     /// The start of the rotation fixture's two keys in canonical (kid) order.
-    const JWKS_ROTATION_SORTED: &str = concat!(
-        r#"{"keys":[{"use":"sig","kty":"RSA","kid":"biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM""#,
-    );
+    const JWKS_ROTATION_SORTED: &str =
+        r#"{"keys":[{"use":"sig","kty":"RSA","kid":"biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM""#;
     const DISCOVERY: &[u8] =
         include_bytes!("../tests/fixtures/kube-apiserver/openid-configuration.json");
     const ISSUER: &str = "https://oidc.example.test/cluster-a";

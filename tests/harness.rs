@@ -10,6 +10,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use support::apiserver::{DISCOVERY_PATH, JWKS_PATH};
 use support::fixtures::jwks_only_new_key;
+use support::moto::IamFault;
 use support::{fixture, moto, FakeApiServer, Fault, Scenario};
 
 #[test]
@@ -456,5 +457,573 @@ fn snapshot_and_mtime_helpers_see_changes() {
     assert_ne!(
         support::mtimes(&root)[std::path::Path::new("openid/v1/jwks")],
         past
+    );
+}
+
+// --- IAM and STS on the shared moto server -----------------------------------------------
+
+/// An IAM client that is not the harness (so it is logged and faulted), with no retries.
+fn foreign_iam_client() -> aws_sdk_iam::Client {
+    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(moto().endpoint())
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .http_client(http)
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+/// `Err((HTTP status, IAM error code))` of an SDK call, for table assertions.
+fn iam_outcome<T, E>(result: Result<T, aws_sdk_iam::error::SdkError<E>>) -> Result<T, (u16, String)>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata,
+{
+    result.map_err(|e| {
+        (
+            e.raw_response().map_or(0, |r| r.status().as_u16()),
+            e.as_service_error()
+                .and_then(|s| s.code())
+                .unwrap_or("<none>")
+                .to_string(),
+        )
+    })
+}
+
+#[test]
+fn moto_iam_validates_create_like_aws() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("validate");
+    let host = url.trim_start_matches("https://").to_string();
+    let create = |url: &str, client_ids: &[&str], thumbprints: Option<Vec<String>>| {
+        let request = iam
+            .create_open_id_connect_provider()
+            .url(url)
+            .set_client_id_list(Some(client_ids.iter().map(|c| c.to_string()).collect()))
+            .set_thumbprint_list(thumbprints);
+        iam_outcome(moto.block_on(request.send())).map(|out| {
+            out.open_id_connect_provider_arn()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
+    let tp = |c: char| c.to_string().repeat(40);
+    let invalid_input = || Err((400, "InvalidInput".to_string()));
+    let validation = || Err((400, "ValidationError".to_string()));
+    let sts = "sts.amazonaws.com";
+    let long_id = "c".repeat(256);
+    // (case, url, client ids, thumbprints, expected)
+    let cases = [
+        (
+            "http scheme",
+            format!("http://{host}"),
+            vec![sts],
+            Some(vec![tp('a')]),
+            invalid_input(),
+        ),
+        (
+            "port",
+            url.replacen(".test", ".test:443", 1),
+            vec![sts],
+            Some(vec![tp('a')]),
+            invalid_input(),
+        ),
+        (
+            "query",
+            format!("{url}?x=1"),
+            vec![sts],
+            Some(vec![tp('a')]),
+            invalid_input(),
+        ),
+        (
+            "fragment",
+            format!("{url}#x"),
+            vec![sts],
+            Some(vec![tp('a')]),
+            invalid_input(),
+        ),
+        (
+            "thumbprint of 39",
+            url.clone(),
+            vec![sts],
+            Some(vec!["a".repeat(39)]),
+            validation(),
+        ),
+        (
+            "thumbprint of 41",
+            url.clone(),
+            vec![sts],
+            Some(vec!["a".repeat(41)]),
+            validation(),
+        ),
+        (
+            "thumbprint not hex",
+            url.clone(),
+            vec![sts],
+            Some(vec![tp('g')]),
+            invalid_input(),
+        ),
+        (
+            "six thumbprints",
+            url.clone(),
+            vec![sts],
+            Some(vec![tp('a'); 6]),
+            invalid_input(),
+        ),
+        (
+            "empty client id",
+            url.clone(),
+            vec![""],
+            Some(vec![tp('a')]),
+            validation(),
+        ),
+        (
+            "client id of 256",
+            url.clone(),
+            vec![long_id.as_str()],
+            Some(vec![tp('a')]),
+            validation(),
+        ),
+    ];
+    for (name, url, client_ids, thumbprints, expected) in cases {
+        assert_eq!(create(&url, &client_ids, thumbprints), expected, "{name}");
+    }
+    // 101 client ids exceed the ClientIdsPerOpenIdConnectProvider quota.
+    let many: Vec<String> = (0..101).map(|i| format!("aud-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(
+        create(&url, &many, None),
+        Err((409, "LimitExceeded".to_string()))
+    );
+    // Nothing of the above was stored.
+    assert_eq!(moto.get_provider(&support::moto::provider_arn(&url)), None);
+
+    // Five thumbprints, 100 client ids of 255 characters: accepted; the same URL again: 409.
+    let long: Vec<String> = (0..100).map(|i| format!("{i:0>255}")).collect();
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    let arn = create(
+        &url,
+        &long,
+        Some(vec![tp('a'), tp('b'), tp('c'), tp('d'), tp('e')]),
+    )
+    .expect("valid provider");
+    assert_eq!(
+        arn,
+        format!(
+            "arn:aws:iam::{}:oidc-provider/{host}",
+            support::moto::ACCOUNT_ID
+        )
+    );
+    assert_eq!(arn, support::moto::provider_arn(&url));
+    assert_eq!(
+        create(&url, &[sts], Some(vec![tp('f')])),
+        Err((409, "EntityAlreadyExists".to_string()))
+    );
+    let stored = moto.get_provider(&arn).expect("stored");
+    assert_eq!(stored.url, host);
+    assert_eq!(stored.client_ids.len(), 100);
+    assert_eq!(stored.thumbprints.len(), 5);
+    moto.delete_provider(&arn);
+    moto.delete_provider(&arn); // idempotent
+    assert_eq!(moto.get_provider(&arn), None);
+}
+
+#[test]
+fn moto_iam_fetches_a_thumbprint_when_none_is_sent_and_updates_replace_the_list() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("thumbprints");
+    let arn = moto.create_provider(&url, &["sts.amazonaws.com"], None, &[]);
+    let stored = moto.get_provider(&arn).expect("stored");
+    // IAM "fetched" one itself: 40 hex digits nobody sent (the launcher uses SHA-1 of the URL).
+    assert_eq!(stored.thumbprints.len(), 1, "{stored:?}");
+    let fetched = &stored.thumbprints[0];
+    assert_eq!(fetched.len(), 40);
+    assert!(fetched.bytes().all(|b| b.is_ascii_hexdigit()), "{fetched}");
+    assert_eq!(stored.client_ids, vec!["sts.amazonaws.com"]);
+
+    let update = |thumbprints: Vec<String>| {
+        let request = iam
+            .update_open_id_connect_provider_thumbprint()
+            .open_id_connect_provider_arn(&arn)
+            .set_thumbprint_list(Some(thumbprints));
+        iam_outcome(moto.block_on(request.send())).map(|_| ())
+    };
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    update(vec![a.clone(), b.clone()]).expect("update");
+    assert_eq!(
+        moto.get_provider(&arn).unwrap().thumbprints,
+        vec![a.clone(), b]
+    );
+    update(vec![a.clone()]).expect("update");
+    assert_eq!(
+        moto.get_provider(&arn).unwrap().thumbprints,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        update(vec!["abc".into()]),
+        Err((400, "ValidationError".to_string()))
+    );
+    assert_eq!(
+        update(vec!["z".repeat(40)]),
+        Err((400, "InvalidInput".to_string()))
+    );
+    assert_eq!(
+        update(vec![a.clone(); 6]),
+        Err((400, "InvalidInput".to_string()))
+    );
+    assert_eq!(moto.get_provider(&arn).unwrap().thumbprints, vec![a]);
+    let missing = iam
+        .update_open_id_connect_provider_thumbprint()
+        .open_id_connect_provider_arn(format!("{arn}-missing"))
+        .thumbprint_list("c".repeat(40));
+    assert_eq!(
+        iam_outcome(moto.block_on(missing.send())).map(|_| ()),
+        Err((404, "NoSuchEntity".to_string()))
+    );
+}
+
+#[test]
+fn moto_iam_adds_and_removes_client_ids_idempotently() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("client-ids");
+    let arn = moto.create_provider(&url, &["sts.amazonaws.com"], Some(&[&"a".repeat(40)]), &[]);
+    let add = |arn: &str, id: &str| {
+        let request = iam
+            .add_client_id_to_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .client_id(id);
+        iam_outcome(moto.block_on(request.send())).map(|_| ())
+    };
+    let remove = |arn: &str, id: &str| {
+        let request = iam
+            .remove_client_id_from_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .client_id(id);
+        iam_outcome(moto.block_on(request.send())).map(|_| ())
+    };
+    let client_ids = || moto.get_provider(&arn).expect("provider").client_ids;
+
+    add(&arn, "vault").expect("add");
+    add(&arn, "vault").expect("adding an existing id succeeds");
+    add(&arn, "sts.amazonaws.com").expect("adding an existing id succeeds");
+    assert_eq!(client_ids(), vec!["sts.amazonaws.com", "vault"]);
+    remove(&arn, "sts.amazonaws.com").expect("remove");
+    remove(&arn, "sts.amazonaws.com").expect("removing a missing id succeeds");
+    remove(&arn, "never-added").expect("removing a missing id succeeds");
+    assert_eq!(client_ids(), vec!["vault"]);
+
+    let unknown = format!("{arn}-unknown");
+    assert_eq!(add(&unknown, "x"), Err((404, "NoSuchEntity".to_string())));
+    assert_eq!(
+        remove(&unknown, "x"),
+        Err((404, "NoSuchEntity".to_string()))
+    );
+    assert_eq!(add(&arn, ""), Err((400, "ValidationError".to_string())));
+    assert_eq!(
+        add(&arn, &"x".repeat(256)),
+        Err((400, "ValidationError".to_string()))
+    );
+    for i in 1..100 {
+        add(&arn, &format!("aud-{i}")).expect("up to 100");
+    }
+    assert_eq!(client_ids().len(), 100);
+    assert_eq!(
+        add(&arn, "aud-100"),
+        Err((409, "LimitExceeded".to_string()))
+    );
+    add(&arn, "aud-99").expect("an existing id is still fine at the limit");
+}
+
+#[test]
+fn moto_iam_tags_providers() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("tags");
+    let arn = moto.create_provider(
+        &url,
+        &["sts.amazonaws.com"],
+        None,
+        &[("managed-by", "kube-oidc-publisher"), ("cluster", "c1")],
+    );
+    let tags = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        moto.get_provider(&arn).unwrap().tags,
+        tags(&[("managed-by", "kube-oidc-publisher"), ("cluster", "c1")])
+    );
+
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key("cluster")
+        .value("c2")
+        .build()
+        .unwrap();
+    let extra = aws_sdk_iam::types::Tag::builder()
+        .key("team")
+        .value("platform")
+        .build()
+        .unwrap();
+    moto.block_on(
+        iam.tag_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .tags(tag)
+            .tags(extra)
+            .send(),
+    )
+    .expect("tag");
+    let listed = moto
+        .block_on(
+            iam.list_open_id_connect_provider_tags()
+                .open_id_connect_provider_arn(&arn)
+                .send(),
+        )
+        .expect("list tags");
+    let listed: std::collections::BTreeMap<String, String> = listed
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let expected = tags(&[
+        ("managed-by", "kube-oidc-publisher"),
+        ("cluster", "c2"),
+        ("team", "platform"),
+    ]);
+    assert_eq!(listed, expected);
+    assert_eq!(moto.get_provider(&arn).unwrap().tags, expected);
+
+    moto.block_on(
+        iam.untag_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .tag_keys("team")
+            .tag_keys("not-there")
+            .send(),
+    )
+    .expect("untag");
+    assert_eq!(
+        moto.get_provider(&arn).unwrap().tags,
+        tags(&[("managed-by", "kube-oidc-publisher"), ("cluster", "c2")])
+    );
+
+    // An untagged provider, as Terraform or eksctl would leave it.
+    let foreign = moto.create_provider(
+        &moto.unique_provider_url("terraform"),
+        &["sts.amazonaws.com"],
+        Some(&[&"9".repeat(40)]),
+        &[],
+    );
+    assert!(moto.get_provider(&foreign).unwrap().tags.is_empty());
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // the SDK's error type, returned as is
+fn moto_iam_counts_requests_per_provider_and_skips_the_harness() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("count");
+    let other = moto.unique_provider_url("count-other");
+    // The harness's own seeding and reads are not logged.
+    let arn = moto.create_provider(&url, &["sts.amazonaws.com"], None, &[]);
+    moto.get_provider(&arn).expect("provider");
+    assert_eq!(moto.iam_requests(&url).total(), 0);
+
+    let get = |arn: &str| {
+        moto.block_on(
+            iam.get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send(),
+        )
+    };
+    get(&arn).expect("get");
+    moto.block_on(
+        iam.create_open_id_connect_provider()
+            .url(&other)
+            .client_id_list("sts.amazonaws.com")
+            .send(),
+    )
+    .expect("create other");
+    moto.block_on(
+        iam.add_client_id_to_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .client_id("vault")
+            .send(),
+    )
+    .expect("add");
+    moto.block_on(iam.list_open_id_connect_providers().send())
+        .expect("list");
+    get(&arn).expect("get");
+
+    let log = moto.iam_requests(&url);
+    assert_eq!(
+        log.counts(),
+        [
+            ("AddClientIDToOpenIDConnectProvider".to_string(), 1),
+            ("GetOpenIDConnectProvider".to_string(), 2),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    assert_eq!(log.writes(), 1);
+    assert_eq!(
+        log.write_actions(),
+        vec!["AddClientIDToOpenIDConnectProvider"]
+    );
+    assert!(log
+        .entries
+        .iter()
+        .all(|r| r.service == "iam" && r.status == Some(200)));
+    assert!(log
+        .entries
+        .iter()
+        .all(|r| r.provider == arn && r.access_key == "testing"));
+    // The same log by ARN or host/path; the other provider's Create carries its Url.
+    assert_eq!(moto.iam_requests(&arn).total(), 3);
+    let other_log = moto.iam_requests(&other);
+    assert_eq!(other_log.count("CreateOpenIDConnectProvider"), 1);
+    assert_eq!(other_log.entries[0].provider, other);
+    assert_eq!(other_log.writes(), 1);
+
+    // STS calls name no provider: isolate them by access key id.
+    let key = moto.unique_access_key("harness");
+    let sts = {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                &key, "testing", None, None, "test",
+            ))
+            .endpoint_url(moto.endpoint())
+            .http_client(http)
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    };
+    let identity = moto
+        .block_on(sts.get_caller_identity().send())
+        .expect("GetCallerIdentity");
+    assert_eq!(identity.account(), Some(support::moto::ACCOUNT_ID));
+    let sts_log = moto.iam_requests_where(&[("service", "sts"), ("access_key", &key)]);
+    assert_eq!(
+        sts_log.count("GetCallerIdentity"),
+        1,
+        "{:?}",
+        sts_log.entries
+    );
+    assert_eq!(sts_log.writes(), 0);
+
+    moto.reset_iam_requests(&url);
+    assert_eq!(moto.iam_requests(&url).total(), 0);
+    assert_eq!(moto.iam_requests(&other).total(), 1);
+}
+
+#[test]
+fn moto_iam_injects_faults_with_iam_error_bodies() {
+    let moto = moto();
+    let iam = foreign_iam_client();
+    let url = moto.unique_provider_url("faults");
+    let arn = moto.create_provider(&url, &["sts.amazonaws.com"], Some(&[&"a".repeat(40)]), &[]);
+    let update = || {
+        let request = iam
+            .update_open_id_connect_provider_thumbprint()
+            .open_id_connect_provider_arn(&arn)
+            .thumbprint_list("b".repeat(40));
+        iam_outcome(moto.block_on(request.send())).map(|_| ())
+    };
+    let get = || {
+        let request = iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn);
+        iam_outcome(moto.block_on(request.send())).map(|_| ())
+    };
+
+    // The brief's own example, then every code with its usual status.
+    moto.inject_iam_fault(
+        &IamFault::concurrent_modification(&url).action("UpdateOpenIDConnectProviderThumbprint"),
+    );
+    get().expect("another action is not faulted");
+    assert_eq!(update(), Err((409, "ConcurrentModification".to_string())));
+    update().expect("fires once, then passes through");
+    for (fault, status) in [
+        (IamFault::throttling(&url), 400),
+        (IamFault::access_denied(&url), 403),
+        (IamFault::limit_exceeded(&url), 409),
+        (IamFault::service_failure(&url), 500),
+        (IamFault::concurrent_modification(&url), 409),
+    ] {
+        let code = fault.code.clone();
+        moto.inject_iam_fault(&fault.action("GetOpenIDConnectProvider"));
+        assert_eq!(get(), Err((status, code.clone())), "{code}");
+    }
+    get().expect("all fired");
+
+    // The message IAM would send, parsed by the SDK from the XML body.
+    moto.inject_iam_fault(&IamFault::access_denied(&url));
+    let err = moto
+        .block_on(
+            iam.get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send(),
+        )
+        .unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&err).unwrap_or_default();
+    assert!(
+        message.contains("iam:GetOpenIDConnectProvider") && message.contains(&arn),
+        "{message}"
+    );
+
+    // Other providers are unaffected; skip + times; always + clear.
+    let other = moto.unique_provider_url("faults-other");
+    let other_arn = moto.create_provider(&other, &["sts.amazonaws.com"], None, &[]);
+    moto.inject_iam_fault(&IamFault::service_failure(&url).skip(1).times(2));
+    moto.block_on(
+        iam.get_open_id_connect_provider()
+            .open_id_connect_provider_arn(&other_arn)
+            .send(),
+    )
+    .expect("other provider");
+    get().expect("skipped");
+    assert_eq!(get(), Err((500, "ServiceFailure".to_string())));
+    assert_eq!(update(), Err((500, "ServiceFailure".to_string())));
+    get().expect("exhausted");
+    moto.inject_iam_fault(&IamFault::throttling(&url).always());
+    assert_eq!(get(), Err((400, "Throttling".to_string())));
+    assert_eq!(get(), Err((400, "Throttling".to_string())));
+    let listed = moto.iam_faults(&url);
+    assert_eq!(
+        listed["faults"].as_array().map(Vec::len),
+        Some(9),
+        "{listed}"
+    );
+    moto.clear_iam_faults(&url);
+    get().expect("after clear");
+    assert_eq!(moto.iam_faults(&url)["faults"], serde_json::json!([]));
+
+    let log = moto.iam_requests(&url);
+    assert_eq!(log.faults(), 11, "{:?}", log.counts());
+    assert!(log
+        .entries
+        .iter()
+        .filter(|r| r.fault)
+        .all(|r| r.status.is_some_and(|s| s >= 400)));
+    // The faulted update never reached moto: the thumbprint is the one the passing update set.
+    assert_eq!(
+        moto.get_provider(&arn).unwrap().thumbprints,
+        vec!["b".repeat(40)]
     );
 }

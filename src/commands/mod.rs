@@ -3,3 +3,4 @@
 
 pub mod sync;
 pub mod thumbprint;
+pub mod trust_policy;

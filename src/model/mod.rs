@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod issuer;
 pub mod jwk;
 pub mod keyfile;
+pub mod policy;
 pub mod state;
 pub mod thumbprint;
 

@@ -6,6 +6,12 @@
 //! Helpers seed and read objects with a SIGNED aws-sdk-s3 client (unsigned GETs ending in
 //! `/.well-known/openid-configuration` are routed to moto's Cognito emulator, not S3); that
 //! client identifies itself so its own requests are neither logged nor faulted.
+//!
+//! The same server answers IAM and STS (account [`ACCOUNT_ID`], partition `aws`). The launcher
+//! makes moto's IAM OIDC providers behave as the IAM API reference documents them (client-id
+//! add/remove, validation, optional thumbprints) and logs and faults IAM/STS requests by
+//! action and provider URL, so parallel tests isolate themselves with distinct provider URLs
+//! ([`Moto::unique_provider_url`]). [`Moto::iam_client`] is the harness's own IAM client.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -24,6 +30,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::command::wait_with_deadline;
+
+/// The account moto answers for (any credentials it did not issue itself).
+pub const ACCOUNT_ID: &str = "123456789012";
 
 /// Marker in the harness client's user agent; the launcher skips such requests.
 const HARNESS_APP_NAME: &str = "kop-test-harness";
@@ -45,6 +54,7 @@ pub struct Moto {
     log_path: PathBuf,
     runtime: tokio::runtime::Runtime,
     s3: aws_sdk_s3::Client,
+    iam: aws_sdk_iam::Client,
     child: Mutex<Child>,
 }
 
@@ -263,6 +273,230 @@ impl Fault {
     }
 }
 
+/// One IAM OIDC provider, as a signed GetOpenIDConnectProvider returned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    /// The URL as IAM stores it: without `https://`.
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    /// Tag key → value.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One IAM or STS request the launcher logged (harness requests excluded).
+#[derive(Clone, Debug, Deserialize)]
+pub struct IamRequest {
+    /// `iam` or `sts` (the SigV4 signing name).
+    pub service: String,
+    /// The query-protocol `Action`, e.g. `GetOpenIDConnectProvider`.
+    pub action: String,
+    /// The request's `OpenIDConnectProviderArn`, else its `Url`, else "".
+    pub provider: String,
+    /// The access key id that signed it.
+    pub access_key: String,
+    /// Response status (`None` if the response never started).
+    pub status: Option<u16>,
+    /// Whether an injected fault answered it.
+    pub fault: bool,
+}
+
+/// The ordered IAM/STS request log for one filter (see [`Moto::iam_requests`]).
+#[derive(Clone, Debug, Default)]
+pub struct IamRequests {
+    pub entries: Vec<IamRequest>,
+}
+
+impl IamRequests {
+    /// Requests with this action (`CreateOpenIDConnectProvider`, ...).
+    pub fn count(&self, action: &str) -> usize {
+        self.entries.iter().filter(|r| r.action == action).count()
+    }
+
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Requests that may change something: every action but `Get*` and `List*`.
+    pub fn writes(&self) -> usize {
+        self.write_actions().len()
+    }
+
+    /// The actions of [`IamRequests::writes`], in order.
+    pub fn write_actions(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|r| !r.action.starts_with("Get") && !r.action.starts_with("List"))
+            .map(|r| r.action.clone())
+            .collect()
+    }
+
+    /// Requests an injected fault answered.
+    pub fn faults(&self) -> usize {
+        self.entries.iter().filter(|r| r.fault).count()
+    }
+
+    /// Action → count, for readable assertion messages.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for r in &self.entries {
+            *out.entry(r.action.clone()).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+/// An IAM (or STS) fault for the launcher to inject, answered with an AWS query-protocol
+/// error body (`<ErrorResponse><Error><Type>…<Code>…<Message>…`). `provider` matches a
+/// substring of the request's provider ARN or `Url`; `None` matches every request of the
+/// service (only for tests that own the whole server). `times` = how many matching requests
+/// it answers (default 1; 0 = every one), `skip` = matching requests to let through first.
+#[derive(Clone, Debug)]
+pub struct IamFault {
+    pub service: String,
+    pub action: Option<String>,
+    pub provider: Option<String>,
+    /// Only requests signed with this access key id (how STS calls, which name no provider,
+    /// are told apart).
+    pub access_key: Option<String>,
+    pub code: String,
+    /// HTTP status; `None` = the code's usual one (Throttling 400, AccessDenied 403,
+    /// NoSuchEntity 404, LimitExceeded/ConcurrentModification/EntityAlreadyExists 409,
+    /// ServiceFailure 500); `Some(0)` = only delay, then pass through.
+    pub status: Option<u16>,
+    pub message: Option<String>,
+    pub times: u32,
+    pub skip: u32,
+    pub delay: Duration,
+}
+
+impl IamFault {
+    /// Answer the next IAM request about `provider` (a URL, ARN, or `host/path`) with `code`.
+    pub fn new(provider: &str, code: &str) -> IamFault {
+        IamFault {
+            service: "iam".to_string(),
+            action: None,
+            provider: Some(provider_host_path(provider).to_string()),
+            access_key: None,
+            code: code.to_string(),
+            status: None,
+            message: None,
+            times: 1,
+            skip: 0,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// `ConcurrentModification`, 409: retryable, and the SDK does not retry it.
+    pub fn concurrent_modification(provider: &str) -> IamFault {
+        IamFault::new(provider, "ConcurrentModification")
+    }
+
+    /// `Throttling`, 400 (the SDK retries it).
+    pub fn throttling(provider: &str) -> IamFault {
+        IamFault::new(provider, "Throttling")
+    }
+
+    /// `AccessDenied`, 403, naming the action and the provider ARN like IAM does.
+    pub fn access_denied(provider: &str) -> IamFault {
+        IamFault::new(provider, "AccessDenied")
+    }
+
+    /// `LimitExceeded`, 409 (e.g. the 100-providers-per-account quota).
+    pub fn limit_exceeded(provider: &str) -> IamFault {
+        IamFault::new(provider, "LimitExceeded")
+    }
+
+    /// `ServiceFailure`, 500 (the SDK retries it).
+    pub fn service_failure(provider: &str) -> IamFault {
+        IamFault::new(provider, "ServiceFailure")
+    }
+
+    /// A fault for the STS requests signed with `access_key` (they carry no provider), e.g.
+    /// `GetCallerIdentity`.
+    pub fn sts(access_key: &str, code: &str) -> IamFault {
+        IamFault {
+            service: "sts".to_string(),
+            provider: None,
+            access_key: Some(access_key.to_string()),
+            ..IamFault::new("", code)
+        }
+    }
+
+    /// Only requests with this query-protocol action.
+    pub fn action(mut self, action: &str) -> IamFault {
+        self.action = Some(action.to_string());
+        self
+    }
+
+    pub fn status(mut self, status: u16) -> IamFault {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn message(mut self, message: &str) -> IamFault {
+        self.message = Some(message.to_string());
+        self
+    }
+
+    pub fn times(mut self, times: u32) -> IamFault {
+        self.times = times;
+        self
+    }
+
+    /// Affect every matching request.
+    pub fn always(self) -> IamFault {
+        self.times(0)
+    }
+
+    pub fn skip(mut self, skip: u32) -> IamFault {
+        self.skip = skip;
+        self
+    }
+
+    /// Delay matching requests by `delay` (before answering or passing them through).
+    pub fn delay(mut self, delay: Duration) -> IamFault {
+        self.delay = delay;
+        self
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "service": self.service,
+            "action": self.action,
+            "provider": self.provider,
+            "access_key": self.access_key,
+            "code": self.code,
+            "status": self.status,
+            "message": self.message,
+            "times": self.times,
+            "skip": self.skip,
+            "delay_ms": self.delay.as_millis() as u64,
+        })
+        .to_string()
+    }
+}
+
+/// `host/path` of a provider given as `https://host/path`, an `oidc-provider/` ARN, or
+/// `host/path` itself: the part every IAM request about that provider carries.
+pub fn provider_host_path(provider: &str) -> &str {
+    if let Some(rest) = provider.strip_prefix("https://") {
+        return rest;
+    }
+    match provider.split_once(":oidc-provider/") {
+        Some((_, host_path)) => host_path,
+        None => provider,
+    }
+}
+
+/// `arn:aws:iam::123456789012:oidc-provider/<host/path>` for a provider URL (or `host/path`).
+pub fn provider_arn(url: &str) -> String {
+    format!(
+        "arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{}",
+        provider_host_path(url)
+    )
+}
+
 impl Moto {
     /// The shared server (see [`moto`]).
     pub fn shared() -> &'static Moto {
@@ -327,6 +561,7 @@ impl Moto {
             log_path,
             runtime,
             s3: s3_client(&format!("http://127.0.0.1:{port}")),
+            iam: iam_client(&format!("http://127.0.0.1:{port}")),
             child: Mutex::new(child),
         };
         // Warm up (moto imports its S3 backend on the first request).
@@ -522,6 +757,174 @@ impl Moto {
         self.control("DELETE", &format!("/_test/faults?bucket={bucket}"), None);
     }
 
+    /// The harness's signed IAM client (us-east-1; its requests are not logged or faulted).
+    pub fn iam_client(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    /// A provider URL unique within this process and never a substring of another one
+    /// (`https://kop-<pid>-<n>-<prefix>.oidc.test/c1`), so request logs and faults keyed by it
+    /// do not mix tests.
+    pub fn unique_provider_url(&self, prefix: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let clean: String = prefix
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(40)
+            .collect();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        format!(
+            "https://kop-{}-{n}-{}.oidc.test/c1",
+            std::process::id(),
+            clean.trim_matches('-')
+        )
+    }
+
+    /// Seed a provider the way another tool would (e.g. an untagged "Terraform" one). `url`
+    /// starts with `https://`; `thumbprints: None` lets "IAM" fetch one itself. Returns the
+    /// ARN. Panics on any error.
+    pub fn create_provider(
+        &self,
+        url: &str,
+        client_ids: &[&str],
+        thumbprints: Option<&[&str]>,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let tags: Vec<aws_sdk_iam::types::Tag> = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_iam::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+                    .expect("tag")
+            })
+            .collect();
+        let request = self
+            .iam
+            .create_open_id_connect_provider()
+            .url(url)
+            .set_client_id_list(Some(client_ids.iter().map(|c| c.to_string()).collect()))
+            .set_thumbprint_list(thumbprints.map(|t| t.iter().map(|t| t.to_string()).collect()))
+            .set_tags((!tags.is_empty()).then_some(tags));
+        let out = self
+            .block_on(request.send())
+            .unwrap_or_else(|e| panic!("create provider {url}: {}", DisplayErrorContext(&e)));
+        out.open_id_connect_provider_arn()
+            .expect("CreateOpenIDConnectProvider returns the ARN")
+            .to_string()
+    }
+
+    /// Signed GetOpenIDConnectProvider; `None` if IAM answers NoSuchEntity.
+    pub fn get_provider(&self, arn: &str) -> Option<Provider> {
+        use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIDConnectProviderError;
+        let request = self
+            .iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn);
+        match self.block_on(request.send()) {
+            Ok(out) => Some(Provider {
+                url: out.url().unwrap_or_default().to_string(),
+                client_ids: out.client_id_list().to_vec(),
+                thumbprints: out.thumbprint_list().to_vec(),
+                tags: out
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            }),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(GetOpenIDConnectProviderError::NoSuchEntityException(_))
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("get provider {arn}: {}", DisplayErrorContext(&e)),
+        }
+    }
+
+    /// Delete a provider (idempotent, as IAM documents it).
+    pub fn delete_provider(&self, arn: &str) {
+        let request = self
+            .iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn);
+        self.block_on(request.send())
+            .unwrap_or_else(|e| panic!("delete provider {arn}: {}", DisplayErrorContext(&e)));
+    }
+
+    /// IAM requests about `provider` (a URL, ARN or `host/path`; matched as a substring of
+    /// each request's provider ARN or `Url`), made by the code under test, in order.
+    pub fn iam_requests(&self, provider: &str) -> IamRequests {
+        self.iam_requests_where(&[("provider", provider_host_path(provider))])
+    }
+
+    /// IAM/STS requests matching every `(filter, value)`: `provider` (substring), `service`
+    /// (`iam`/`sts`), `action`, `access_key` (exact). Tests isolate STS calls, which name no
+    /// provider, by signing with their own access key id.
+    pub fn iam_requests_where(&self, filters: &[(&str, &str)]) -> IamRequests {
+        #[derive(Deserialize)]
+        struct Log {
+            requests: Vec<IamRequest>,
+        }
+        let body = self.control("GET", &control_path("/_test/iam-requests", filters), None);
+        let log: Log = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("bad IAM request log {body:?}: {e}"));
+        IamRequests {
+            entries: log.requests,
+        }
+    }
+
+    /// Forget the IAM requests about `provider`.
+    pub fn reset_iam_requests(&self, provider: &str) {
+        let filters = [("provider", provider_host_path(provider))];
+        self.control(
+            "DELETE",
+            &control_path("/_test/iam-requests", &filters),
+            None,
+        );
+    }
+
+    pub fn inject_iam_fault(&self, fault: &IamFault) {
+        self.control("POST", "/_test/faults", Some(&fault.to_json()));
+    }
+
+    /// The IAM faults registered for `provider` with how often each fired (raw JSON).
+    pub fn iam_faults(&self, provider: &str) -> serde_json::Value {
+        let filters = [("provider", provider_host_path(provider))];
+        let body = self.control("GET", &control_path("/_test/iam-faults", &filters), None);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad fault list {body:?}: {e}"))
+    }
+
+    /// Remove the IAM faults registered for `provider`.
+    pub fn clear_iam_faults(&self, provider: &str) {
+        let filters = [("provider", provider_host_path(provider))];
+        self.control("DELETE", &control_path("/_test/iam-faults", &filters), None);
+    }
+
+    /// Remove the STS (or IAM) faults registered for `access_key`.
+    pub fn clear_access_key_faults(&self, access_key: &str) {
+        let filters = [("access_key", access_key)];
+        self.control("DELETE", &control_path("/_test/iam-faults", &filters), None);
+    }
+
+    /// An access key id unique within this process (`KOP<pid>X<n>X<prefix>`), for tests that
+    /// must tell their STS calls apart. moto answers any key with account [`ACCOUNT_ID`].
+    pub fn unique_access_key(&self, prefix: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let clean: String = prefix
+            .to_ascii_uppercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        format!("KOP{}X{n}X{clean}", std::process::id())
+    }
+
     /// One request to the launcher's `/_test/` API; panics unless it answers 200.
     fn control(&self, method: &str, path: &str, body: Option<&str>) -> String {
         let body = body.unwrap_or("");
@@ -566,6 +969,51 @@ fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .http_client(http)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// The harness's IAM client: us-east-1, static `testing` credentials, rustls+ring.
+fn iam_client(endpoint: &str) -> aws_sdk_iam::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .app_name(aws_sdk_iam::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .http_client(http)
+        .build();
+    aws_sdk_iam::Client::from_conf(config)
+}
+
+/// `path?name=value&...` with every value percent-encoded (provider URLs carry `:` and `/`).
+fn control_path(path: &str, filters: &[(&str, &str)]) -> String {
+    let encode = |value: &str| -> String {
+        value
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let query: Vec<String> = filters
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 fn manifest_dir() -> PathBuf {

@@ -1,0 +1,335 @@
+//! `trust-policy` through the real binary: the whole document offline with `--account-id`, the
+//! S3 store's default issuer and the region's partition, StringLike with a warning for one
+//! wildcard, refusal (exit 2, with the fix) of two wildcards and of invalid names, and the
+//! account id from STS GetCallerIdentity on the moto server, or a message pointing to
+//! `--account-id` when STS cannot answer.
+
+mod support;
+
+use serde_json::{json, Value};
+
+use support::moto::IamFault;
+use support::{moto, setup, stderr_str, stdout_str, TestCommand};
+
+/// The document on stdout, which must be JSON and pretty-printed.
+fn document(output: &std::process::Output) -> Value {
+    let stdout = stdout_str(output);
+    assert!(stdout.contains("\n  \""), "not pretty-printed:\n{stdout}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
+}
+
+const ISSUER: &str = "https://oidc.example.test/clusters/c1";
+const ACCOUNT: &str = "123456789012";
+
+/// `trust-policy --namespace NS --service-account NAME --issuer ISSUER --account-id ACCOUNT`.
+fn offline<'a>(cmd: &'a mut TestCommand, namespace: &str, name: &str) -> &'a mut TestCommand {
+    offline_with(cmd, namespace, name, ISSUER, ACCOUNT)
+}
+
+fn offline_with<'a>(
+    cmd: &'a mut TestCommand,
+    namespace: &str,
+    name: &str,
+    issuer: &str,
+    account: &str,
+) -> &'a mut TestCommand {
+    cmd.args([
+        "trust-policy",
+        "--namespace",
+        namespace,
+        "--service-account",
+        name,
+        "--issuer",
+        issuer,
+        "--account-id",
+        account,
+    ])
+}
+
+#[test]
+fn prints_the_whole_trust_policy_offline() {
+    let (_dir, mut cmd) = setup("trust-policy-offline");
+    let output = offline(&mut cmd, "payments", "api").assert_success();
+    assert_eq!(
+        document(&output),
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "KubernetesServiceAccount",
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.example.test/clusters/c1"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        "oidc.example.test/clusters/c1:sub": "system:serviceaccount:payments:api",
+                        "oidc.example.test/clusters/c1:aud": "sts.amazonaws.com"
+                    }
+                }
+            }]
+        })
+    );
+    assert_eq!(stderr_str(&output), "", "no warning for exact names");
+}
+
+#[test]
+fn every_option_has_an_environment_twin() {
+    let (_dir, mut cmd) = setup("trust-policy-env");
+    cmd.arg("trust-policy")
+        .env("KUBE_OIDC_PUBLISHER_NAMESPACE", "payments")
+        .env("KUBE_OIDC_PUBLISHER_SERVICE_ACCOUNT", "api")
+        .env("KUBE_OIDC_PUBLISHER_AUDIENCE", "vault")
+        .env("KUBE_OIDC_PUBLISHER_STORE", "s3://my-oidc/c1")
+        .env("KUBE_OIDC_PUBLISHER_REGION", "eu-west-1")
+        .env("KUBE_OIDC_PUBLISHER_ACCOUNT_ID", "210987654321")
+        .env("KUBE_OIDC_PUBLISHER_PARTITION", "aws-us-gov")
+        .env("KUBE_OIDC_PUBLISHER_OUTPUT", "json");
+    let output = cmd.assert_success();
+    let result: Value = serde_json::from_str(&stdout_str(&output)).expect("one JSON object");
+    let host_path = "my-oidc.s3.eu-west-1.amazonaws.com/c1";
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["issuer"], format!("https://{host_path}"));
+    assert_eq!(
+        result["provider_arn"],
+        format!("arn:aws-us-gov:iam::210987654321:oidc-provider/{host_path}")
+    );
+    assert_eq!(result["subject"], "system:serviceaccount:payments:api");
+    assert_eq!(result["audience"], "vault");
+    assert_eq!(result["warning"], Value::Null);
+    let condition = &result["trust_policy"]["Statement"][0]["Condition"]["StringEquals"];
+    assert_eq!(condition[format!("{host_path}:aud")], "vault");
+}
+
+#[test]
+fn the_store_gives_the_issuer_and_the_region_the_partition() {
+    let (_dir, mut cmd) = setup("trust-policy-store");
+    cmd.args([
+        "trust-policy",
+        "--namespace",
+        "payments",
+        "--service-account",
+        "api",
+        "--store",
+        "s3://my-oidc/c1",
+        "--region",
+        "cn-north-1",
+        "--account-id",
+        "123456789012",
+    ]);
+    let policy = document(&cmd.assert_success());
+    let host_path = "my-oidc.s3.cn-north-1.amazonaws.com.cn/c1";
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Federated"],
+        format!("arn:aws-cn:iam::123456789012:oidc-provider/{host_path}")
+    );
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["StringEquals"][format!("{host_path}:sub")],
+        "system:serviceaccount:payments:api"
+    );
+
+    // --issuer wins over the store; --partition over the region.
+    cmd.args([
+        "--issuer",
+        "https://oidc.example.test",
+        "--partition",
+        "aws",
+    ]);
+    let policy = document(&cmd.assert_success());
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Federated"],
+        "arn:aws:iam::123456789012:oidc-provider/oidc.example.test"
+    );
+}
+
+#[test]
+fn a_wildcard_matches_with_string_like_and_warns() {
+    let (_dir, mut cmd) = setup("trust-policy-wildcard");
+    let output = offline(&mut cmd, "team-*", "api").assert_success();
+    let condition = document(&output)["Statement"][0]["Condition"].clone();
+    assert_eq!(
+        condition,
+        json!({
+            "StringEquals": { "oidc.example.test/clusters/c1:aud": "sts.amazonaws.com" },
+            "StringLike": {
+                "oidc.example.test/clusters/c1:sub": "system:serviceaccount:team-*:api"
+            }
+        })
+    );
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("StringLike"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("system:serviceaccount:team-*:api"),
+        "{stderr}"
+    );
+
+    let (_dir, mut cmd) = setup("trust-policy-wildcard-name");
+    let output = offline(&mut cmd, "ci", "runner-?").assert_success();
+    assert_eq!(
+        document(&output)["Statement"][0]["Condition"]["StringLike"]
+            ["oidc.example.test/clusters/c1:sub"],
+        "system:serviceaccount:ci:runner-?"
+    );
+    assert!(stderr_str(&output).contains("StringLike"));
+}
+
+#[test]
+fn refuses_two_wildcards_and_invalid_input_with_the_fix() {
+    // (case, namespace, name, issuer, account id, what stderr must say)
+    let cases = [
+        (
+            "both wildcards",
+            "*",
+            "*",
+            ISSUER,
+            ACCOUNT,
+            "pass the exact namespace",
+        ),
+        (
+            "two wildcards, other kinds",
+            "team-?",
+            "app-*",
+            ISSUER,
+            ACCOUNT,
+            "contain wildcards",
+        ),
+        (
+            "namespace",
+            "Payments",
+            "api",
+            ISSUER,
+            ACCOUNT,
+            "kubectl get namespaces",
+        ),
+        (
+            "name",
+            "payments",
+            "api_v1",
+            ISSUER,
+            ACCOUNT,
+            "kubectl get serviceaccounts",
+        ),
+        ("account id", "payments", "api", ISSUER, "1234", "12-digit"),
+        (
+            "issuer",
+            "payments",
+            "api",
+            "https://oidc.example.test/",
+            ACCOUNT,
+            "trailing slash",
+        ),
+    ];
+    for (case, namespace, name, issuer, account, expected) in cases {
+        let (_dir, mut cmd) = setup("trust-policy-refused");
+        offline_with(&mut cmd, namespace, name, issuer, account);
+        let output = cmd.assert_exit(2);
+        assert_eq!(stdout_str(&output), "", "{case}: nothing on stdout");
+        let stderr = stderr_str(&output);
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{case}: {stderr}"
+        );
+    }
+
+    // With --output json, stdout carries an error object too.
+    let (_dir, mut cmd) = setup("trust-policy-refused-json");
+    offline(&mut cmd, "*", "*").args(["--output", "json"]);
+    let output = cmd.assert_exit(2);
+    let result: Value = serde_json::from_str(&stdout_str(&output)).expect("JSON error object");
+    assert_eq!(result["status"], "error");
+    assert!(result["error"].as_str().unwrap().contains("wildcards"));
+
+    // No issuer at all is a usage error (exit 2) naming both ways to give one.
+    let (_dir, mut cmd) = setup("trust-policy-no-issuer");
+    cmd.args(["trust-policy", "--namespace", "a", "--service-account", "b"]);
+    let stderr = stderr_str(&cmd.assert_exit(2));
+    assert!(
+        stderr.contains("--issuer") && stderr.contains("--store"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_account_id_comes_from_sts() {
+    let moto = moto();
+    let key = moto.unique_access_key("trust-policy");
+    let (_dir, mut cmd) = setup("trust-policy-sts");
+    cmd.moto(moto).env("AWS_ACCESS_KEY_ID", &key).args([
+        "trust-policy",
+        "--namespace",
+        "payments",
+        "--service-account",
+        "api",
+        "--store",
+        "s3://my-oidc/c1",
+    ]);
+    let policy = document(&cmd.assert_success());
+    // The region (us-east-1) came from the SDK chain, the account from GetCallerIdentity.
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Federated"],
+        format!(
+            "arn:aws:iam::{}:oidc-provider/my-oidc.s3.us-east-1.amazonaws.com/c1",
+            support::moto::ACCOUNT_ID
+        )
+    );
+    let calls = moto.iam_requests_where(&[("access_key", &key)]);
+    assert_eq!(calls.count("GetCallerIdentity"), 1, "{:?}", calls.counts());
+    assert_eq!(calls.total(), 1, "nothing but STS: {:?}", calls.counts());
+
+    // --account-id: STS is not asked.
+    cmd.args(["--account-id", "123456789012"]);
+    cmd.assert_success();
+    assert_eq!(moto.iam_requests_where(&[("access_key", &key)]).total(), 1);
+}
+
+#[test]
+fn without_an_account_from_sts_it_points_to_account_id() {
+    // STS refuses the credentials.
+    let moto = moto();
+    let key = moto.unique_access_key("trust-policy-denied");
+    moto.inject_iam_fault(&IamFault::sts(&key, "AccessDenied").always());
+    let (_dir, mut cmd) = setup("trust-policy-sts-denied");
+    cmd.moto(moto).env("AWS_ACCESS_KEY_ID", &key).args([
+        "trust-policy",
+        "--namespace",
+        "payments",
+        "--service-account",
+        "api",
+        "--issuer",
+        ISSUER,
+    ]);
+    let stderr = stderr_str(&cmd.assert_exit(2));
+    assert!(
+        stderr.contains("--account-id") && stderr.contains("GetCallerIdentity"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("AccessDenied") || stderr.contains("not authorized"),
+        "{stderr}"
+    );
+    moto.clear_access_key_faults(&key);
+
+    // No credentials anywhere (HOME is empty, instance metadata disabled).
+    let (_dir, mut cmd) = setup("trust-policy-no-credentials");
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .args([
+            "trust-policy",
+            "--namespace",
+            "payments",
+            "--service-account",
+            "api",
+            "--issuer",
+            ISSUER,
+        ]);
+    let output = cmd.assert_exit(2);
+    assert_eq!(stdout_str(&output), "");
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("--account-id") && stderr.contains("credentials"),
+        "{stderr}"
+    );
+}

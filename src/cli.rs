@@ -47,6 +47,9 @@ pub enum Command {
     /// Print the IAM role trust policy that lets one ServiceAccount assume a role.
     #[command(long_about = TRUST_POLICY_LONG_ABOUT)]
     TrustPolicy(TrustPolicyArgs),
+    /// Signing-key rotation: where each key stands (status), or remove one at once (revoke).
+    #[command(subcommand)]
+    Rotate(RotateCommand),
 }
 
 const SYNC_LONG_ABOUT: &str = "\
@@ -439,3 +442,29 @@ pub struct TrustPolicyArgs {
     pub timeout: u64,
 }
 
+/// `rotate` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// Per key: at the API server, published since, removable at; and the one next step.
+    ///
+    /// Reads the API server's keys (or --key-file) and the store's retention state; writes
+    /// nothing. Takes the same options as sync.
+    Status(Box<SyncArgs>),
+    /// Remove a key from the published JWKS at once, without waiting for its retention.
+    ///
+    /// For a compromised key only: pods whose tokens it signed fail STS ("Couldn't retrieve
+    /// verification key") until kubelet refreshes their tokens. The key must already be gone
+    /// from every kube-apiserver's --service-account-key-file, or the next sync publishes it
+    /// again. Takes the same options as sync (--dry-run shows the plan first).
+    Revoke(Box<RevokeArgs>),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RevokeArgs {
+    /// The kid to remove (repeatable); see `rotate status`.
+    #[arg(long = "kid", value_name = "KID", required = true)]
+    pub kids: Vec<String>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}

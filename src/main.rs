@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Sync(args) => commands::sync::run(args).await,
             Command::Thumbprint(args) => commands::thumbprint::run(args).await,
             Command::TrustPolicy(args) => commands::trust_policy::run(args).await,
+            Command::Rotate(command) => commands::rotate::run(command).await,
         }
     });
     match result {

@@ -115,7 +115,7 @@ fn no_region() -> anyhow::Error {
     anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION")
 }
 
-async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
+pub(crate) async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
     let files = KeyFiles::new(config.key_files.clone());
     if config.source == SourceKind::Files {
         return Ok(Box::new(files));
@@ -132,7 +132,7 @@ async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>>
     Ok(Box::new(Combined(vec![kube, Box::new(files)])))
 }
 
-fn build_store(
+pub(crate) fn build_store(
     config: &SyncConfig,
     sdk: Option<&SdkConfig>,
     region: Option<&str>,

@@ -17,6 +17,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod exit;
 pub mod iam;
 pub mod model;

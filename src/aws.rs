@@ -45,3 +45,9 @@ pub fn iam_client(config: &SdkConfig) -> aws_sdk_iam::Client {
 pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::new(config)
 }
+
+/// An S3 Control client from the shared configuration. S3 Control requests go to
+/// `<account id>.<endpoint host>`; `AWS_ENDPOINT_URL_S3_CONTROL` overrides the endpoint.
+pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
+    aws_sdk_s3control::Client::new(config)
+}

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1027,3 +1027,96 @@ fn moto_iam_injects_faults_with_iam_error_bodies() {
         vec!["b".repeat(40)]
     );
 }
+
+/// An S3 Control client signed with `access_key` (not the harness's: its requests are logged).
+fn s3control_client(access_key: &str) -> aws_sdk_s3control::Client {
+    use aws_sdk_s3control::config::{BehaviorVersion, Credentials, Region};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_s3control::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access_key, "testing", None, None, "test"))
+        .endpoint_url(moto().s3_control_endpoint())
+        .retry_config(aws_sdk_s3control::config::retry::RetryConfig::disabled())
+        .http_client(http)
+        .build();
+    aws_sdk_s3control::Client::from_conf(config)
+}
+
+#[test]
+fn moto_s3_control_resolves_and_keeps_the_account_public_access_block_per_access_key() {
+    use support::moto::{s3_control_log, AccountPublicAccessBlock, ACCOUNT_ID};
+    let moto = moto();
+    let key = moto.unique_access_key("s3control");
+    let other = moto.unique_access_key("s3control-other");
+    let get = |access_key: &str| {
+        let client = s3control_client(access_key);
+        let result = moto.block_on(
+            client
+                .get_public_access_block()
+                .account_id(ACCOUNT_ID)
+                .send(),
+        );
+        result
+            .map(|out| {
+                let c = out.public_access_block_configuration().cloned().unwrap();
+                (
+                    c.block_public_acls(),
+                    c.ignore_public_acls(),
+                    c.block_public_policy(),
+                    c.restrict_public_buckets(),
+                )
+            })
+            .map_err(|e| {
+                (
+                    e.raw_response().map_or(0, |r| r.status().as_u16()),
+                    e.code().unwrap_or("<none>").to_string(),
+                )
+            })
+    };
+    let none = Err((404, "NoSuchPublicAccessBlockConfiguration".to_string()));
+
+    // The request reaches moto's S3 Control backend through <account>.s3-control.kop.test.
+    assert_eq!(get(&key), none);
+    // A per-key configuration, invisible to other keys.
+    moto.set_account_public_access_block(
+        &key,
+        Some(AccountPublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: false,
+        }),
+    );
+    assert_eq!(
+        get(&key),
+        Ok((Some(true), Some(true), Some(true), Some(false)))
+    );
+    assert_eq!(get(&other), none);
+    moto.set_account_public_access_block(&key, None);
+    assert_eq!(get(&key), none);
+
+    // Logged and faulted under the key's pseudo-bucket, with S3 Control's wrapped error body.
+    let log = moto.requests(&s3_control_log(&key));
+    assert_eq!(
+        log.count("GET", "configuration/publicAccessBlock"),
+        3,
+        "{:?}",
+        log.counts()
+    );
+    assert_eq!(moto.requests(&s3_control_log(&other)).total(), 1);
+    moto.inject_fault(&Fault::access_denied(&s3_control_log(&key)).method("GET"));
+    assert_eq!(get(&key), Err((403, "AccessDenied".to_string())));
+    assert_eq!(get(&other), none, "the fault is the key's only");
+
+    // Back to moto's own state.
+    moto.clear_account_public_access_block(&key);
+    assert_eq!(get(&key), none);
+    moto.clear_faults(&s3_control_log(&key));
+    moto.reset_requests(&s3_control_log(&key));
+    assert_eq!(moto.requests(&s3_control_log(&key)).total(), 0);
+}

@@ -1,6 +1,7 @@
 //! One thin file per subcommand: build the effects from the configuration, call the library,
 //! print, and return the exit code.
 
+pub mod bootstrap;
 pub mod doctor;
 pub mod rotate;
 pub mod sync;

@@ -970,7 +970,8 @@ mod tests {
         let policy = publisher_role_policy("aws", "my-oidc", "c1", ARN).unwrap();
         let objects = json!([
             "arn:aws:s3:::my-oidc/c1/.well-known/openid-configuration",
-            "arn:aws:s3:::my-oidc/c1/openid/v1/jwks"
+            "arn:aws:s3:::my-oidc/c1/openid/v1/jwks",
+            "arn:aws:s3:::my-oidc/c1/.kube-oidc-publisher/state.json"
         ]);
         let statements = policy["Statement"].as_array().unwrap();
         assert_eq!(policy["Version"], POLICY_VERSION);
@@ -986,7 +987,8 @@ mod tests {
             statements[1]["Condition"],
             json!({ "StringEquals": { "s3:prefix": [
                 "c1/.well-known/openid-configuration",
-                "c1/openid/v1/jwks"
+                "c1/openid/v1/jwks",
+                "c1/.kube-oidc-publisher/state.json"
             ] } })
         );
         assert_eq!(statements[2]["Resource"], ARN);
@@ -1036,7 +1038,8 @@ mod tests {
             by_sid("PublishTheTwoDocuments")["Resource"],
             json!([
                 "arn:aws:s3:::my-oidc/.well-known/openid-configuration",
-                "arn:aws:s3:::my-oidc/openid/v1/jwks"
+                "arn:aws:s3:::my-oidc/openid/v1/jwks",
+                "arn:aws:s3:::my-oidc/.kube-oidc-publisher/state.json"
             ])
         );
         assert_eq!(by_sid("ManageTheOneOidcProvider")["Resource"], ARN);

@@ -18,6 +18,21 @@ a small middleware that adds test-only endpoints:
   DELETE /_test/iam-faults?provider=P   remove them (no provider: every IAM/STS fault;
                                         access_key=K instead selects faults by access key)
 
+  POST   /_test/account-pab         set the account-level S3 Public Access Block that S3 Control
+                                    requests signed with one access key see (JSON body:
+                                    {"access_key": K, "config": {"BlockPublicAcls": true, ...}
+                                    or null for "none configured"})
+  GET    /_test/account-pab?access_key=K    that override ({"set": false} if none)
+  DELETE /_test/account-pab?access_key=K    remove it (K sees moto's own state again)
+
+S3 Control requests put the account id in front of the endpoint's host name, so tests point
+AWS_ENDPOINT_URL_S3_CONTROL at http://s3-control.kop.test:PORT (resolved through /etc/hosts,
+see tests/support/moto.rs). Requests whose Host ends in ".s3-control.kop.test" are handed to
+moto's S3 Control backend under its AWS host name, logged and faulted under the pseudo-bucket
+"s3control:<access key>" (key = the path after /v20180820/), and answered from the per-access-
+key Public Access Block override when a test set one: moto keeps one configuration per account,
+which parallel tests would otherwise share.
+
 Requests whose User-Agent carries "kop-test-harness" (the harness's own clients, used for
 seeding and for assertions) are neither logged nor faulted. S3 state is keyed by bucket and
 IAM state by provider URL, so tests running in parallel against one server do not see each
@@ -259,6 +274,40 @@ def signing_scope(environ):
     return match.group(2), match.group(1)
 
 
+S3CONTROL_HOST_SUFFIX = ".s3-control.kop.test"
+S3CONTROL_NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
+PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def s3control_account(environ):
+    """The account id of an S3 Control request to <account>.s3-control.kop.test, else None."""
+    host = environ.get("HTTP_HOST", "").split(":")[0]
+    if not host.endswith(S3CONTROL_HOST_SUFFIX):
+        return None
+    return host[: -len(S3CONTROL_HOST_SUFFIX)] or "123456789012"
+
+
+def public_access_block_xml(config):
+    """GetPublicAccessBlock's answer (S3 Control API reference): the configuration element."""
+    flags = "".join(
+        f"<{flag}>{'true' if config.get(flag) else 'false'}</{flag}>" for flag in PAB_FLAGS
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<PublicAccessBlockConfiguration xmlns="{S3CONTROL_NAMESPACE}">{flags}'
+        "</PublicAccessBlockConfiguration>"
+    ).encode()
+
+
+def s3control_error_xml(code, message, request_id):
+    """S3 Control errors are wrapped (<ErrorResponse><Error>), unlike S3's flat <Error>."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<ErrorResponse><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"</Error><RequestId>{request_id}</RequestId><HostId>moto-test</HostId></ErrorResponse>"
+    ).encode()
+
+
 class IamFault:
     """One configured IAM/STS fault. JSON fields: service ("iam" or "sts", required), action
     (absent = any), provider (substring of the request's Url or provider ARN; absent = any
@@ -361,11 +410,15 @@ class TestHooks:
         self.faults = {}  # bucket -> [Fault]
         self.iam_log = []  # [entry], IAM and STS, in arrival order
         self.iam_faults = []  # [IamFault]
+        self.account_pab = {}  # access key -> account Public Access Block config, or None
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_test/"):
             return self.control(environ, start_response)
         agent = environ.get("HTTP_USER_AGENT", "") + environ.get("HTTP_X_AMZ_USER_AGENT", "")
+        account = s3control_account(environ)
+        if account is not None:
+            return self.s3control_call(environ, start_response, account, HARNESS_MARKER in agent)
         if HARNESS_MARKER in agent:
             return self.app(environ, start_response)
         service, access_key = signing_scope(environ)
@@ -400,6 +453,80 @@ class TestHooks:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, recording_start_response)
+
+    def s3control_call(self, environ, start_response, account, harness):
+        """An S3 Control request: logged and faulted under "s3control:<access key>", answered
+        from the access key's Public Access Block override if a test set one, else by moto's S3
+        Control backend (reached under its AWS host name)."""
+        environ["HTTP_HOST"] = f"{account}.s3-control.us-east-1.amazonaws.com"
+        if harness:
+            return self.app(environ, start_response)
+        _, access_key = signing_scope(environ)
+        method = environ["REQUEST_METHOD"]
+        key = environ.get("PATH_INFO", "").lstrip("/").partition("/")[2]
+        bucket = f"s3control:{access_key}"
+        op = operation(environ)
+        entry = {
+            "method": method,
+            "key": key,
+            "op": op,
+            "query": environ.get("QUERY_STRING", ""),
+            "status": None,
+            "fault": False,
+        }
+        fault = self.pick_fault(bucket, method, key, op)
+        with self.lock:
+            self.log.setdefault(bucket, []).append(entry)
+            overridden = access_key in self.account_pab
+            config = self.account_pab.get(access_key)
+
+        if fault is not None:
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000.0)
+            if fault.status:
+                entry["status"] = fault.status
+                entry["fault"] = True
+                drain(environ)
+                body = s3control_error_xml(fault.code, fault.message, f"FAULT{fault.fired:08d}")
+                return self.respond(start_response, fault.status, fault.code, body)
+
+        if overridden and key == "configuration/publicAccessBlock":
+            body = read_all(environ)
+            if method == "GET" and config is None:
+                entry["status"] = 404
+                code = "NoSuchPublicAccessBlockConfiguration"
+                body = s3control_error_xml(
+                    code, "The public access block configuration was not found", "PAB00000"
+                )
+                return self.respond(start_response, 404, code, body)
+            if method == "GET":
+                entry["status"] = 200
+                return self.respond(start_response, 200, "OK", public_access_block_xml(config))
+            if method == "PUT":
+                text = body.decode("utf-8", "replace")
+                config = {
+                    flag: re.search(f"<{flag}>\\s*true\\s*</{flag}>", text) is not None
+                    for flag in PAB_FLAGS
+                }
+            else:  # DELETE
+                config = None
+            with self.lock:
+                self.account_pab[access_key] = config
+            entry["status"] = 200
+            return self.respond(start_response, 200, "OK", b"")
+
+        def recording_start_response(status, headers, exc_info=None):
+            entry["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, recording_start_response)
+
+    def respond(self, start_response, status, reason, body):
+        start_response(
+            f"{status} {reason}",
+            [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     def iam_call(self, environ, start_response, service, access_key):
         """Log an IAM/STS (AWS query protocol) request by action and provider, maybe fault it."""
@@ -551,6 +678,24 @@ class TestHooks:
                     result = {"faults": [f.describe() for f in chosen]}
                 else:
                     self.iam_faults = [f for f in self.iam_faults if f not in chosen]
+            elif path == "/_test/account-pab" and method == "POST":
+                try:
+                    spec = json.loads(read_body(environ))
+                    config = spec.get("config")
+                    self.account_pab[spec["access_key"]] = (
+                        None if config is None else {f: bool(config.get(f)) for f in PAB_FLAGS}
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError) as err:
+                    status, result = "400 Bad Request", {"error": repr(err)}
+            elif path == "/_test/account-pab" and method in ("GET", "DELETE"):
+                access_key = query.get("access_key", [""])[0]
+                if method == "GET":
+                    result = {
+                        "set": access_key in self.account_pab,
+                        "config": self.account_pab.get(access_key),
+                    }
+                else:
+                    self.account_pab.pop(access_key, None)
             elif path == "/_test/ping":
                 result = {"ok": True, "pid": os.getpid()}
             else:

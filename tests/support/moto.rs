@@ -12,6 +12,14 @@
 //! add/remove, validation, optional thumbprints) and logs and faults IAM/STS requests by
 //! action and provider URL, so parallel tests isolate themselves with distinct provider URLs
 //! ([`Moto::unique_provider_url`]). [`Moto::iam_client`] is the harness's own IAM client.
+//!
+//! S3 Control (the account-level Public Access Block) is reached at
+//! [`Moto::s3_control_endpoint`], `http://s3-control.kop.test:PORT`: the SDK puts the account id
+//! in front of that host name, which [`ensure_s3_control_host`] makes resolve to 127.0.0.1
+//! through /etc/hosts (PROTOCOL.md §7). The launcher logs and faults those requests under the
+//! pseudo-bucket [`s3_control_log`]`(access key)`, and keeps an account-level Public Access
+//! Block per access key ([`Moto::set_account_public_access_block`]), so a test that sets one
+//! does not change what parallel tests see.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,6 +41,75 @@ use super::command::wait_with_deadline;
 
 /// The account moto answers for (any credentials it did not issue itself).
 pub const ACCOUNT_ID: &str = "123456789012";
+
+/// The host name tests send S3 Control requests to (`AWS_ENDPOINT_URL_S3_CONTROL`); the SDK
+/// prefixes it with the account id.
+pub const S3_CONTROL_HOST: &str = "s3-control.kop.test";
+
+/// The /etc/hosts line that makes `<account>.s3-control.kop.test` resolve to 127.0.0.1.
+pub const S3_CONTROL_HOSTS_LINE: &str = "127.0.0.1 123456789012.s3-control.kop.test";
+
+/// Makes sure `123456789012.s3-control.kop.test` resolves to a loopback address: appends
+/// [`S3_CONTROL_HOSTS_LINE`] to /etc/hosts if the name does not resolve (tests run as root
+/// here and in CI), and panics with the line to add if it cannot. Checked once per process.
+pub fn ensure_s3_control_host() {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = CHECKED.get_or_init(|| {
+        use std::net::ToSocketAddrs;
+        let host = format!("{ACCOUNT_ID}.{S3_CONTROL_HOST}:80");
+        let resolves = || {
+            host.to_socket_addrs()
+                .map(|mut addrs| addrs.any(|a| a.ip().is_loopback()))
+                .unwrap_or(false)
+        };
+        if resolves() {
+            return Ok(());
+        }
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if !hosts.lines().any(|l| l.trim() == S3_CONTROL_HOSTS_LINE) {
+            let separator = if hosts.is_empty() || hosts.ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open("/etc/hosts")
+                .and_then(|mut f| writeln!(f, "{separator}{S3_CONTROL_HOSTS_LINE}"))
+                .map_err(|e| {
+                    format!(
+                        "S3 Control requests go to {ACCOUNT_ID}.{S3_CONTROL_HOST}, which does not resolve, and /etc/hosts cannot be appended to ({e}); add this line to /etc/hosts:\n{S3_CONTROL_HOSTS_LINE}"
+                    )
+                })?;
+        }
+        if resolves() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{ACCOUNT_ID}.{S3_CONTROL_HOST} does not resolve to 127.0.0.1 although /etc/hosts has the line (is /etc/hosts consulted for this name?):\n{S3_CONTROL_HOSTS_LINE}"
+            ))
+        }
+    });
+    if let Err(message) = result {
+        panic!("{message}");
+    }
+}
+
+/// The pseudo-bucket under which the launcher logs and faults the S3 Control requests signed
+/// with `access_key` (key: the path after `/v20180820/`, e.g.
+/// `configuration/publicAccessBlock`): pass it to [`Moto::requests`] or [`Fault::new`].
+pub fn s3_control_log(access_key: &str) -> String {
+    format!("s3control:{access_key}")
+}
+
+/// The four account-level Block Public Access flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountPublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
 
 /// Marker in the harness client's user agent; the launcher skips such requests.
 const HARNESS_APP_NAME: &str = "kop-test-harness";
@@ -923,6 +1000,43 @@ impl Moto {
             .collect();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         format!("KOP{}X{n}X{clean}", std::process::id())
+    }
+
+    /// `http://s3-control.kop.test:PORT`, for `AWS_ENDPOINT_URL_S3_CONTROL`; makes sure the
+    /// name resolves first ([`ensure_s3_control_host`]).
+    pub fn s3_control_endpoint(&self) -> String {
+        ensure_s3_control_host();
+        format!("http://{S3_CONTROL_HOST}:{}", self.port)
+    }
+
+    /// The account-level Public Access Block that S3 Control requests signed with
+    /// `access_key` see from now on: `None` = none configured (NoSuchPublicAccessBlock-
+    /// Configuration). Other access keys keep seeing moto's own (shared) state.
+    pub fn set_account_public_access_block(
+        &self,
+        access_key: &str,
+        config: Option<AccountPublicAccessBlock>,
+    ) {
+        let config = config.map(|c| {
+            serde_json::json!({
+                "BlockPublicAcls": c.block_public_acls,
+                "IgnorePublicAcls": c.ignore_public_acls,
+                "BlockPublicPolicy": c.block_public_policy,
+                "RestrictPublicBuckets": c.restrict_public_buckets,
+            })
+        });
+        let body = serde_json::json!({ "access_key": access_key, "config": config }).to_string();
+        self.control("POST", "/_test/account-pab", Some(&body));
+    }
+
+    /// Forget `access_key`'s account-level Public Access Block (back to moto's own state).
+    pub fn clear_account_public_access_block(&self, access_key: &str) {
+        let filters = [("access_key", access_key)];
+        self.control(
+            "DELETE",
+            &control_path("/_test/account-pab", &filters),
+            None,
+        );
     }
 
     /// One request to the launcher's `/_test/` API; panics unless it answers 200.

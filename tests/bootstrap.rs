@@ -1,0 +1,689 @@
+//! `bootstrap` through the real binary against moto (S3, S3 Control, IAM, STS) and a fake
+//! kube-apiserver: a fresh account ends with the bucket configured (ownership, Public Access
+//! Block, exactly our policy statement), the documents published, the provider and the
+//! publisher role created, all checked with signed reads; a second run makes no S3 or IAM
+//! write; other bucket-policy statements are kept; --dry-run changes nothing and lists the
+//! calls; the refusals (account-level Block Public Access, AccessDenied, a bucket of another
+//! account, a dotted bucket name) name their fix.
+//!
+//! S3 Control requests go to `<account>.<endpoint host>`, so `AWS_ENDPOINT_URL_S3_CONTROL`
+//! points at the harness's `s3-control.kop.test`, which /etc/hosts resolves with the account
+//! prefix (PROTOCOL.md §7; `support::moto::ensure_s3_control_host`). Each test signs with its
+//! own access key id and uses its own bucket, role and provider URL: its IAM/STS requests, its
+//! S3 requests and its S3 Control requests are logged apart from the other tests', its faults
+//! hit only its own requests, and the account-level Public Access Block it sets is seen only
+//! by its own access key (the launcher keeps one per key), so the tests run in parallel.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use support::moto::{provider_arn, s3_control_log, AccountPublicAccessBlock, IamFault, ACCOUNT_ID};
+use support::*;
+
+const PREFIX: &str = "prod-1";
+
+/// One test's world: a fake API server, a kubeconfig, a bucket name (not created), a role
+/// name, and a command signing with the test's own access key id.
+struct World {
+    server: FakeApiServer,
+    _dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    cmd: TestCommand,
+    bucket: String,
+    role: String,
+    access_key: String,
+}
+
+fn world(name: &str) -> World {
+    let server = FakeApiServer::with_scenario(Scenario::Rsa);
+    let (dir, mut cmd) = setup(name);
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
+    let access_key = moto().unique_access_key(name);
+    cmd.moto(moto())
+        .env("AWS_ACCESS_KEY_ID", &access_key)
+        .env("AWS_ENDPOINT_URL_S3_CONTROL", moto().s3_control_endpoint());
+    let bucket = moto().unique_bucket(name);
+    let role = format!("kop-{bucket}");
+    World {
+        server,
+        _dir: dir,
+        kubeconfig,
+        cmd,
+        bucket,
+        role,
+        access_key,
+    }
+}
+
+impl World {
+    /// `bootstrap` for this world's bucket with prefix prod-1, path-style S3, no thumbprint
+    /// fetch (the bucket's public host is not reachable from here), plus `extra`.
+    fn bootstrap(&self, extra: &[&str]) -> TestCommand {
+        let mut cmd = self.cmd.clone();
+        cmd.args([
+            "bootstrap",
+            "--bucket",
+            &self.bucket,
+            "--prefix",
+            PREFIX,
+            "--s3-path-style",
+            "--thumbprint",
+            "none",
+            "--kubeconfig",
+        ])
+        .arg(&self.kubeconfig)
+        .args(extra);
+        cmd
+    }
+
+    fn with_role(&self, extra: &[&str]) -> TestCommand {
+        let mut args = vec!["--publisher-role", self.role.as_str()];
+        args.extend_from_slice(extra);
+        self.bootstrap(&args)
+    }
+
+    fn issuer(&self) -> String {
+        format!(
+            "https://{}.s3.us-east-1.amazonaws.com/{PREFIX}",
+            self.bucket
+        )
+    }
+
+    fn provider_arn(&self) -> String {
+        provider_arn(&self.issuer())
+    }
+
+    fn iam_requests(&self) -> support::moto::IamRequests {
+        moto().iam_requests_where(&[("access_key", &self.access_key)])
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{PREFIX}/{key}")
+    }
+}
+
+fn bucket_policy(bucket: &str) -> Option<Value> {
+    let out = moto().block_on(moto().client().get_bucket_policy().bucket(bucket).send());
+    match out {
+        Ok(out) => Some(serde_json::from_str(out.policy().unwrap()).unwrap()),
+        Err(e)
+            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
+        {
+            None
+        }
+        Err(e) => panic!("get bucket policy {bucket}: {e:?}"),
+    }
+}
+
+fn bucket_exists(bucket: &str) -> bool {
+    moto()
+        .block_on(moto().client().head_bucket().bucket(bucket).send())
+        .is_ok()
+}
+
+/// The statement bootstrap owns, as templates/bucket-policy-statement.json renders it.
+fn our_statement(bucket: &str) -> Value {
+    json!({
+        "Sid": "KubeOidcPublisherPublicRead",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": [
+            format!("arn:aws:s3:::{bucket}/{PREFIX}/.well-known/openid-configuration"),
+            format!("arn:aws:s3:::{bucket}/{PREFIX}/openid/v1/jwks"),
+        ]
+    })
+}
+
+/// IAM returns policy documents URL-encoded.
+fn decode(text: &str) -> Value {
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn a_fresh_account_ends_with_bucket_documents_provider_and_role() {
+    let w = world("fresh");
+    let out = w.with_role(&["--cluster-name", "prod-1"]).assert_success();
+    let stdout = stdout_str(&out);
+
+    // The bucket: ACLs disabled, ACLs blocked but a public policy allowed, our one statement.
+    let client = moto().client();
+    let ownership = moto()
+        .block_on(
+            client
+                .get_bucket_ownership_controls()
+                .bucket(&w.bucket)
+                .send(),
+        )
+        .expect("ownership controls");
+    let rules = ownership.ownership_controls().unwrap().rules();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].object_ownership().as_str(), "BucketOwnerEnforced");
+    let pab = moto()
+        .block_on(client.get_public_access_block().bucket(&w.bucket).send())
+        .expect("public access block");
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(false), Some(false))
+    );
+    assert_eq!(
+        bucket_policy(&w.bucket).expect("a bucket policy"),
+        json!({ "Version": "2012-10-17", "Statement": [our_statement(&w.bucket)] })
+    );
+    // No ACL, ever.
+    let requests = moto().requests(&w.bucket);
+    assert!(
+        requests.entries.iter().all(|r| !r.op.contains("acl")),
+        "{:?}",
+        requests.counts()
+    );
+    assert!(requests.entries.iter().all(|r| !r.query.contains("acl")));
+
+    // The documents, for the bucket's issuer, with the API server's keys.
+    let jwks = moto()
+        .get_object(&w.bucket, &w.key("openid/v1/jwks"))
+        .expect("JWKS published");
+    assert_eq!(jwks.body, fixture("jwks-rsa.json"));
+    let discovery = moto()
+        .get_object(&w.bucket, &w.key(".well-known/openid-configuration"))
+        .expect("discovery published");
+    for object in [&jwks, &discovery] {
+        assert_eq!(object.content_type.as_deref(), Some("application/json"));
+        assert_eq!(object.cache_control.as_deref(), Some("public, max-age=300"));
+    }
+    let discovery: Value = serde_json::from_slice(&discovery.body).unwrap();
+    assert_eq!(discovery["issuer"], w.issuer());
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/openid/v1/jwks", w.issuer())
+    );
+
+    // The provider, tagged.
+    let provider = moto().get_provider(&w.provider_arn()).expect("provider");
+    assert_eq!(provider.client_ids, ["sts.amazonaws.com"]);
+    assert_eq!(
+        provider
+            .tags
+            .get("kube-oidc-publisher/managed-by")
+            .map(String::as_str),
+        Some("kube-oidc-publisher")
+    );
+    assert_eq!(
+        provider
+            .tags
+            .get("kube-oidc-publisher/cluster")
+            .map(String::as_str),
+        Some("prod-1")
+    );
+
+    // The role: trusted by the publisher's ServiceAccount through that provider, tagged, with
+    // the least-privilege inline policy.
+    let iam = moto().iam_client();
+    let role = moto()
+        .block_on(iam.get_role().role_name(&w.role).send())
+        .expect("role");
+    let role = role.role().unwrap();
+    let trust = decode(role.assume_role_policy_document().unwrap());
+    let statement = &trust["Statement"][0];
+    assert_eq!(statement["Principal"]["Federated"], w.provider_arn());
+    assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+    let host_path = w.issuer()["https://".len()..].to_owned();
+    assert_eq!(
+        statement["Condition"]["StringEquals"][format!("{host_path}:sub")],
+        "system:serviceaccount:kube-oidc-publisher:kube-oidc-publisher"
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"][format!("{host_path}:aud")],
+        "sts.amazonaws.com"
+    );
+    let tags: std::collections::BTreeMap<&str, &str> =
+        role.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(
+        tags.get("kube-oidc-publisher/managed-by"),
+        Some(&"kube-oidc-publisher")
+    );
+    let inline = moto()
+        .block_on(
+            iam.get_role_policy()
+                .role_name(&w.role)
+                .policy_name("kube-oidc-publisher")
+                .send(),
+        )
+        .expect("inline policy");
+    let inline = decode(inline.policy_document());
+    let actions: Vec<String> = inline["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(list) => list
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert!(actions.contains(&"s3:PutObject".to_owned()), "{inline}");
+    assert!(
+        actions.contains(&"iam:UpdateOpenIDConnectProviderThumbprint".to_owned()),
+        "{inline}"
+    );
+    assert!(!actions.iter().any(|a| a.ends_with('*')), "{inline}");
+    let resources = inline.to_string();
+    assert!(resources.contains(&w.provider_arn()), "{inline}");
+    assert!(!resources.contains("arn:aws:s3:::*"), "{inline}");
+
+    // The summary: the role ARN and the API server flags, the new issuer first and the API
+    // server's current issuer kept second.
+    let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/{}", w.role);
+    assert!(stdout.contains(&role_arn), "{stdout}");
+    let new_flag = format!("--service-account-issuer={}", w.issuer());
+    let current_flag = format!("--service-account-issuer={ISSUER}");
+    let new_at = stdout.find(&new_flag).expect(&stdout);
+    let current_at = stdout.find(&current_flag).expect(&stdout);
+    assert!(new_at < current_at, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "--service-account-jwks-uri={}/openid/v1/jwks",
+            w.issuer()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("--api-audiences={ISSUER},sts.amazonaws.com")),
+        "{stdout}"
+    );
+    for hint in [
+        "kubeadm",
+        "kubeadmConfigPatches",
+        "kube-apiserver-arg",
+        "cluster.apiServer.extraArgs",
+        "docs/bootstrap.md",
+    ] {
+        assert!(stdout.contains(hint), "{hint}: {stdout}");
+    }
+    assert!(
+        stdout.contains(&format!("doctor --issuer {}", w.issuer())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("kubectl apply -k deploy/"), "{stdout}");
+    assert!(stdout.contains("trust-policy"), "{stdout}");
+}
+
+#[test]
+fn idempotency_a_second_bootstrap_makes_no_s3_or_iam_write() {
+    let w = world("idempotent");
+    w.with_role(&[]).assert_success();
+    moto().reset_requests(&w.bucket);
+    let before = w.iam_requests().total();
+
+    let out = w.with_role(&["--output", "json"]).assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(summary["status"], "in_sync", "{summary}");
+    assert_eq!(summary["writes"], 0, "{summary}");
+    assert_eq!(summary["calls"], json!([]), "{summary}");
+
+    let s3 = moto().requests(&w.bucket);
+    assert_eq!(s3.writes(), 0, "{:?}", s3.counts());
+    let iam = w.iam_requests();
+    let second: Vec<String> = iam.entries[before..]
+        .iter()
+        .filter(|r| !r.action.starts_with("Get") && !r.action.starts_with("List"))
+        .map(|r| r.action.clone())
+        .collect();
+    assert!(
+        second.is_empty(),
+        "IAM writes on the second run: {second:?}"
+    );
+    assert!(iam.count("GetRole") >= 2, "{:?}", iam.counts());
+    assert!(iam.count("GetRolePolicy") >= 1, "{:?}", iam.counts());
+}
+
+#[test]
+fn json_output_is_one_object_with_flags_role_and_next_steps() {
+    let w = world("json");
+    let out = w.with_role(&["--output", "json"]).assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(summary["status"], "applied");
+    assert_eq!(summary["issuer"], w.issuer());
+    assert_eq!(summary["store"], format!("s3://{}/{PREFIX}", w.bucket));
+    assert_eq!(summary["account_id"], ACCOUNT_ID);
+    assert_eq!(summary["provider_arn"], w.provider_arn());
+    assert_eq!(
+        summary["role_arn"],
+        format!("arn:aws:iam::{ACCOUNT_ID}:role/{}", w.role)
+    );
+    assert_eq!(summary["api_server_issuer"], ISSUER);
+    assert_eq!(
+        summary["api_server_flags"],
+        json!([
+            format!("--service-account-issuer={}", w.issuer()),
+            format!("--service-account-issuer={ISSUER}"),
+            format!("--service-account-jwks-uri={}/openid/v1/jwks", w.issuer()),
+            format!("--api-audiences={ISSUER},sts.amazonaws.com"),
+        ])
+    );
+    let published = summary["publish"]["writes"].as_u64().unwrap();
+    assert!(published >= 3, "the documents and the provider: {summary}");
+    // The bucket (create, Public Access Block, policy), what sync wrote, the role (create,
+    // inline policy): one call each, every one listed.
+    assert_eq!(summary["writes"], 3 + published + 2, "{summary}");
+    assert_eq!(
+        summary["calls"].as_array().unwrap().len() as u64,
+        3 + published + 2,
+        "{summary}"
+    );
+    assert!(summary["flag_locations"]["talos"].is_string());
+    assert_eq!(summary["next_steps"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn other_statements_of_an_existing_bucket_policy_are_kept() {
+    let w = world("keep-policy");
+    moto().create_bucket(&w.bucket);
+    // (A Deny statement would do too, but moto enforces bucket policies on our plain-HTTP
+    // requests, so an insecure-transport Deny would lock the test out.)
+    let theirs = json!({
+        "Sid": "AllowServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:aws:s3:::{}/access-logs/*", w.bucket)
+    });
+    let existing = json!({ "Version": "2012-10-17", "Statement": [theirs] });
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(&w.bucket)
+                .policy(existing.to_string())
+                .send(),
+        )
+        .expect("seed policy");
+    let out = w.bootstrap(&[]).assert_success();
+    assert!(
+        stdout_str(&out).contains("1 other statement kept"),
+        "{}",
+        stdout_str(&out)
+    );
+    assert!(!stdout_str(&out).contains("s3:CreateBucket"));
+    assert_eq!(
+        bucket_policy(&w.bucket).unwrap(),
+        json!({ "Version": "2012-10-17", "Statement": [theirs, our_statement(&w.bucket)] })
+    );
+    moto().reset_requests(&w.bucket);
+    w.bootstrap(&[]).assert_success();
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_lists_every_call() {
+    let w = world("dry-run");
+    let out = w.with_role(&["--dry-run"]).assert_success();
+    let stdout = stdout_str(&out);
+    assert!(
+        stdout.starts_with("plan (dry run, nothing changed)"),
+        "{stdout}"
+    );
+    let calls = [
+        "s3:CreateBucket",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketPolicy",
+        "s3:PutObject",
+        "iam:CreateOpenIDConnectProvider",
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+    ];
+    let mut last = 0;
+    for call in calls {
+        let at = stdout[last..]
+            .find(call)
+            .unwrap_or_else(|| panic!("{call} missing or out of order:\n{stdout}"));
+        last += at;
+    }
+    let listed = stdout
+        .lines()
+        .filter(|l| l.starts_with("  s3:") || l.starts_with("  iam:"))
+        .count();
+    assert!(
+        stdout.contains(&format!("\n{listed} AWS calls to make\n")),
+        "{stdout}"
+    );
+    assert!(!bucket_exists(&w.bucket), "dry run created the bucket");
+    let s3 = moto().requests(&w.bucket);
+    assert_eq!(s3.writes(), 0, "{:?}", s3.counts());
+    assert_eq!(
+        w.iam_requests().writes(),
+        0,
+        "{:?}",
+        w.iam_requests().counts()
+    );
+    assert_eq!(moto().get_provider(&w.provider_arn()), None);
+
+    // JSON: status planned, the same calls; --check exits 1 with the same plan.
+    let out = w
+        .with_role(&["--dry-run", "--output", "json"])
+        .assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "planned");
+    assert_eq!(summary["calls"].as_array().unwrap().len(), listed);
+    assert_eq!(summary["writes"], 0);
+    let out = w.with_role(&["--check", "--output", "json"]).assert_exit(1);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "drift");
+    assert_eq!(w.iam_requests().writes(), 0);
+    assert!(!bucket_exists(&w.bucket));
+
+    // After a real run, --check is clean.
+    w.with_role(&[]).assert_success();
+    w.with_role(&["--check"]).assert_success();
+}
+
+#[test]
+fn access_denied_on_put_bucket_policy_names_the_action_and_a_rerun_completes() {
+    let w = world("denied");
+    moto().inject_fault(&Fault::access_denied(&w.bucket).method("PUT").op("policy"));
+    let out = w.bootstrap(&[]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    assert!(
+        stderr.contains("access denied: s3:PutBucketPolicy on arn:aws:s3:::"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("templates/operator-policy.json"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run bootstrap again"), "{stderr}");
+    // Nothing was published before the bucket was ready.
+    assert!(moto()
+        .get_object(&w.bucket, &w.key("openid/v1/jwks"))
+        .is_none());
+
+    let out = w.bootstrap(&[]).assert_success();
+    let stdout = stdout_str(&out);
+    assert!(!stdout.contains("s3:CreateBucket"), "{stdout}");
+    assert!(stdout.contains("s3:PutBucketPolicy"), "{stdout}");
+    assert!(bucket_policy(&w.bucket).is_some());
+}
+
+#[test]
+fn access_denied_on_create_role_names_the_action() {
+    let w = world("denied-role");
+    moto().inject_iam_fault(&IamFault {
+        provider: None,
+        access_key: Some(w.access_key.clone()),
+        ..IamFault::access_denied("").action("CreateRole")
+    });
+    let out = w.with_role(&["--output", "json"]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    assert!(
+        stderr.contains("access denied: iam:CreateRole on IAM role"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("templates/operator-policy.json"),
+        "{stderr}"
+    );
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["status"], "error");
+    // The documents and the provider were published before; the next run adds only the role.
+    assert!(moto().get_provider(&w.provider_arn()).is_some());
+    let out = w.with_role(&["--output", "json"]).assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["writes"], 2, "{summary}");
+}
+
+#[test]
+fn account_level_block_public_access_refuses_with_the_fix_and_changes_nothing() {
+    let w = world("account-pab");
+    let set = |block_public_policy: bool, restrict_public_buckets: bool| {
+        moto().set_account_public_access_block(
+            &w.access_key,
+            Some(AccountPublicAccessBlock {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy,
+                restrict_public_buckets,
+            }),
+        )
+    };
+    for (block_public_policy, restrict_public_buckets) in
+        [(true, true), (false, true), (true, false)]
+    {
+        set(block_public_policy, restrict_public_buckets);
+        let out = w.with_role(&[]).assert_exit(2);
+        let stderr = stderr_str(&out);
+        assert!(
+            stderr.contains(&format!(
+                "aws s3control put-public-access-block --account-id {ACCOUNT_ID} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("STS could not read the documents"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Nothing was changed"), "{stderr}");
+    }
+    let s3control = moto().requests(&s3_control_log(&w.access_key));
+    assert_eq!(
+        s3control.count("GET", "configuration/publicAccessBlock"),
+        3,
+        "{:?}",
+        s3control.counts()
+    );
+    assert!(!bucket_exists(&w.bucket));
+    assert_eq!(moto().requests(&w.bucket).total(), 0, "not even read");
+    assert_eq!(w.iam_requests().writes(), 0);
+
+    // Blocking only ACLs at the account level is what the fix sets: bootstrap goes ahead.
+    set(false, false);
+    w.with_role(&[]).assert_success();
+    assert!(bucket_exists(&w.bucket));
+    moto().clear_account_public_access_block(&w.access_key);
+}
+
+#[test]
+fn access_denied_on_the_account_check_names_the_action() {
+    let w = world("pab-denied");
+    moto().inject_fault(&Fault::access_denied(&s3_control_log(&w.access_key)).method("GET"));
+    let out = w.bootstrap(&[]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    assert!(
+        stderr.contains(&format!(
+            "access denied: s3:GetAccountPublicAccessBlock on account {ACCOUNT_ID}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("templates/operator-policy.json"),
+        "{stderr}"
+    );
+    assert!(!bucket_exists(&w.bucket));
+}
+
+#[test]
+fn a_bucket_of_another_account_is_refused_naming_the_fix() {
+    let w = world("foreign");
+    moto().inject_fault(
+        &Fault::new(&w.bucket, 403, "AccessDenied")
+            .method("HEAD")
+            .always(),
+    );
+    let out = w.bootstrap(&[]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    assert!(stderr.contains("pick another --bucket name"), "{stderr}");
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+    moto().clear_faults(&w.bucket);
+}
+
+#[test]
+fn a_bucket_name_with_dots_needs_an_issuer() {
+    let w = world("dots");
+    let mut cmd = w.cmd.clone();
+    cmd.args([
+        "bootstrap",
+        "--bucket",
+        "oidc.example.com",
+        "--s3-path-style",
+        "--kubeconfig",
+    ])
+    .arg(&w.kubeconfig);
+    let out = cmd.assert_exit(2);
+    let stderr = stderr_str(&out);
+    assert!(stderr.contains("contains dots"), "{stderr}");
+    assert!(stderr.contains("--issuer"), "{stderr}");
+    assert_eq!(w.iam_requests().total(), 0, "refused before any AWS call");
+    assert_eq!(w.server.request_count(), 0);
+}
+
+#[test]
+fn outside_us_east_1_the_bucket_gets_a_location_constraint() {
+    let w = world("eu-west-1");
+    let out = w.bootstrap(&["--region", "eu-west-1"]).assert_success();
+    let stdout = stdout_str(&out);
+    assert!(stdout.contains("LocationConstraint eu-west-1"), "{stdout}");
+    let issuer = format!("https://{}.s3.eu-west-1.amazonaws.com/{PREFIX}", w.bucket);
+    assert!(stdout.contains(&format!("issuer:   {issuer}")), "{stdout}");
+    let location = moto()
+        .block_on(
+            moto()
+                .client()
+                .get_bucket_location()
+                .bucket(&w.bucket)
+                .send(),
+        )
+        .expect("location");
+    assert_eq!(
+        location.location_constraint().map(|l| l.as_str()),
+        Some("eu-west-1")
+    );
+    moto().reset_requests(&w.bucket);
+    w.bootstrap(&["--region", "eu-west-1"]).assert_success();
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+}

@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Publish the JWKS and discovery document once; write nothing if they are current.
+    /// Publish the JWKS and discovery document and reconcile the IAM provider, once.
     #[command(long_about = SYNC_LONG_ABOUT)]
     Sync(Box<SyncArgs>),
     /// Print the IAM OIDC thumbprint of an HTTPS host, computed from a verified chain.
@@ -63,9 +63,12 @@ Publish the cluster's signing keys and the discovery document once.
 
 Reads the keys from the API server (`--source cluster`, the default) or from PEM key files
 (`--source files`), validates every key, renders the JWKS and the discovery document for the
-public issuer, and writes them to the store: the JWKS first, then the discovery document. When
-nothing changed, nothing is written. Writes are conditional on what was read, so concurrent
-publishers never lose each other's update.
+public issuer, and writes them to the store: the JWKS first, then the discovery document, then
+the private retention state (keys that left the source stay published for
+--retain-removed-keys). Unless --no-iam, it then creates or updates the IAM OIDC provider for
+the issuer (client IDs, thumbprints, tags; only a provider it created or adopted). When nothing
+changed, nothing is written. Writes are conditional on what was read, so concurrent publishers
+never lose each other's update.
 
 Examples:
   # offline: key files in, documents out to a directory served by any web server

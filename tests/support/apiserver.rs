@@ -267,6 +267,9 @@ async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        // As kube-apiserver (Go) does: without it, a response after a TLS 1.3 handshake can
+        // wait for the client's delayed ACK behind the session tickets (40 ms stalls).
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         tokio::spawn(async move {

@@ -47,48 +47,6 @@ fn sha1_hex(der: &[u8]) -> String {
         .collect()
 }
 
-/// S3 Control requests go to `<account>.<endpoint host>` (PROTOCOL.md §7): this name must
-/// resolve to 127.0.0.1 with the account in front, through /etc/hosts.
-const S3_CONTROL_HOST: &str = "s3-control.kop.test";
-
-/// Makes sure `123456789012.s3-control.kop.test` resolves to 127.0.0.1, adding the line to
-/// /etc/hosts when it is missing and writable (tests run as root here and in CI), else panics
-/// with the line to add.
-fn ensure_s3_control_host() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        use std::net::ToSocketAddrs;
-        let line = format!("127.0.0.1 {ACCOUNT}.{S3_CONTROL_HOST}");
-        let resolves = || {
-            format!("{ACCOUNT}.{S3_CONTROL_HOST}:80")
-                .to_socket_addrs()
-                .is_ok_and(|mut addrs| addrs.any(|a| a.ip().is_loopback()))
-        };
-        if resolves() {
-            return;
-        }
-        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        if !hosts.lines().any(|l| l.trim() == line) {
-            let sep = if hosts.is_empty() || hosts.ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            };
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open("/etc/hosts")
-                .and_then(|mut f| {
-                    use std::io::Write as _;
-                    writeln!(f, "{sep}{line}")
-                })
-                .unwrap_or_else(|e| {
-                    panic!("/etc/hosts is not writable ({e}); add the line:\n{line}")
-                });
-        }
-        assert!(resolves(), "/etc/hosts needs the line:\n{line}");
-    });
-}
-
 /// A working IRSA setup, ready to break.
 struct Setup {
     host: String,
@@ -287,7 +245,8 @@ impl Setup {
             ObjectOwnership, OwnershipControls, OwnershipControlsRule,
             PublicAccessBlockConfiguration,
         };
-        ensure_s3_control_host();
+        // The harness's helper: <account>.s3-control.kop.test must resolve to loopback.
+        support::moto::ensure_s3_control_host();
         let bucket = moto().new_bucket("doctor");
         let s3 = moto().client();
         let block = PublicAccessBlockConfiguration::builder()
@@ -341,10 +300,8 @@ impl Setup {
                 )
                 .expect("put the bucket policy");
         }
-        self.cmd.env(
-            "AWS_ENDPOINT_URL_S3_CONTROL",
-            format!("http://{S3_CONTROL_HOST}:{}", moto().port()),
-        );
+        self.cmd
+            .env("AWS_ENDPOINT_URL_S3_CONTROL", moto().s3_control_endpoint());
         self.set("--store", format!("s3://{bucket}/c1"));
         self.set("--s3-path-style", "");
         bucket

@@ -51,3 +51,75 @@ pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
 pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
     aws_sdk_s3control::Client::new(config)
 }
+
+/// One line about an SDK error, for messages people read: the service's code and message when
+/// it answered, else the chain of causes (`dispatch failure: …: connection closed before message
+/// completed`). `DisplayErrorContext` adds the `Debug` form of the raw response (headers, body
+/// bytes, type names), which buries the part people can act on.
+pub fn describe_error<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    if let Some(code) = err.code() {
+        return match err.message() {
+            Some(message) => format!("{code}: {message}"),
+            None => code.to_owned(),
+        };
+    }
+    let mut parts = vec![err.to_string()];
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::error::{ErrorMetadata, SdkError};
+    use aws_sdk_s3::operation::put_object::PutObjectError;
+    use aws_smithy_types::body::SdkBody;
+
+    #[test]
+    fn describe_error_gives_the_code_and_message_without_the_raw_response() {
+        let err: SdkError<PutObjectError, HttpResponse> = SdkError::service_error(
+            PutObjectError::generic(
+                ErrorMetadata::builder()
+                    .code("SlowDown")
+                    .message("Please reduce your request rate.")
+                    .build(),
+            ),
+            HttpResponse::new(
+                503.try_into().unwrap(),
+                SdkBody::from("<Error><Code>SlowDown</Code></Error>"),
+            ),
+        );
+        assert_eq!(
+            describe_error(&err),
+            "SlowDown: Please reduce your request rate."
+        );
+    }
+
+    #[test]
+    fn describe_error_without_an_answer_gives_the_causes() {
+        let err: SdkError<PutObjectError, HttpResponse> =
+            SdkError::dispatch_failure(aws_sdk_s3::error::ConnectorError::io(Box::new(
+                std::io::Error::other("connection closed before message completed"),
+            )));
+        let text = describe_error(&err);
+        assert!(
+            text.starts_with("dispatch failure")
+                && text.ends_with("connection closed before message completed"),
+            "{text}"
+        );
+        assert!(!text.contains("DispatchFailure("), "no Debug form: {text}");
+    }
+}

@@ -8,6 +8,7 @@ mod support;
 use std::thread;
 
 use serde_json::Value;
+use support::consistency::{assert_consistent, assert_next_runs_converge, PublishedStore};
 use support::*;
 
 const JWKS_KEY: &str = "openid/v1/jwks";
@@ -305,13 +306,15 @@ fn concurrent_publishers_do_not_lose_updates() {
             fixture("openid-configuration.json"),
             "round {round}"
         );
-        // Whoever won, the next run finds everything current.
-        let next: Value = {
-            let mut cmd = c.sync(&store);
-            cmd.args(["--output", "json"]);
-            serde_json::from_slice(&cmd.assert_success().stdout).unwrap()
-        };
-        assert_eq!(next["status"], "in_sync", "round {round}: {next}");
+        // Whoever won, the store is consistent and the next runs find everything current.
+        let published = PublishedStore::s3(&bucket);
+        let both = [
+            "biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM",
+            "ck0vRfRIYYdCP_NP6StdWkzKIio-wCalrEhjifBynnc",
+        ];
+        assert_consistent(&published, ISSUER, &both);
+        let next = assert_next_runs_converge(&c.sync(&store), &published, ISSUER, &both);
+        assert_eq!(next.state_kids.len(), 2, "round {round}: {next:?}");
     }
 }
 

@@ -118,7 +118,7 @@ where
                     return Err(Error::Exhausted {
                         action,
                         attempts: attempt,
-                        detail: DisplayErrorContext(&err).to_string(),
+                        detail: crate::aws::describe_error(&err),
                     });
                 }
                 // 200 ms, 400 ms, 800 ms, with up to 50 % jitter so racing publishers spread out.

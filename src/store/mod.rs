@@ -35,6 +35,18 @@ pub enum Error {
         location: String,
         seconds: u64,
     },
+    #[error("{operation} {location} failed: S3 answered {answer}, also on the SDK's retries; S3 is busy or failing: run sync again later (a CronJob's next run will)")]
+    Unavailable {
+        operation: &'static str,
+        location: String,
+        answer: String,
+    },
+    #[error("{operation} {location} failed: {detail}, also on the SDK's retries; check the network path to the store (and AWS_ENDPOINT_URL, if set), then run sync again")]
+    Connection {
+        operation: &'static str,
+        location: String,
+        detail: String,
+    },
     #[error("{operation} {location} failed: {detail}")]
     Service {
         operation: &'static str,

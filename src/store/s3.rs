@@ -8,6 +8,7 @@
 //! (`AWS_ENDPOINT_URL_S3`, profiles, web identity…), configured in `crate::aws`.
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -45,26 +46,42 @@ impl S3Store {
         }
     }
 
-    /// Maps an SDK error to its meaning. `action` is the IAM action the call needs.
-    fn classify<E, R>(
+    /// Maps an SDK error to its meaning. `action` is the IAM action the call needs. Errors
+    /// the SDK retries (5xx, SlowDown, broken connections, timeouts) reach here only once its
+    /// attempts are used up.
+    fn classify<E>(
         &self,
         operation: &'static str,
         action: &'static str,
         key: &str,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let location = self.location(key);
-        if matches!(err, SdkError::TimeoutError(_)) {
+        let timed_out = match &err {
+            SdkError::TimeoutError(_) => true,
+            SdkError::DispatchFailure(e) => e.is_timeout(),
+            _ => false,
+        };
+        if timed_out {
             return Error::Timeout {
                 operation,
                 location,
                 seconds: self.timeout_secs,
             };
         }
+        if let SdkError::DispatchFailure(e) = &err {
+            if !e.is_user() {
+                return Error::Connection {
+                    operation,
+                    location,
+                    detail: crate::aws::describe_error(&err),
+                };
+            }
+        }
+        let status = err.raw_response().map(|r| r.status().as_u16());
         match err.code() {
             Some("NoSuchBucket") => Error::NoSuchBucket {
                 bucket: self.bucket.clone(),
@@ -78,13 +95,31 @@ impl S3Store {
             }
             // If-Match on an object someone deleted meanwhile.
             Some("NoSuchKey") if operation == "writing" => Error::PreconditionFailed { location },
+            code if is_unavailable(status, code) => Error::Unavailable {
+                operation,
+                location,
+                answer: match status {
+                    Some(status) => format!("{status} {}", crate::aws::describe_error(&err)),
+                    None => crate::aws::describe_error(&err),
+                },
+            },
             _ => Error::Service {
                 operation,
                 location,
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: crate::aws::describe_error(&err),
             },
         }
     }
+}
+
+/// S3's answers for "busy or failing, try later": the statuses and codes the SDK's standard
+/// retry mode treats as transient or throttling.
+fn is_unavailable(status: Option<u16>, code: Option<&str>) -> bool {
+    matches!(status, Some(500 | 502 | 503 | 504))
+        || matches!(
+            code,
+            Some("InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout")
+        )
 }
 
 #[async_trait]
@@ -156,5 +191,88 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|err| self.classify("writing", "s3:PutObject", key, err))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_s3::operation::put_object::PutObjectError;
+    use aws_smithy_types::body::SdkBody;
+
+    fn store() -> S3Store {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .build();
+        S3Store::new(
+            aws_sdk_s3::Client::from_conf(config),
+            "oidc".into(),
+            "c1".into(),
+            10,
+        )
+    }
+
+    fn answered(status: u16, code: &str, message: &str) -> SdkError<PutObjectError, HttpResponse> {
+        let body = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
+        SdkError::service_error(
+            PutObjectError::generic(ErrorMetadata::builder().code(code).message(message).build()),
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body)),
+        )
+    }
+
+    fn classify(err: SdkError<PutObjectError, HttpResponse>) -> String {
+        store()
+            .classify("writing", "s3:PutObject", "openid/v1/jwks", err)
+            .to_string()
+    }
+
+    // Regression: a 5xx or SlowDown that outlasted the SDK's retries was printed as the SDK's
+    // whole Debug dump (raw headers, body bytes, type names), with no word on what to do.
+    #[test]
+    fn s3_busy_or_failing_names_the_answer_and_says_to_run_again_later() {
+        for (status, code, message) in [
+            (
+                500,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            ),
+            (
+                503,
+                "ServiceUnavailable",
+                "Service is unable to handle request.",
+            ),
+            (503, "SlowDown", "Please reduce your request rate."),
+        ] {
+            let text = classify(answered(status, code, message));
+            assert_eq!(
+                text,
+                format!("writing s3://oidc/c1/openid/v1/jwks failed: S3 answered {status} {code}: {message}, also on the SDK's retries; S3 is busy or failing: run sync again later (a CronJob's next run will)")
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_connection_says_to_check_the_network_path() {
+        let err = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::other(
+            "connection closed before message completed",
+        ))));
+        let text = classify(err);
+        assert!(
+            text.starts_with("writing s3://oidc/c1/openid/v1/jwks failed: dispatch failure")
+                && text.contains("connection closed before message completed, also on the SDK's retries; check the network path"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn other_answers_keep_their_meaning() {
+        assert!(classify(answered(412, "PreconditionFailed", "no")).contains("changed while"));
+        assert!(classify(answered(403, "AccessDenied", "no"))
+            .starts_with("access denied: s3:PutObject"));
+        assert_eq!(
+            classify(answered(400, "InvalidRequest", "bad header")),
+            "writing s3://oidc/c1/openid/v1/jwks failed: InvalidRequest: bad header"
+        );
     }
 }

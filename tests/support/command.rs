@@ -420,3 +420,17 @@ pub fn sync_dir_args(kubeconfig: &Path, dir: &Path) -> Vec<OsString> {
         "--no-iam".into(),
     ]
 }
+
+impl TestCommand {
+    /// Start the binary without waiting for it (stdin empty, stdout and stderr piped), for
+    /// tests that act on the process mid-run (e.g. SIGKILL). The caller reaps it, with
+    /// `wait_with_output` after a kill or [`wait_with_deadline`].
+    pub fn spawn(&self) -> Child {
+        self.build()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.command_line()))
+    }
+}

@@ -9,9 +9,11 @@
 
 pub mod apiserver;
 pub mod command;
+pub mod consistency;
 pub mod fixtures;
 pub mod kubeconfig;
 pub mod moto;
+pub mod proxy;
 
 pub use apiserver::{
     https_request, FakeApiServer, HttpResponse, RecordedRequest, Scenario, TestPki, DISCOVERY_PATH,

@@ -330,7 +330,10 @@ fn a_fresh_account_ends_with_bucket_documents_provider_and_role() {
         stdout.contains(&format!("doctor --issuer {}", w.issuer())),
         "{stdout}"
     );
-    assert!(stdout.contains("kubectl apply -k deploy/"), "{stdout}");
+    assert!(
+        stdout.contains("kubectl apply -k deploy/cronjob"),
+        "{stdout}"
+    );
     assert!(stdout.contains("trust-policy"), "{stdout}");
 }
 

@@ -848,10 +848,10 @@ pub fn next_steps(issuer: &str, role_arn: Option<&str>, audience: &str) -> Vec<S
     ];
     match role_arn {
         Some(arn) => steps.push(format!(
-            "kubectl apply -k deploy/ with the publisher's ServiceAccount annotated eks.amazonaws.com/role-arn: {arn}, so sync keeps the documents current from inside the cluster"
+            "Set AWS_ROLE_ARN={arn} (and the store and region) in deploy/config/config.env, then kubectl apply -k deploy/cronjob (or deploy/daemon), so sync keeps the documents current from inside the cluster with no stored AWS keys (deploy/README.md)"
         )),
         None => steps.push(
-            "kubectl apply -k deploy/ with the role ARN of a publisher role (bootstrap creates one with --publisher-role NAME)"
+            "Set AWS_ROLE_ARN in deploy/config/config.env to the ARN of a publisher role (bootstrap creates one with --publisher-role NAME), then kubectl apply -k deploy/cronjob (or deploy/daemon)"
                 .to_owned(),
         ),
     }

@@ -465,7 +465,11 @@ fn next_steps_name_the_issuer_and_the_role() {
         "sts.amazonaws.com",
     );
     assert!(steps[1].contains("doctor --issuer https://o.example/c1"));
-    assert!(steps[2].contains("kubectl apply -k deploy/") && steps[2].contains("role/p"));
+    assert!(
+        steps[2].contains("AWS_ROLE_ARN=arn:aws:iam::123456789012:role/p")
+            && steps[2].contains("deploy/config/config.env")
+            && steps[2].contains("kubectl apply -k deploy/cronjob")
+    );
     assert!(steps[3].contains("trust-policy --issuer https://o.example/c1 --namespace NS"));
 }
 

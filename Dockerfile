@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# The kube-oidc-publisher image: the release binary on distroless, running as a numeric non-root
+# user. Build from the repository root:
+#   docker build -t registry.example.com/kube-oidc-publisher:0.1.0 .
+# CI does not run docker (no engine there); deploy/check.py checks this file instead: the Rust
+# version against Cargo.lock, the build command, the runtime libraries against `ldd` of the
+# binary, the user against the manifests' runAsUser, the entrypoint against the binary's name.
+
+# Bookworm, like the runtime below: the binary links Debian 12's libssl3 (through josekit) and
+# glibc dynamically. The Rust version must build every locked dependency (some need 1.94.1,
+# more than Cargo.toml's rust-version).
+FROM docker.io/library/rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin kube-oidc-publisher \
+    && install -D -m 0755 target/release/kube-oidc-publisher /out/kube-oidc-publisher
+
+# glibc, libssl3, libgcc, CA certificates (for the public host's TLS chain and AWS), and a
+# `nonroot` user, 65532; nothing else: no shell, no package manager.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/kube-oidc-publisher /usr/local/bin/kube-oidc-publisher
+# Numeric, so that Kubernetes can verify runAsNonRoot without reading /etc/passwd.
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/kube-oidc-publisher"]
+CMD ["--help"]

@@ -41,6 +41,9 @@ pub enum Command {
     /// Publish the JWKS and discovery document and reconcile the IAM provider, once.
     #[command(long_about = SYNC_LONG_ABOUT)]
     Sync(Box<SyncArgs>),
+    /// Keep publishing: sync every --interval, serve /healthz, /readyz and /metrics.
+    #[command(long_about = RUN_LONG_ABOUT)]
+    Run(Box<RunArgs>),
     /// Print the IAM OIDC thumbprint of an HTTPS host, computed from a verified chain.
     #[command(long_about = THUMBPRINT_LONG_ABOUT)]
     Thumbprint(ThumbprintArgs),
@@ -77,6 +80,64 @@ Examples:
 
   # from the current kube context to S3 (issuer derived from the bucket)
   kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam";
+
+const RUN_LONG_ABOUT: &str = "\
+Run sync again and again, as a long-running process (a Deployment), and serve its health and
+metrics over HTTP.
+
+Takes every option of `sync`. The first pass starts at once; the next one --interval later
+(±10 % jitter, so replicas drift apart). After a failed pass the next one comes sooner and then
+backs off: min(--interval, 5 s), doubling with each further failure up to max(--interval, 5 min);
+a success returns to --interval. Each pass logs one line (--log-format text or json).
+
+--listen serves GET /healthz (200 while the loop runs; 503 if a pass has run longer than
+30 x --timeout), /readyz (503 until the first successful pass, then 200 for good) and /metrics
+(OpenMetrics text: kube_oidc_publisher_sync_duration_seconds, ..._sync_errors_total{kind},
+..._last_success_timestamp_seconds, ..._published_keys, ..._next_key_removal_timestamp_seconds;
+see docs/operations.md). The address it listens on is logged at start.
+
+On SIGTERM or SIGINT no new write starts; a write in progress is allowed to finish (at most 8 s),
+then it exits 0. Every write is atomic and they happen in a safe order (JWKS, discovery document,
+state), so stopping between two writes leaves the store consistent. Several replicas may run
+against one store: writes are conditional. --dry-run and --check are for sync; run refuses them,
+and reports through logs and metrics rather than --output json.
+
+Exit codes: 0 stopped by a signal, 2 bad options or the listen address cannot be bound.
+
+Examples:
+  # in a Deployment: the in-cluster service account, S3 through IRSA, metrics on :8080
+  kube-oidc-publisher run --store s3://my-oidc-bucket/c1 --region eu-west-1
+
+  # locally, every 5 s, to a directory, metrics on loopback only
+  kube-oidc-publisher --log-format json run --store ./public --no-iam \\
+      --issuer https://oidc.example.com/c1 --interval 5s --listen 127.0.0.1:9090";
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Time between passes (e.g. 60s, 5m); each delay is jittered by ±10 %.
+    ///
+    /// A new key at the API server is published within one interval (plus the time a pass
+    /// takes). At least 1s.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        env = "KUBE_OIDC_PUBLISHER_INTERVAL"
+    )]
+    pub interval: String,
+
+    /// Address to serve /healthz, /readyz and /metrics on (port 0: any free port, logged).
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "0.0.0.0:8080",
+        env = "KUBE_OIDC_PUBLISHER_LISTEN"
+    )]
+    pub listen: std::net::SocketAddr,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SourceKind {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OutputFormat, PublishArgs, SourceKind, SyncArgs};
+use crate::cli::{OutputFormat, PublishArgs, RunArgs, SourceKind, SyncArgs};
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
 use crate::plan::ObjectMeta;
@@ -204,6 +204,50 @@ impl SyncConfig {
             content_type: "application/json".into(),
             cache_control: format!("public, max-age={}", self.cache_max_age),
         }
+    }
+}
+
+/// `run`: a `sync` configuration plus the loop's own settings.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub sync: SyncConfig,
+    pub interval: Duration,
+    pub listen: std::net::SocketAddr,
+}
+
+/// Why `run`'s own options are refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunConfigError {
+    #[error(transparent)]
+    Sync(#[from] ConfigError),
+    #[error("--interval {0:?} is not a duration of at least 1 s; write it like 60s, 5m or 1h")]
+    Interval(String),
+    #[error(
+        "run always publishes; --dry-run and --check are for a single `sync` (or use `doctor`)"
+    )]
+    Mode,
+    #[error("run reports each pass as a log line on stderr, not on stdout: use --log-format json instead of --output json")]
+    Output,
+}
+
+impl RunConfig {
+    pub fn from_args(args: &RunArgs) -> Result<RunConfig, RunConfigError> {
+        let sync = SyncConfig::from_args(&args.sync)?;
+        if sync.mode != Mode::Apply {
+            return Err(RunConfigError::Mode);
+        }
+        if sync.output != OutputFormat::Text {
+            return Err(RunConfigError::Output);
+        }
+        let interval = humantime::parse_duration(&args.interval)
+            .ok()
+            .filter(|d| *d >= Duration::from_secs(1))
+            .ok_or_else(|| RunConfigError::Interval(args.interval.clone()))?;
+        Ok(RunConfig {
+            sync,
+            interval,
+            listen: args.listen,
+        })
     }
 }
 
@@ -410,6 +454,46 @@ mod tests {
         assert_eq!(
             parse(&["--store", "s3://bbb", "--timeout", "0"]).unwrap_err(),
             ConfigError::Timeout
+        );
+    }
+
+    fn parse_run(args: &[&str]) -> Result<RunConfig, RunConfigError> {
+        let mut argv = vec!["kube-oidc-publisher", "run", "--store", "s3://bbb"];
+        argv.extend_from_slice(args);
+        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("argv starts with `run`")
+        };
+        RunConfig::from_args(&run)
+    }
+
+    #[test]
+    fn run_interval_defaults_to_a_minute_and_is_at_least_a_second() {
+        let c = parse_run(&[]).unwrap();
+        assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.sync.mode, Mode::Apply);
+        let c = parse_run(&["--interval", "5s", "--listen", "127.0.0.1:0"]).unwrap();
+        assert_eq!(c.interval, Duration::from_secs(5));
+        assert_eq!(c.listen.port(), 0);
+        for bad in ["0s", "500ms", "often"] {
+            assert_eq!(
+                parse_run(&["--interval", bad]).unwrap_err(),
+                RunConfigError::Interval(bad.into())
+            );
+        }
+    }
+
+    #[test]
+    fn run_refuses_dry_run_check_and_json_output() {
+        assert_eq!(parse_run(&["--dry-run"]).unwrap_err(), RunConfigError::Mode);
+        assert_eq!(parse_run(&["--check"]).unwrap_err(), RunConfigError::Mode);
+        assert_eq!(
+            parse_run(&["--output", "json"]).unwrap_err(),
+            RunConfigError::Output
+        );
+        assert_eq!(
+            parse_run(&["--cache-max-age", "0"]).unwrap_err(),
+            RunConfigError::Sync(ConfigError::CacheMaxAge(0))
         );
     }
 }

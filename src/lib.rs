@@ -9,6 +9,8 @@
 //!    rendered by [`model`], with the observed ones and returns plain data;
 //! 3. **apply** the plan against the effect traits ([`reconcile`]).
 //!
+//! `run` repeats that loop as a daemon, with health and metrics endpoints.
+//!
 //! `model` and `plan` never import from `source`, `store` or the AWS/kube SDKs: they are the
 //! pure core, tested without a network. Only `reconcile` and `commands` see both sides.
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod reconcile;
+pub mod run;
 pub mod source;
 pub mod store;
 pub mod telemetry;

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Sync(args) => commands::sync::run(args).await,
+            Command::Run(args) => commands::run::run(args).await,
             Command::Thumbprint(args) => commands::thumbprint::run(args).await,
             Command::TrustPolicy(args) => commands::trust_policy::run(args).await,
             Command::Rotate(command) => commands::rotate::run(command).await,
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
             Command::Doctor(args) => commands::doctor::run(args).await,
         }
     });
+    // Do not wait for a blocking task left behind (a DNS lookup of an abandoned pass): `run`
+    // promises to exit within 10 s of SIGTERM.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {

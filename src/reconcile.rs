@@ -66,6 +66,11 @@ impl SyncReport {
                 .as_ref()
                 .is_some_and(|p| !p.changes.is_empty() || !p.unmanaged_drift.is_empty())
     }
+
+    /// The retained key that leaves the JWKS first, if any (the daemon's removal metric).
+    pub fn next_removal(&self) -> Option<&Retained> {
+        self.retained.iter().min_by_key(|r| r.removable_at)
+    }
 }
 
 /// Why the IAM side could not be observed or changed.
@@ -771,6 +776,7 @@ mod tests {
         assert_eq!(report.kids.len(), 2);
         assert_eq!(report.retained.len(), 1);
         assert_eq!(report.retained[0].removable_at, at(27));
+        assert_eq!(report.next_removal(), Some(&report.retained[0]));
         let published = String::from_utf8(store.body(JWKS_PATH).unwrap()).unwrap();
         assert!(
             published.starts_with(JWKS_ROTATION_SORTED)
@@ -783,6 +789,7 @@ mod tests {
         assert_eq!(store.count(Operation::Put), puts);
         let retired = sync_at(JWKS_RSA, 27).await.unwrap();
         assert_eq!(retired.retired.len(), 1);
+        assert_eq!(retired.next_removal(), None);
         assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
     }
 

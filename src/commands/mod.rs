@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod doctor;
 pub mod rotate;
+pub mod run;
 pub mod sync;
 pub mod thumbprint;
 pub mod trust_policy;

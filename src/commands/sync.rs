@@ -8,9 +8,11 @@ use crate::cli::{OutputFormat, SourceKind, SyncArgs};
 use crate::config::{IssuerChoice, Mode, SyncConfig, ThumbprintMode};
 use crate::exit::Exit;
 use crate::iam::aws::AwsProviders;
+use crate::iam::OidcProviders;
 use crate::model::issuer::partition;
 use crate::model::Issuer;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
+use crate::run::gate::Gated;
 use crate::source::files::KeyFiles;
 use crate::source::kube::{KubeOptions, KubeSource};
 use crate::source::{Combined, KeySource};
@@ -48,12 +50,22 @@ async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
 /// Builds the effects a configuration names and runs one `sync_once`; prints nothing.
 /// `bootstrap` publishes through this too.
 pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncReport> {
+    publish_with(config, None).await
+}
+
+/// [`publish`], for a caller that runs many passes (`run`): the AWS configuration (and so its
+/// cached credentials) is loaded once and kept, and every write goes through the write gate.
+pub async fn publish_with(
+    config: &SyncConfig,
+    daemon: Option<&crate::run::PassContext>,
+) -> anyhow::Result<reconcile::SyncReport> {
     // Everything below is set-up without network requests; they all start in sync_once.
     let needs_aws = config.iam.is_some() || matches!(config.store, Location::S3 { .. });
-    let sdk = if needs_aws {
-        Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
-    } else {
-        None
+    let load = || crate::aws::load(config.region.as_deref(), config.timeout);
+    let sdk = match (needs_aws, daemon) {
+        (false, _) => None,
+        (true, None) => Some(load().await),
+        (true, Some(daemon)) => Some(daemon.sdk.get_or_init(load).await.clone()),
     };
     let region = sdk
         .as_ref()
@@ -63,6 +75,7 @@ pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncRepor
     let (store, issuer) = build_store(config, sdk.as_ref(), region.as_deref())?;
 
     let providers;
+    let gated_providers;
     let thumbprints;
     let provider = match &config.iam {
         None => None,
@@ -79,8 +92,15 @@ pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncRepor
                 connect_to: config.connect_to.clone(),
                 timeout: config.timeout,
             };
+            gated_providers = daemon.map(|d| Gated {
+                inner: &providers as &dyn OidcProviders,
+                gate: &d.gate,
+            });
             Some(ProviderInputs {
-                providers: &providers,
+                providers: match &gated_providers {
+                    Some(gated) => gated,
+                    None => &providers,
+                },
                 thumbprints: match &iam.thumbprints {
                     ThumbprintMode::Auto => ThumbprintSource::Auto(&thumbprints),
                     ThumbprintMode::None => ThumbprintSource::None,
@@ -108,7 +128,15 @@ pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncRepor
         retention: config.retention,
         revoke: config.revoke.clone(),
     };
-    Ok(reconcile::sync_once(inputs, source.as_ref(), store.as_ref()).await?)
+    let gated_store = daemon.map(|d| Gated {
+        inner: store.as_ref(),
+        gate: &d.gate,
+    });
+    let store: &dyn ObjectStore = match &gated_store {
+        Some(gated) => gated,
+        None => store.as_ref(),
+    };
+    Ok(reconcile::sync_once(inputs, source.as_ref(), store).await?)
 }
 
 fn no_region() -> anyhow::Error {

@@ -168,6 +168,12 @@ impl TestCommand {
         cmd
     }
 
+    /// The process this command runs, scrubbed environment included, for a test that manages
+    /// a long-running child itself (the `run` daemon).
+    pub fn to_command(&self) -> Command {
+        self.build()
+    }
+
     /// Run to completion (bounded by the timeout) and return the output, whatever the exit.
     pub fn run(&self) -> Output {
         let mut cmd = self.build();

@@ -2,14 +2,16 @@
 //! helpers that test files pull in with `mod support;`: a fake kube-apiserver serving the
 //! recorded OIDC fixtures over HTTPS ([`apiserver`]), kubeconfig writers ([`kubeconfig`]), a
 //! shared moto S3 emulator with request counting and fault injection ([`moto`]), a runner for
-//! the real binary in a scrubbed environment plus file-system assertions ([`command`]), and
-//! access to the fixture files ([`fixtures`]). Each test binary uses a subset, hence the
+//! the real binary in a scrubbed environment plus file-system assertions ([`command`]), a
+//! handle on a running `run` daemon ([`daemon`]), and access to the fixture files
+//! ([`fixtures`]). Each test binary uses a subset, hence the
 //! `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;
 pub mod command;
 pub mod consistency;
+pub mod daemon;
 pub mod fixtures;
 pub mod kubeconfig;
 pub mod moto;

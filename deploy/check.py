@@ -115,21 +115,10 @@ def help_of(binary, *subcommand):
 
 
 def cli(binary):
-    helps = {"sync": help_of(binary, "sync"), "bootstrap": help_of(binary, "bootstrap")}
+    helps = {name: help_of(binary, name) for name in ("sync", "run", "bootstrap")}
     for name, found in helps.items():
         if found is None:
             sys.exit(f"check.py: `{binary} {name} --help` failed")
-    helps["run"] = help_of(binary, "run")
-    if helps["run"] is None:
-        # `run` takes every sync option plus --interval and --listen (issue #4).
-        print(
-            "NOTE: this binary has no `run` subcommand yet; the daemon's flags are checked "
-            "against `sync --help` plus --interval and --listen",
-            file=sys.stderr,
-        )
-        fallback = Help(helps["sync"].text)
-        fallback.flags |= {"--interval", "--listen"}
-        helps["run"] = fallback
     return helps
 
 

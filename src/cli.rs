@@ -62,8 +62,9 @@ pub enum Command {
 const SYNC_LONG_ABOUT: &str = "\
 Publish the cluster's signing keys and the discovery document once.
 
-Reads the keys from the API server (`--source cluster`, the default) or from PEM key files
-(`--source files`), validates every key, renders the JWKS and the discovery document for the
+Reads the keys from the API server (`--source cluster`, the default: every API server of an HA
+control plane, see --api-server-endpoints) or from PEM key files (`--source files`), keeps keys
+staged by `rotate stage`, validates every key, renders the JWKS and the discovery document for the
 public issuer, and writes them to the store: the JWKS first, then the discovery document, then
 the private retention state (keys that left the source stay published for
 --retain-removed-keys). Unless --no-iam, it then creates or updates the IAM OIDC provider for

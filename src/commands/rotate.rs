@@ -99,13 +99,28 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
     let visible = match wait_until_visible(&config, &url, &kids, wait).await? {
         Ok(()) => now(),
         Err(last) => {
-            crate::output::print_sync(&report, config.output);
-            bail!(
+            let message = format!(
                 "key {} is published in {} (the JWKS there holds it, and every later sync keeps it), but an anonymous GET of {url} did not show it within {}: {last}. Do not switch the API server's signing key to it yet. If a CDN or cache serves the JWKS, wait for its max-age and run this command again (it only checks again); if the GET itself fails, `kube-oidc-publisher doctor --issuer {issuer}` shows why STS cannot read the documents. To abandon the stage: `rotate revoke --kid KID`",
                 kids.join(", "),
                 report.store,
                 humantime::format_duration(wait)
             );
+            match config.output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "status": "error",
+                        "error": message,
+                        "staged": kids,
+                        "published": true,
+                        "publicly_visible": false,
+                        "jwks_uri": url,
+                        "writes": report.writes,
+                    })
+                ),
+                OutputFormat::Text => crate::output::print_sync(&report, config.output),
+            }
+            bail!(message);
         }
     };
     // Record when it was first seen (an earlier record is kept: this is idempotent).
@@ -121,6 +136,7 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
                 "store": report.store,
                 "jwks_uri": url,
                 "staged": kids,
+                "published": true,
                 "publicly_visible": true,
                 "kids": recorded.kids,
                 "writes": writes,
@@ -128,11 +144,15 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
             })
         ),
         OutputFormat::Text => {
-            crate::output::print_sync(&recorded, config.output);
+            crate::output::print_sync(&report, config.output);
+            let note = if recorded.writes > 0 {
+                ", recorded in the state"
+            } else {
+                ""
+            };
             println!(
-                "staged {}: publicly visible at {url} ({} writes); run `rotate status` for when the API server may sign with it",
-                kids.join(", "),
-                writes
+                "staged {}: publicly visible at {url}{note}; run `rotate status` for when the API server may sign with it",
+                kids.join(", ")
             );
         }
     }

@@ -278,53 +278,61 @@ impl KubeSource {
     }
 
     /// Every API server's keys, or the server address's when they cannot be listed or read.
+    /// The list and the read through the server address run concurrently, so a single API
+    /// server costs one round trip more in requests but none in time.
     async fn fetch_all(&self) -> Result<SourceKeys, Error> {
         let via = &self.main.url;
-        let fallback = |warning: Option<String>| async move {
-            let mut keys = self.fetch_from(&self.main).await?;
-            keys.warnings.extend(warning);
+        let (listed, main) = tokio::join!(self.list_endpoints(), self.fetch_from(&self.main));
+        let with_warning = |main: Result<SourceKeys, Error>, warning: String| {
+            let mut keys = main?;
+            keys.warnings.push(warning);
             Ok::<_, Error>(keys)
         };
-        let urls = match self.list_endpoints().await {
+        let urls = match listed {
             Err(why) => {
-                return fallback(Some(format!("{why}. Reading the keys through {via} only, which reaches one API server per request: in an HA control plane mid-rotation a key only some API servers serve may be missed. Pass --api-server-endpoints service to read the server address on purpose"))).await;
+                return with_warning(main, format!("{why}. Read the keys through {via} only, which reaches one API server per request: in an HA control plane mid-rotation a key only some API servers serve may be missed. Pass --api-server-endpoints service to read the server address on purpose"));
+            }
+            // One API server: the server address reaches it (and is routable from here).
+            Ok(urls) if urls.len() <= 1 => {
+                tracing::debug!(endpoints = ?urls, "one API server endpoint; read through {via}");
+                return main;
             }
             Ok(urls) => urls,
         };
-        if urls.len() <= 1 {
-            // One API server: the server address reaches it (and is routable from here).
-            tracing::debug!(endpoints = ?urls, "one API server endpoint; reading through {via}");
-            return fallback(None).await;
-        }
-        let servers: Vec<Result<Server, Error>> = urls.iter().map(|u| self.endpoint(u)).collect();
-        let answers = futures::future::join_all(servers.iter().map(|server| async move {
-            match server {
-                Ok(server) => self.fetch_from(server).await,
-                Err(e) => Err(clone_error(e)),
-            }
-        }))
-        .await;
-        let mut read = Vec::new();
+        let mut servers = Vec::new();
         let mut failed = Vec::new();
-        for (url, answer) in urls.iter().zip(answers) {
-            match answer {
-                Ok(keys) => read.push((url.clone(), keys)),
+        for url in &urls {
+            match self.endpoint(url) {
+                Ok(server) => servers.push(server),
                 Err(e) => failed.push((url.clone(), e)),
             }
         }
+        let answers =
+            futures::future::join_all(servers.iter().map(|server| self.fetch_from(server))).await;
+        let mut read = Vec::new();
+        for (server, answer) in servers.iter().zip(answers) {
+            match answer {
+                Ok(keys) => read.push((server.url.clone(), keys)),
+                Err(e) => failed.push((server.url.clone(), e)),
+            }
+        }
         if read.is_empty() {
-            let reasons: Vec<String> = failed.iter().map(|(_, e)| e.to_string()).collect();
-            return fallback(Some(format!(
+            let reasons: Vec<String> = failed.iter().map(|(_, e)| brief(e)).collect();
+            return with_warning(main, format!(
                 "none of the {} API server endpoints listed in the kubernetes EndpointSlices answered ({}); read the keys through {via} instead, which reaches one API server per request. From outside the cluster network their addresses may not be routable: pass --api-server-endpoints service to read the server address on purpose",
                 urls.len(),
                 reasons.join("; ")
-            )))
-            .await;
+            ));
+        }
+        // What the server address answered came from one of them: part of the union too.
+        if let Ok(keys) = main {
+            read.push((via.clone(), keys));
         }
         let mut keys = union(read)?;
         for (url, error) in &failed {
             keys.warnings.push(format!(
-                "API server endpoint {url} was not read ({error}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay (no key is retired while an API server cannot be read)",
+                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay (no key is retired while an API server cannot be read)",
+                brief(error),
                 urls.len() - failed.len()
             ));
         }
@@ -353,17 +361,11 @@ impl KeySource for KubeSource {
     }
 }
 
-/// The same error again (the source errors hold only strings).
-fn clone_error(error: &Error) -> Error {
+/// An endpoint's failure without the advice meant for the configured server address.
+fn brief(error: &Error) -> String {
     match error {
-        Error::Unreachable { server, detail } => Error::Unreachable {
-            server: server.clone(),
-            detail: detail.clone(),
-        },
-        other => Error::Unreachable {
-            server: String::new(),
-            detail: other.to_string(),
-        },
+        Error::Unreachable { server, detail } => format!("cannot reach {server}: {detail}"),
+        other => other.to_string(),
     }
 }
 

@@ -34,9 +34,10 @@ pub const JWKS_PATH: &str = "/openid/v1/jwks";
 pub const ENDPOINT_SLICES_PATH: &str =
     "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
 
-/// How the fake answers one route beyond the two documents: the EndpointSlice list, or
-/// TokenRequest (`POST /api/v1/namespaces/NS/serviceaccounts/NAME/token`, any body). `Off`
-/// (the default) answers 404 as before.
+/// How the fake answers one route beyond the two documents: the EndpointSlice list (by default
+/// a list naming this server alone, as a single-API-server cluster answers), or TokenRequest
+/// (`POST /api/v1/namespaces/NS/serviceaccounts/NAME/token`, any body; off by default). `Off`
+/// answers 404.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Route {
     #[default]
@@ -235,6 +236,11 @@ impl FakeApiServer {
             .expect("tokio runtime");
         runtime.spawn(accept_loop(listener, acceptor, shared.clone()));
 
+        // As a real single-API-server cluster: the kubernetes Service lists this server alone.
+        *shared.endpoint_slices.lock().unwrap() = Route::Answer {
+            status: 200,
+            body: synthetic_endpoint_slices(&[addr], &[]),
+        };
         FakeApiServer {
             addr,
             ca_pem: pki.ca_pem.clone(),

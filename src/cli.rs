@@ -50,7 +50,8 @@ pub enum Command {
     /// Print the IAM role trust policy that lets one ServiceAccount assume a role.
     #[command(long_about = TRUST_POLICY_LONG_ABOUT)]
     TrustPolicy(TrustPolicyArgs),
-    /// Signing-key rotation: where each key stands (status), or remove one at once (revoke).
+    /// Signing-key rotation: publish a new key (stage), where each key stands (status), or
+    /// remove one at once (revoke).
     #[command(subcommand)]
     Rotate(RotateCommand),
     /// Set up AWS once: bucket, public-read policy, documents, OIDC provider, publisher role.
@@ -64,8 +65,9 @@ pub enum Command {
 const SYNC_LONG_ABOUT: &str = "\
 Publish the cluster's signing keys and the discovery document once.
 
-Reads the keys from the API server (`--source cluster`, the default) or from PEM key files
-(`--source files`), validates every key, renders the JWKS and the discovery document for the
+Reads the keys from the API server (`--source cluster`, the default: every API server of an HA
+control plane, see --api-server-endpoints) or from PEM key files (`--source files`), keeps keys
+staged by `rotate stage`, validates every key, renders the JWKS and the discovery document for the
 public issuer, and writes them to the store: the JWKS first, then the discovery document, then
 the private retention state (keys that left the source stay published for
 --retain-removed-keys). Unless --no-iam, it then creates or updates the IAM OIDC provider for
@@ -147,6 +149,18 @@ pub enum SourceKind {
     Files,
 }
 
+/// Which API servers `--source cluster` reads the keys from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ApiServerEndpoints {
+    /// Every ready endpoint of the `kubernetes` Service (its EndpointSlices), the union of
+    /// their keys; falls back to the server address, with a warning, when they cannot be read.
+    All,
+    /// Only the kubeconfig's server address (one API server per request behind a balancer).
+    /// The default for callers without the flag (doctor); the flag defaults to `all`.
+    #[default]
+    Service,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -212,6 +226,25 @@ pub struct PublishArgs {
     /// Kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CONTEXT")]
     pub context: Option<String>,
+
+    /// Read the keys from every API server (all) or through the server address only (service).
+    ///
+    /// In an HA control plane the API servers can serve different key sets mid-rotation, and
+    /// a request to the server address reaches only one of them. With `all` (the default),
+    /// the ready endpoints of the `kubernetes` Service are listed from its EndpointSlices
+    /// (needs `list` on endpointslices.discovery.k8s.io in namespace default), each is read
+    /// with the server address's TLS name, and the union of their keys is published (they
+    /// must agree on the issuer and on every kid's key). With one endpoint, or when listing
+    /// fails, the server address is read instead; an endpoint that cannot be read is skipped
+    /// with a warning, and no key is retired during that run. See docs/rotation.md.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "all|service",
+        default_value = "all",
+        env = "KUBE_OIDC_PUBLISHER_API_SERVER_ENDPOINTS"
+    )]
+    pub api_server_endpoints: ApiServerEndpoints,
 
     /// Do not manage the IAM OIDC identity provider; publish only the documents.
     ///
@@ -735,14 +768,74 @@ pub struct DoctorArgs {
     pub timeout: u64,
 }
 
+const STAGE_LONG_ABOUT: &str = "\
+Publish a new public key beside the current ones, before any API server signs with it (step 2
+of docs/rotation.md), then check that STS can see it.
+
+The --key-file keys are published with the API server's keys and recorded in the store's state
+as staged: every later sync keeps them published although the API server does not serve them
+yet. A staged key becomes an ordinary key once the API server serves it; to abandon a stage,
+`rotate revoke --kid KID` removes it. Then the public JWKS URL is fetched anonymously over
+verified HTTPS, as STS fetches it (--ca-file and --connect-to apply), until every staged kid is
+in it or --wait has passed; the first time it is seen is recorded in the state.
+
+Idempotent: staging a key already staged writes nothing and only checks again. Exit codes: 0
+published and publicly visible, 1 changes pending with --check, 2 error, including `published
+but not visible within --wait` (the key stays published; run the command again later).
+
+Example:
+  kube-oidc-publisher rotate stage --key-file sa-new.pub --store s3://acme-oidc/prod-1 \\
+      --region eu-west-1 --no-iam";
+
+#[derive(Clone, Debug, Args)]
+pub struct StageArgs {
+    /// How long to keep checking that the public JWKS shows the new key (e.g. 2m, 30s).
+    ///
+    /// S3 is strongly consistent, but a CDN or cache in front of it serves the old JWKS until
+    /// its max-age has passed.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2m",
+        env = "KUBE_OIDC_PUBLISHER_WAIT"
+    )]
+    pub wait: String,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct StatusArgs {
+    /// The ServiceAccount to mint a short-lived token for, to learn the signing key: NS/NAME.
+    ///
+    /// A bare NAME takes the namespace of the pod this runs in. The token (audience
+    /// kube-oidc-publisher-rotate-status, 10 minutes) is never printed; only its header's kid
+    /// is read, and its signature checked with the API server's key. Needs `create` on
+    /// serviceaccounts/token. Without it, or when refused, the signing key is shown as unknown.
+    #[arg(
+        long,
+        value_name = "[NAMESPACE/]NAME",
+        env = "KUBE_OIDC_PUBLISHER_TOKEN_REQUEST"
+    )]
+    pub token_request: Option<String>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
 /// `rotate` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RotateCommand {
-    /// Per key: at the API server, published since, removable at; and the one next step.
+    /// Publish a new public key beside the current ones and check that STS can see it.
+    #[command(long_about = STAGE_LONG_ABOUT)]
+    Stage(Box<StageArgs>),
+    /// Per key: at the API server, signing, published since, removable at; the next step.
     ///
-    /// Reads the API server's keys (or --key-file) and the store's retention state; writes
-    /// nothing. Takes the same options as sync.
-    Status(Box<SyncArgs>),
+    /// Reads the API server's keys (or --key-file), the store's retention state and, with
+    /// --token-request, the kid of a freshly minted token; writes nothing. Takes the same
+    /// options as sync.
+    Status(Box<StatusArgs>),
     /// Remove a key from the published JWKS at once, without waiting for its retention.
     ///
     /// For a compromised key only: pods whose tokens it signed fail STS ("Couldn't retrieve

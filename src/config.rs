@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OutputFormat, PublishArgs, RunArgs, SourceKind, SyncArgs};
+use crate::cli::{ApiServerEndpoints, OutputFormat, PublishArgs, RunArgs, SourceKind, SyncArgs};
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
 use crate::plan::ObjectMeta;
@@ -95,8 +95,11 @@ pub struct SyncConfig {
     pub output: OutputFormat,
     /// How long a key that left the source stays published.
     pub retention: Duration,
-    /// Keys to remove at once (`rotate revoke`; never set by `sync` flags).
-    pub revoke: Vec<String>,
+    /// What `rotate revoke` and `rotate stage` ask (never set by `sync` flags).
+    pub requests: crate::model::state::Requests,
+    /// Read keys from every API server listed by the `kubernetes` EndpointSlices, or only
+    /// through the configured server address.
+    pub api_server_endpoints: ApiServerEndpoints,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -194,7 +197,8 @@ impl SyncConfig {
             timeout: Duration::from_secs(args.timeout),
             output: args.output,
             retention,
-            revoke: Vec::new(),
+            requests: Default::default(),
+            api_server_endpoints: args.api_server_endpoints,
         })
     }
 

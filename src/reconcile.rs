@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::model::state::{self, published_keys, KeyPlan, Retained, State, STATE_PATH};
+use crate::model::state::{self, published_keys, KeyPlan, Requests, Retained, State, STATE_PATH};
 use crate::model::{Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 use crate::plan::{
     self, Change, DesiredProvider, ObjectMeta, Observed, ObservedProvider, Plan, ProviderPlan,
@@ -42,6 +42,8 @@ pub struct SyncReport {
     pub retired: Vec<String>,
     /// Keys removed at once (`rotate revoke`).
     pub revoked: Vec<String>,
+    /// Keys published by `rotate stage` that the source does not serve (yet).
+    pub staged: Vec<String>,
     /// The issuer the API server signs tokens with (`--source cluster`).
     pub api_server_issuer: Option<String>,
     /// The document changes.
@@ -162,8 +164,8 @@ pub struct Inputs<'a> {
     pub now: OffsetDateTime,
     /// How long a key removed from the source stays published.
     pub retention: Duration,
-    /// Keys to remove at once (`rotate revoke`).
-    pub revoke: Vec<String>,
+    /// What `rotate` asks beyond following the source (revoke, stage); empty for `sync`.
+    pub requests: Requests,
 }
 
 async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error> {
@@ -186,6 +188,7 @@ async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error
 fn plan_keys(
     inputs: &Inputs<'_>,
     source_keys: &KeySet,
+    partial: bool,
     observed: &Observed,
     warnings: &mut Vec<String>,
 ) -> Result<(KeySet, KeyPlan), SyncError> {
@@ -205,15 +208,20 @@ fn plan_keys(
         }
     };
     let published = published_keys(body(JWKS_PATH));
+    let mut requests = inputs.requests.clone();
+    requests.hold_retirement |= partial;
     let key_plan = state::plan_keys(
         source_keys.keys(),
         &published,
         &state,
         inputs.now,
         inputs.retention,
-        &inputs.revoke,
+        &requests,
     )
     .map_err(SyncError::Retention)?;
+    for kid in &key_plan.held {
+        warnings.push(format!("not retiring key {kid} although its retention has ended: an API server could not be read and may still serve it; the next sync that reads every API server retires it"));
+    }
     let key_set = KeySet::new(key_plan.publish.clone()).map_err(|error| SyncError::KeySet {
         source_name: "the store's retained keys".into(),
         error,
@@ -377,7 +385,7 @@ pub async fn sync_once(
         tokio::join!(source.fetch(), observe_store(store), provider_side);
     let keys = keys?;
     let mut observed = observed.map_err(SyncError::Observe)?;
-    let mut warnings = Vec::new();
+    let mut warnings = keys.warnings.clone();
 
     if let Some(api_issuer) = &keys.issuer {
         if api_issuer != inputs.issuer.as_str() {
@@ -409,7 +417,13 @@ pub async fn sync_once(
     // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
     let (plan, key_set, key_plan, mut writes) = loop {
-        let (key_set, key_plan) = plan_keys(&inputs, &source_keys, &observed, &mut warnings)?;
+        let (key_set, key_plan) = plan_keys(
+            &inputs,
+            &source_keys,
+            keys.partial,
+            &observed,
+            &mut warnings,
+        )?;
         let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta, &key_plan.state);
         let plan = plan::plan(&desired, &observed);
         if inputs.mode != Mode::Apply || plan.is_empty() {
@@ -477,6 +491,7 @@ pub async fn sync_once(
         retained: key_plan.retained,
         retired: key_plan.retired,
         revoked: key_plan.revoked,
+        staged: key_plan.staged,
         dropped: keys.dropped,
         api_server_issuer: keys.issuer,
         plan,
@@ -522,6 +537,7 @@ mod tests {
                 keys: parsed.keys,
                 dropped: vec![],
                 issuer: self.issuer.map(Into::into),
+                ..SourceKeys::default()
             })
         }
     }
@@ -547,7 +563,7 @@ mod tests {
             provider: None,
             now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
             retention: state::DEFAULT_RETENTION,
-            revoke: vec![],
+            requests: Requests::default(),
         };
         sync_once(inputs, source, store).await
     }
@@ -587,7 +603,7 @@ mod tests {
             }),
             now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
             retention: state::DEFAULT_RETENTION,
-            revoke: vec![],
+            requests: Requests::default(),
         };
         sync_once(inputs, &source, store).await
     }
@@ -762,7 +778,7 @@ mod tests {
                 provider: None,
                 now: at(hours),
                 retention: state::DEFAULT_RETENTION,
-                revoke: vec![],
+                requests: Requests::default(),
             };
             let source = FakeSource {
                 jwks,

@@ -112,7 +112,9 @@ fn cluster_source_renders_the_discovery_document_and_reads_each_path_once() {
     let requests = server.requests();
     assert_eq!(requests.get(JWKS_PATH), Some(&1), "{requests:?}");
     assert_eq!(requests.get(DISCOVERY_PATH), Some(&1), "{requests:?}");
-    assert_eq!(server.request_count(), 2);
+    // and the kubernetes Service's EndpointSlices, to find every API server (one here)
+    assert_eq!(requests.get(ENDPOINT_SLICES_PATH), Some(&1), "{requests:?}");
+    assert_eq!(server.request_count(), 3);
 }
 
 #[test]

@@ -252,8 +252,8 @@ fn issuer_case(name: &str, issuer: &str, needles: &[&str]) {
     assert_refused(&cmd, &p.store, needles);
     assert_eq!(
         p.server.request_count(),
-        2,
-        "a bad --issuer is refused before any request"
+        3,
+        "a bad --issuer is refused before any request (3: the first sync's)"
     );
 }
 

@@ -1,25 +1,230 @@
-//! `rotate status` and `rotate revoke`: the signing-key rotation runbook as commands
-//! (docs/rotation.md). `status` only reads; `revoke` is a sync that removes keys at once.
+//! `rotate stage`, `rotate status` and `rotate revoke`: the signing-key rotation runbook as
+//! commands (docs/rotation.md). `stage` is a sync that also publishes the new key as staged and
+//! then checks, anonymously and over verified HTTPS, that the public JWKS shows it; `status`
+//! only reads (and mints one short-lived token whose header names the signing key); `revoke`
+//! is a sync that removes keys at once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::cli::{OutputFormat, RevokeArgs, RotateCommand, SyncArgs};
-use crate::commands::sync::{build_source, build_store, publish};
-use crate::config::SyncConfig;
+use anyhow::{anyhow, bail, Context as _};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, PostParams};
+
+use crate::cli::{OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs};
+use crate::commands::sync::{build_store, kube_source, publish};
+use crate::config::{Mode, SyncConfig};
+use crate::doctor::checks::STS_BUDGET_MS;
+use crate::doctor::facts::FetchError;
+use crate::doctor::http::PublicClient;
+use crate::doctor::token;
 use crate::exit::Exit;
-use crate::model::rotation;
+use crate::model::jwk::parse_jwks;
+use crate::model::rotation::{self, Signing};
 use crate::model::state::{State, STATE_PATH};
+use crate::model::{Issuer, Jwk};
+use crate::source::files::KeyFiles;
+use crate::source::KeySource;
 use crate::store::Location;
+
+/// The audience of the token `status` mints: no relying party accepts it, so the token is
+/// useless to anyone who might see it (it is never printed anyway).
+pub const STATUS_AUDIENCE: &str = "kube-oidc-publisher-rotate-status";
+
+/// The shortest lifetime TokenRequest accepts.
+const STATUS_TOKEN_SECONDS: i64 = 600;
+
+/// Where a pod finds its own namespace.
+const POD_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 pub async fn run(command: &RotateCommand) -> anyhow::Result<Exit> {
     match command {
+        RotateCommand::Stage(args) => stage(args).await,
         RotateCommand::Status(args) => status(args).await,
         RotateCommand::Revoke(args) => revoke(args).await,
     }
 }
 
-async fn status(args: &SyncArgs) -> anyhow::Result<Exit> {
-    let config = SyncConfig::from_args(args)?;
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond")
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
+    let wait = humantime::parse_duration(&args.wait).map_err(|_| {
+        anyhow!(
+            "--wait {:?} is not a duration; write it like 2m, 90s or 10m",
+            args.wait
+        )
+    })?;
+    let mut config = SyncConfig::from_args(&args.sync)?;
+    if config.source == SourceKind::Files {
+        bail!("rotate stage publishes a key beside the API server's keys, but --source files publishes exactly the --key-file keys: add the new key file to your sync's --key-file list instead (and keep the old one until its tokens have expired)");
+    }
+    let files = std::mem::take(&mut config.key_files);
+    if files.is_empty() {
+        bail!("rotate stage needs --key-file PATH: the new public key (PEM), e.g. `openssl rsa -in sa-new.key -pubout -out sa-new.pub`");
+    }
+    let staged = KeyFiles::new(files).fetch().await?;
+    if staged.keys.is_empty() {
+        bail!("the --key-file files hold no key STS can use; nothing was published");
+    }
+    let kids: Vec<String> = staged.keys.iter().map(|k| k.kid.clone()).collect();
+    config.requests.stage = staged.keys;
+    let report = publish(&config).await?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if config.mode != Mode::Apply {
+        crate::output::print_sync(&report, config.output);
+        return Ok(if config.mode == Mode::Check && report.drift() {
+            Exit::Drift
+        } else {
+            Exit::Ok
+        });
+    }
+    let issuer = Issuer::parse(&report.issuer).context("the issuer of the sync report")?;
+    let url = issuer.jwks_uri();
+    for kid in &kids {
+        if !report.staged.contains(kid) && report.kids.contains(kid) {
+            tracing::info!(%kid, "the API server already serves this key: it is an ordinary published key, not a staged one");
+        }
+    }
+    let visible = match wait_until_visible(&config, &url, &kids, wait).await? {
+        Ok(()) => now(),
+        Err(last) => {
+            let message = format!(
+                "key {} is published in {} (the JWKS there holds it, and every later sync keeps it), but an anonymous GET of {url} did not show it within {}: {last}. Do not switch the API server's signing key to it yet. If a CDN or cache serves the JWKS, wait for its max-age and run this command again (it only checks again); if the GET itself fails, `kube-oidc-publisher doctor --issuer {issuer}` shows why STS cannot read the documents. To abandon the stage: `rotate revoke --kid KID`",
+                kids.join(", "),
+                report.store,
+                humantime::format_duration(wait)
+            );
+            match config.output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "status": "error",
+                        "error": message,
+                        "staged": kids,
+                        "published": true,
+                        "publicly_visible": false,
+                        "jwks_uri": url,
+                        "writes": report.writes,
+                    })
+                ),
+                OutputFormat::Text => crate::output::print_sync(&report, config.output),
+            }
+            bail!(message);
+        }
+    };
+    // Record when it was first seen (an earlier record is kept: this is idempotent).
+    config.requests.seen_publicly = kids.iter().map(|k| (k.clone(), visible)).collect();
+    let recorded = publish(&config).await?;
+    let writes = report.writes + recorded.writes;
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "status": "ok",
+                "issuer": report.issuer,
+                "store": report.store,
+                "jwks_uri": url,
+                "staged": kids,
+                "published": true,
+                "publicly_visible": true,
+                "kids": recorded.kids,
+                "writes": writes,
+                "warnings": report.warnings,
+            })
+        ),
+        OutputFormat::Text => {
+            crate::output::print_sync(&report, config.output);
+            let note = if recorded.writes > 0 {
+                ", recorded in the state"
+            } else {
+                ""
+            };
+            println!(
+                "staged {}: publicly visible at {url}{note}; run `rotate status` for when the API server may sign with it",
+                kids.join(", ")
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// GETs the public JWKS anonymously until every kid is in it or `wait` has passed (at least
+/// once). `Ok(Err(last))`: not visible in time, with the last answer.
+async fn wait_until_visible(
+    config: &SyncConfig,
+    url: &str,
+    kids: &[String],
+    wait: Duration,
+) -> anyhow::Result<Result<(), String>> {
+    let client = PublicClient::new(
+        &config.ca_files,
+        &config.connect_to,
+        Duration::from_millis(STS_BUDGET_MS),
+    )
+    .await?;
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let fetched = client.get(url).await;
+        let last = match fetched.result {
+            Ok(answer) if answer.status == 200 => match parse_jwks(&answer.body) {
+                Ok(parsed) => {
+                    let missing: Vec<&str> = kids
+                        .iter()
+                        .filter(|kid| !parsed.keys.iter().any(|k| &k.kid == *kid))
+                        .map(String::as_str)
+                        .collect();
+                    if missing.is_empty() {
+                        return Ok(Ok(()));
+                    }
+                    let served: Vec<&str> = parsed.keys.iter().map(|k| k.kid.as_str()).collect();
+                    format!(
+                        "the last answer (200) lists {} but not {}",
+                        served.join(", "),
+                        missing.join(", ")
+                    )
+                }
+                Err(e) => format!("the last answer (200) is not a valid JWKS: {e}"),
+            },
+            Ok(answer) => format!("the last answer was HTTP {}", answer.status),
+            Err(e) => format!("the last attempt failed: {}", fetch_problem(&e)),
+        };
+        tracing::info!(%url, "the public JWKS does not show the staged key yet: {last}");
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Err(last));
+        }
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn fetch_problem(error: &FetchError) -> String {
+    match error {
+        FetchError::Timeout { budget_ms } => {
+            format!("no complete answer within STS's {} s", budget_ms / 1000)
+        }
+        FetchError::UnknownIssuer { detail } => {
+            format!("{detail} (pass --ca-file with the CA of a privately signed host)")
+        }
+        FetchError::Tls { detail } | FetchError::Transport { detail } => detail.clone(),
+        FetchError::TooLarge { limit } => format!("the body is larger than {limit} bytes"),
+    }
+}
+
+async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
+    let config = SyncConfig::from_args(&args.sync)?;
     let sdk = match config.store {
         Location::S3 { .. } => {
             Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
@@ -30,21 +235,51 @@ async fn status(args: &SyncArgs) -> anyhow::Result<Exit> {
         .as_ref()
         .and_then(|s| s.region())
         .map(|r| r.as_ref().to_owned());
-    let source = build_source(&config).await?;
+    let kube = match config.source {
+        SourceKind::Files => None,
+        SourceKind::Cluster => Some(kube_source(&config).await?),
+    };
     let (store, _issuer) = build_store(&config, sdk.as_ref(), region.as_deref())?;
-    let (keys, state) = tokio::join!(source.fetch(), store.get(STATE_PATH));
-    let kids: Vec<String> = keys?.keys.into_iter().map(|k| k.kid).collect();
+    // The API server's keys (the union over every API server) and any --key-file, as sync
+    // reads them; the kube client is kept for TokenRequest.
+    let keys = async {
+        let files = KeyFiles::new(config.key_files.clone());
+        match &kube {
+            None => files.fetch().await,
+            Some(kube) if config.key_files.is_empty() => kube.fetch().await,
+            Some(kube) => {
+                let (api, files) = tokio::join!(kube.fetch(), files.fetch());
+                let (mut api, files) = (api?, files?);
+                api.keys.extend(files.keys);
+                api.dropped.extend(files.dropped);
+                Ok(api)
+            }
+        }
+    };
+    let (keys, state) = tokio::join!(keys, store.get(STATE_PATH));
+    let keys = keys?;
+    for warning in &keys.warnings {
+        tracing::warn!("{warning}");
+    }
     let state = match state? {
         Some(object) => State::parse(&object.body)?,
         None => State::default(),
     };
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
+    let signing = match (&kube, &args.token_request) {
+        (None, _) => Signing::Unknown(
+            "signing key unknown (--source files: there is no API server to ask)".into(),
+        ),
+        (Some(_), None) => Signing::Unknown(
+            "signing key unknown (pass --token-request NAMESPACE/NAME of a ServiceAccount you may create tokens for)".into(),
+        ),
+        (Some(kube), Some(sa)) => signing_key(kube.client(), sa, &keys.keys).await,
+    };
+    let kids: Vec<String> = keys.keys.into_iter().map(|k| k.kid).collect();
     let report = rotation::status(
         &state,
         &kids,
-        now,
+        &signing,
+        now(),
         Duration::from_secs(config.cache_max_age.into()),
         config.retention,
     );
@@ -54,26 +289,26 @@ async fn status(args: &SyncArgs) -> anyhow::Result<Exit> {
             serde_json::to_string(&report).expect("a status always serialises")
         ),
         OutputFormat::Text => {
-            let show = |t: Option<time::OffsetDateTime>| {
-                t.and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| "-".into())
-            };
+            let show =
+                |t: Option<time::OffsetDateTime>| t.map(rfc3339).unwrap_or_else(|| "-".into());
+            let yes = |b: bool| if b { "yes" } else { "no" };
             println!(
-                "{:<44} {:<7} {:<21} {:<21}",
-                "kid", "at API", "published since", "removable at"
+                "{:<44} {:<7} {:<8} {:<7} {:<21} {:<21}",
+                "kid", "at API", "signing", "staged", "published since", "removable at"
             );
             for key in &report.keys {
-                let at_api = if key.at_api_server { "yes" } else { "no" };
                 println!(
-                    "{:<44} {:<7} {:<21} {:<21}",
+                    "{:<44} {:<7} {:<8} {:<7} {:<21} {:<21}",
                     key.kid,
-                    at_api,
+                    yes(key.at_api_server),
+                    key.signing.map_or("?", yes),
+                    yes(key.staged),
                     show(key.published_since),
                     show(key.removable_at)
                 );
+            }
+            if let Some(why) = &report.signing_unknown {
+                println!("{why}");
             }
             println!("next: {}", report.next_step);
         }
@@ -81,9 +316,77 @@ async fn status(args: &SyncArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The kid in the header of a freshly minted token, its signature checked with the API
+/// server's key of that kid. Never fails: what cannot be learnt is reported as unknown.
+async fn signing_key(client: &kube::Client, service_account: &str, api_keys: &[Jwk]) -> Signing {
+    let unknown = |why: String| Signing::Unknown(format!("signing key unknown ({why})"));
+    let (namespace, name) = match service_account.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => (ns.to_owned(), name.to_owned()),
+        Some(_) => {
+            return unknown(format!(
+                "--token-request {service_account:?} is not NAMESPACE/NAME"
+            ))
+        }
+        None => match tokio::fs::read_to_string(POD_NAMESPACE_FILE).await {
+            Ok(ns) if !ns.trim().is_empty() => (ns.trim().to_owned(), service_account.to_owned()),
+            _ => {
+                return unknown(format!(
+                    "--token-request {service_account} names no namespace and this is not a pod; pass NAMESPACE/{service_account}"
+                ))
+            }
+        },
+    };
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![STATUS_AUDIENCE.to_owned()],
+            expiration_seconds: Some(STATUS_TOKEN_SECONDS),
+            bound_object_ref: None,
+        },
+        ..Default::default()
+    };
+    let answer = match api
+        .create_token_request(&name, &PostParams::default(), &request)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return unknown(format!(
+                "TokenRequest for {namespace}/{name} was refused: {}; grant `create` on serviceaccounts/token in namespace {namespace}, or pass another --token-request",
+                status.message
+            ))
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            return unknown(format!(
+                "there is no ServiceAccount {namespace}/{name}; pass --token-request NAMESPACE/NAME of an existing one"
+            ))
+        }
+        Err(e) => return unknown(format!("TokenRequest for {namespace}/{name} failed: {e}")),
+    };
+    let Some(jwt) = answer.status.map(|s| s.token).filter(|t| !t.is_empty()) else {
+        return unknown(format!(
+            "TokenRequest for {namespace}/{name} returned no token"
+        ));
+    };
+    let decoded = match token::decode(&jwt) {
+        Ok(decoded) => decoded,
+        Err(e) => return unknown(format!("the minted token cannot be read: {e}")),
+    };
+    drop(jwt);
+    let Some(kid) = decoded.kid.clone() else {
+        return unknown("the minted token's header has no kid".into());
+    };
+    if let Some(key) = api_keys.iter().find(|k| k.kid == kid) {
+        if let Err(e) = token::verify(&decoded, key) {
+            return unknown(format!("the minted token names kid {kid}, but {e}"));
+        }
+    }
+    Signing::Known(kid)
+}
+
 async fn revoke(args: &RevokeArgs) -> anyhow::Result<Exit> {
     let mut config = SyncConfig::from_args(&args.sync)?;
-    config.revoke = args.kids.clone();
+    config.requests.revoke = args.kids.clone();
     tracing::warn!(
         kids = ?args.kids,
         "REVOKING: removing these keys from the published JWKS now, without waiting for their retention. Pods whose tokens they signed will fail STS (\"Couldn't retrieve verification key\") until kubelet refreshes their tokens"

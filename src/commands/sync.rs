@@ -126,7 +126,7 @@ pub async fn publish_with(
             .replace_nanosecond(0)
             .expect("0 is a valid nanosecond"),
         retention: config.retention,
-        revoke: config.revoke.clone(),
+        requests: config.requests.clone(),
     };
     let gated_store = daemon.map(|d| Gated {
         inner: store.as_ref(),
@@ -143,17 +143,23 @@ fn no_region() -> anyhow::Error {
     anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION")
 }
 
+/// The API server source a configuration names (no request is made yet).
+pub(crate) async fn kube_source(config: &SyncConfig) -> anyhow::Result<KubeSource> {
+    let options = KubeOptions {
+        kubeconfig: config.kubeconfig.clone(),
+        context: config.context.clone(),
+        timeout: config.timeout,
+        endpoints: config.api_server_endpoints,
+    };
+    Ok(KubeSource::connect(&options).await?)
+}
+
 pub(crate) async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
     let files = KeyFiles::new(config.key_files.clone());
     if config.source == SourceKind::Files {
         return Ok(Box::new(files));
     }
-    let options = KubeOptions {
-        kubeconfig: config.kubeconfig.clone(),
-        context: config.context.clone(),
-        timeout: config.timeout,
-    };
-    let kube: Box<dyn KeySource> = Box::new(KubeSource::connect(&options).await?);
+    let kube: Box<dyn KeySource> = Box::new(kube_source(config).await?);
     if config.key_files.is_empty() {
         return Ok(kube);
     }

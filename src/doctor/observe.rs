@@ -112,6 +112,7 @@ async fn cluster_side(
         kubeconfig: config.kubeconfig.clone(),
         context: config.context.clone(),
         timeout: config.timeout,
+        ..KubeOptions::default()
     };
     let keys = async {
         match KubeSource::connect(&options).await {

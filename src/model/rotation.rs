@@ -18,9 +18,17 @@ use super::state::State;
 pub struct KeyStatus {
     pub kid: String,
     pub at_api_server: bool,
+    /// Whether the API server signs new tokens with it (`None`: unknown, see
+    /// [`RotationStatus::signing_unknown`]).
+    pub signing: Option<bool>,
     pub published: bool,
+    /// Published by `rotate stage`, not served by the API server yet.
+    pub staged: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     pub published_since: Option<OffsetDateTime>,
+    /// When an anonymous GET of the public JWKS first showed it (`rotate stage`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub publicly_visible_since: Option<OffsetDateTime>,
     /// When caches that held a JWKS without this key have expired.
     #[serde(with = "time::serde::rfc3339::option")]
     pub visible_everywhere_at: Option<OffsetDateTime>,
@@ -34,7 +42,20 @@ pub struct KeyStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RotationStatus {
     pub keys: Vec<KeyStatus>,
+    /// The kid of a freshly minted token's header, when known.
+    pub signing_kid: Option<String>,
+    /// Why the signing key is not known, and what to pass.
+    pub signing_unknown: Option<String>,
     pub next_step: String,
+}
+
+/// What is known about the key the API server signs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signing {
+    /// The kid of a fresh token (whose signature verified with the API server's key).
+    Known(String),
+    /// Not known, and why (no TokenRequest configured, refused, ...).
+    Unknown(String),
 }
 
 /// Margin on top of the max-age before a newly published key counts as visible everywhere.
@@ -52,43 +73,121 @@ fn minutes_until(now: OffsetDateTime, then: OffsetDateTime) -> i64 {
 pub fn status(
     state: &State,
     api_server_kids: &[String],
+    signing: &Signing,
     now: OffsetDateTime,
     cache_max_age: Duration,
     retention: Duration,
 ) -> RotationStatus {
+    let signing_kid = match signing {
+        Signing::Known(kid) => Some(kid.as_str()),
+        Signing::Unknown(_) => None,
+    };
+    let signs = |kid: &str| signing_kid.map(|s| s == kid);
     let mut keys: Vec<KeyStatus> = state
         .keys
         .iter()
-        .map(|(kid, record)| KeyStatus {
-            kid: kid.clone(),
-            at_api_server: api_server_kids.contains(kid),
-            published: true,
-            published_since: Some(record.first_published),
-            visible_everywhere_at: Some(record.first_published + cache_max_age + CACHE_MARGIN),
-            removed_since: record.removed_since,
-            removable_at: record.removed_since.map(|since| since + retention),
+        .map(|(kid, record)| {
+            // A cache may have fetched a JWKS without the key until it was publicly visible.
+            let shown = record
+                .publicly_visible_since
+                .map_or(record.first_published, |v| v.max(record.first_published));
+            KeyStatus {
+                kid: kid.clone(),
+                at_api_server: api_server_kids.contains(kid),
+                signing: signs(kid),
+                published: true,
+                staged: record.staged,
+                published_since: Some(record.first_published),
+                publicly_visible_since: record.publicly_visible_since,
+                visible_everywhere_at: Some(shown + cache_max_age + CACHE_MARGIN),
+                removed_since: record.removed_since,
+                removable_at: record.removed_since.map(|since| since + retention),
+            }
         })
         .collect();
-    for kid in api_server_kids {
-        if !state.keys.contains_key(kid) {
-            keys.push(KeyStatus {
-                kid: kid.clone(),
-                at_api_server: true,
-                published: false,
-                published_since: None,
-                visible_everywhere_at: None,
-                removed_since: None,
-                removable_at: None,
-            });
-        }
+    let mut unlisted: Vec<&String> = api_server_kids
+        .iter()
+        .filter(|kid| !state.keys.contains_key(*kid))
+        .collect();
+    if let Some(kid) = signing_kid
+        .filter(|kid| !state.keys.contains_key(*kid) && !api_server_kids.iter().any(|k| k == kid))
+    {
+        keys.push(KeyStatus {
+            kid: kid.to_owned(),
+            at_api_server: false,
+            signing: Some(true),
+            published: false,
+            staged: false,
+            published_since: None,
+            publicly_visible_since: None,
+            visible_everywhere_at: None,
+            removed_since: None,
+            removable_at: None,
+        });
     }
-    let next_step = next_step(&keys, now);
-    RotationStatus { keys, next_step }
+    unlisted.dedup();
+    for kid in unlisted {
+        keys.push(KeyStatus {
+            kid: kid.clone(),
+            at_api_server: true,
+            signing: signs(kid),
+            published: false,
+            staged: false,
+            published_since: None,
+            publicly_visible_since: None,
+            visible_everywhere_at: None,
+            removed_since: None,
+            removable_at: None,
+        });
+    }
+    let next_step = next_step(&keys, signing_kid, now, retention);
+    RotationStatus {
+        keys,
+        signing_kid: signing_kid.map(str::to_owned),
+        signing_unknown: match signing {
+            Signing::Unknown(why) => Some(why.clone()),
+            Signing::Known(_) => None,
+        },
+        next_step,
+    }
 }
 
-fn next_step(keys: &[KeyStatus], now: OffsetDateTime) -> String {
+fn next_step(
+    keys: &[KeyStatus],
+    signing: Option<&str>,
+    now: OffsetDateTime,
+    retention: Duration,
+) -> String {
     if let Some(k) = keys.iter().find(|k| !k.published) {
-        return format!("key {} is at the API server but not published: run sync now (STS rejects tokens it signs until then)", k.kid);
+        if k.at_api_server {
+            return format!("key {} is at the API server but not published: run sync now (STS rejects tokens it signs until then)", k.kid);
+        }
+        return format!("the API server signs with key {}, which it does not serve and which is not published: STS rejects every new token. Add its public key to every kube-apiserver's --service-account-key-file (or publish it with `rotate stage --key-file`) now", k.kid);
+    }
+    let signing_key = signing.and_then(|s| keys.iter().find(|k| k.kid == s));
+    if let Some(key) = signing_key {
+        // A JWKS without it was published before, and caches may still serve that one.
+        let earlier = keys
+            .iter()
+            .any(|k| k.kid != key.kid && k.published_since < key.published_since);
+        if let Some(t) = key.visible_everywhere_at.filter(|t| *t > now && earlier) {
+            return format!(
+                "the API server already signs with key {}, published only since {}: caches may serve a JWKS without it until {} ({} minutes), and tokens it signs can fail STS until then. Keep the key published and wait",
+                key.kid,
+                key.published_since.map(at).unwrap_or_default(),
+                at(t),
+                minutes_until(now, t)
+            );
+        }
+    }
+    if let Some(k) = keys
+        .iter()
+        .find(|k| k.staged && k.publicly_visible_since.is_none())
+    {
+        return format!(
+            "key {} is staged but was not yet seen at the public JWKS URL: run `rotate stage --key-file …` again to check (do not switch the API server to it before)",
+            k.kid
+        );
     }
     // Waiting matters while the API server still has another key to sign with; once it serves
     // only the new key, the switch has happened and the retention of the old one is what counts.
@@ -96,6 +195,7 @@ fn next_step(keys: &[KeyStatus], now: OffsetDateTime) -> String {
     let pending = keys
         .iter()
         .filter(|k| k.removed_since.is_none() && !(k.at_api_server && at_api == 1))
+        .filter(|k| k.signing != Some(true))
         .filter_map(|k| k.visible_everywhere_at.map(|t| (k, t)))
         .filter(|(_, t)| *t > now)
         .max_by_key(|(_, t)| *t);
@@ -110,9 +210,38 @@ fn next_step(keys: &[KeyStatus], now: OffsetDateTime) -> String {
     }
     let current: Vec<&KeyStatus> = keys.iter().filter(|k| k.removed_since.is_none()).collect();
     let retained: Vec<&KeyStatus> = keys.iter().filter(|k| k.removed_since.is_some()).collect();
+    if let (Some(signer), true) = (signing_key, current.len() > 1) {
+        let newest = current
+            .iter()
+            .max_by_key(|k| (k.published_since, k.kid.as_str()))
+            .expect("more than one current key");
+        if newest.kid == signer.kid {
+            let old: Vec<&str> = current
+                .iter()
+                .filter(|k| k.kid != signer.kid && k.at_api_server)
+                .map(|k| k.kid.as_str())
+                .collect();
+            if !old.is_empty() {
+                return format!(
+                    "the API server signs with the new key {}: once every API server does, remove the old key {} from every kube-apiserver's --service-account-key-file; sync then keeps it published for the retention, so it is removable at {} at the earliest",
+                    signer.kid,
+                    old.join(", "),
+                    at(now + retention)
+                );
+            }
+        } else {
+            return format!(
+                "safe to switch the API server's signing key from {} to {} now: it is visible everywhere; keep the old public key in --service-account-key-file until its tokens expire",
+                signer.kid, newest.kid
+            );
+        }
+    }
     if let Some(old) = retained.iter().min_by_key(|k| k.removable_at) {
+        let signer = signing_key
+            .map(|k| format!("the API server signs with {}; ", k.kid))
+            .unwrap_or_default();
         return format!(
-            "old key {} removable at {}: sync retires it then (tokens it signed expire by that time)",
+            "{signer}old key {} removable at {}: sync retires it then (tokens it signed expire by that time)",
             old.kid,
             old.removable_at.map(at).unwrap_or_default()
         );
@@ -120,14 +249,14 @@ fn next_step(keys: &[KeyStatus], now: OffsetDateTime) -> String {
     if current.len() > 1 {
         return "safe to switch the API server's signing key now: every published key is visible everywhere; keep the old public key in --service-account-key-file until its tokens expire".into();
     }
-    "nothing to do: one key, published and visible; to rotate, publish the new public key first (`rotate stage --key-file new.pub` or sync --key-file)".into()
+    "nothing to do: one key, published and visible; to rotate, publish the new public key first (`rotate stage --key-file new.pub`)".into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::jwk::parse_jwks;
-    use crate::model::state::{plan_keys, DEFAULT_RETENTION};
+    use crate::model::state::{plan_keys, Requests, DEFAULT_RETENTION};
 
     const ROTATION: &[u8] =
         include_bytes!("../../tests/fixtures/kube-apiserver/jwks-rotation-two-keys.json");
@@ -135,6 +264,10 @@ mod tests {
     const OLD: &str = "biJt_kpuKnc4IG_KX7DOahCakLN9x9xzULuTeY7wTrM";
     const NEW: &str = "ck0vRfRIYYdCP_NP6StdWkzKIio-wCalrEhjifBynnc";
     const MAX_AGE: Duration = Duration::from_secs(300);
+
+    fn unknown() -> Signing {
+        Signing::Unknown("not asked".into())
+    }
 
     fn t(minutes: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_795_000_000 + minutes * 60).unwrap()
@@ -150,7 +283,7 @@ mod tests {
                 &state,
                 t(*minute),
                 DEFAULT_RETENTION,
-                &[],
+                &Requests::default(),
             )
             .unwrap();
             state = plan.state;
@@ -163,10 +296,24 @@ mod tests {
     fn a_staged_key_is_safe_to_sign_with_once_caches_expired() {
         let staged = state_after(&[(RSA, 0), (ROTATION, 60)]);
         let kids = vec![OLD.to_owned()];
-        let s = status(&staged, &kids, t(62), MAX_AGE, DEFAULT_RETENTION);
+        let s = status(
+            &staged,
+            &kids,
+            &unknown(),
+            t(62),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
         assert!(s.next_step.starts_with("wait 8 minutes"), "{}", s.next_step);
         assert!(s.next_step.contains(NEW));
-        let s = status(&staged, &kids, t(70), MAX_AGE, DEFAULT_RETENTION);
+        let s = status(
+            &staged,
+            &kids,
+            &unknown(),
+            t(70),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
         assert!(s.next_step.starts_with("safe to switch"), "{}", s.next_step);
         let new = s.keys.iter().find(|k| k.kid == NEW).unwrap();
         assert!(!new.at_api_server && new.published);
@@ -180,6 +327,7 @@ mod tests {
         let s = status(
             &switched,
             &[NEW.to_owned()],
+            &unknown(),
             t(130),
             MAX_AGE,
             DEFAULT_RETENTION,
@@ -200,6 +348,7 @@ mod tests {
         let s = status(
             &state,
             &[OLD.to_owned(), NEW.to_owned()],
+            &unknown(),
             t(10),
             MAX_AGE,
             DEFAULT_RETENTION,
@@ -209,7 +358,123 @@ mod tests {
             "{}",
             s.next_step
         );
-        let s = status(&state, &[OLD.to_owned()], t(10), MAX_AGE, DEFAULT_RETENTION);
+        let s = status(
+            &state,
+            &[OLD.to_owned()],
+            &unknown(),
+            t(10),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
         assert!(s.next_step.starts_with("nothing to do"), "{}", s.next_step);
+    }
+
+    fn known(kid: &str) -> Signing {
+        Signing::Known(kid.to_owned())
+    }
+
+    #[test]
+    fn with_the_signing_key_known_the_next_step_names_the_switch_and_the_removal() {
+        let state = state_after(&[(RSA, 0), (ROTATION, 60)]);
+        let both = vec![OLD.to_owned(), NEW.to_owned()];
+        // Before the switch: the old key signs; wait, then switch to the new one by name.
+        let s = status(
+            &state,
+            &both,
+            &known(OLD),
+            t(62),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(s.next_step.starts_with("wait 8 minutes"), "{}", s.next_step);
+        let signing: Vec<Option<bool>> = s.keys.iter().map(|k| k.signing).collect();
+        assert_eq!(signing, [Some(true), Some(false)]);
+        let s = status(
+            &state,
+            &both,
+            &known(OLD),
+            t(70),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert_eq!(
+            s.next_step,
+            format!("safe to switch the API server's signing key from {OLD} to {NEW} now: it is visible everywhere; keep the old public key in --service-account-key-file until its tokens expire")
+        );
+        // Switched: the old key may leave the key files; removable a retention later.
+        let s = status(
+            &state,
+            &both,
+            &known(NEW),
+            t(80),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(
+            s.next_step.starts_with(&format!("the API server signs with the new key {NEW}: once every API server does, remove the old key {OLD}"))
+                && s.next_step.contains(&at(t(80) + DEFAULT_RETENTION)),
+            "{}",
+            s.next_step
+        );
+        // Switched too early: said plainly.
+        let s = status(
+            &state,
+            &both,
+            &known(NEW),
+            t(61),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(
+            s.next_step
+                .starts_with(&format!("the API server already signs with key {NEW}")),
+            "{}",
+            s.next_step
+        );
+        // Signing with a key nobody publishes.
+        let s = status(
+            &state,
+            &both,
+            &known("other"),
+            t(80),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(
+            s.next_step
+                .contains("which it does not serve and which is not published"),
+            "{}",
+            s.next_step
+        );
+    }
+
+    #[test]
+    fn a_staged_key_not_yet_seen_publicly_must_be_checked_before_the_switch() {
+        let mut state = state_after(&[(RSA, 0), (ROTATION, 60)]);
+        state.keys.get_mut(NEW).unwrap().staged = true;
+        let s = status(
+            &state,
+            &[OLD.to_owned()],
+            &known(OLD),
+            t(80),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(
+            s.next_step.contains("is staged but was not yet seen"),
+            "{}",
+            s.next_step
+        );
+        // Seen late (a slow cache): the wait counts from then, not from the write.
+        state.keys.get_mut(NEW).unwrap().publicly_visible_since = Some(t(75));
+        let s = status(
+            &state,
+            &[OLD.to_owned()],
+            &known(OLD),
+            t(80),
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        );
+        assert!(s.next_step.starts_with("wait 5 minutes"), "{}", s.next_step);
     }
 }

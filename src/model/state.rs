@@ -6,6 +6,12 @@
 //! stays published until `removed_since + retention`. The state is pure data rendered
 //! canonically, so it changes (and is written) only when the key set changes. Nothing here reads
 //! the clock: `now` is passed in.
+//!
+//! A key published by `rotate stage` before the API server serves it is recorded as *staged*:
+//! it stays published although the source lacks it, without a retention clock. It leaves that
+//! state in one of two ways: the source starts serving it (it becomes an ordinary key, and the
+//! usual retention applies once the source drops it), or `rotate revoke --kid` removes an
+//! abandoned stage at once.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,6 +49,17 @@ pub struct KeyRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub removed_since: Option<OffsetDateTime>,
+    /// Published by `rotate stage` and not (yet) served by the source: kept published, never
+    /// retired, until the source serves it or `rotate revoke` removes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staged: bool,
+    /// When an anonymous HTTPS GET of the public JWKS first showed this key (`rotate stage`).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub publicly_visible_since: Option<OffsetDateTime>,
     /// The public key, so that a removed key can still be published.
     pub jwk: Jwk,
 }
@@ -89,6 +106,20 @@ pub struct Retained {
     pub removable_at: OffsetDateTime,
 }
 
+/// What a command asks of a key plan beyond following the source (`sync` asks nothing).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Keys to remove at once (`rotate revoke`).
+    pub revoke: Vec<String>,
+    /// Keys to publish as staged beside the source's (`rotate stage`).
+    pub stage: Vec<Jwk>,
+    /// Keys an anonymous GET of the public JWKS showed, and when; an earlier time is kept.
+    pub seen_publicly: Vec<(String, OffsetDateTime)>,
+    /// Some API server could not be read, so a key whose retention ended may still be served
+    /// (and signed with) there: retire nothing this time.
+    pub hold_retirement: bool,
+}
+
 /// The keys to publish and the state to record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyPlan {
@@ -100,6 +131,10 @@ pub struct KeyPlan {
     pub retired: Vec<String>,
     /// Removed at once by `rotate revoke`.
     pub revoked: Vec<String>,
+    /// Published by `rotate stage`, not served by the source.
+    pub staged: Vec<String>,
+    /// Retention over, but kept because [`Requests::hold_retirement`].
+    pub held: Vec<String>,
 }
 
 /// Decides which keys to publish. `source` is what the API server (and key files) give now;
@@ -112,8 +147,9 @@ pub fn plan_keys(
     state: &State,
     now: OffsetDateTime,
     retention: Duration,
-    revoke: &[String],
+    requests: &Requests,
 ) -> Result<KeyPlan, StateError> {
+    let revoke = &requests.revoke;
     for kid in revoke {
         if source.iter().any(|k| &k.kid == kid) {
             return Err(StateError::RevokeInSource(kid.clone()));
@@ -127,12 +163,31 @@ pub fn plan_keys(
         keys: BTreeMap::new(),
     };
     for key in source {
-        let first_published = state.keys.get(&key.kid).map_or(now, |r| r.first_published);
+        let known = state.keys.get(&key.kid);
         next.keys.insert(
             key.kid.clone(),
             KeyRecord {
-                first_published,
+                first_published: known.map_or(now, |r| r.first_published),
                 removed_since: None,
+                staged: false,
+                publicly_visible_since: known.and_then(|r| r.publicly_visible_since),
+                jwk: key.clone(),
+            },
+        );
+    }
+    // Staged now: kept without a retention clock (a key the source serves is simply ordinary).
+    for key in &requests.stage {
+        if next.keys.contains_key(&key.kid) {
+            continue;
+        }
+        let known = state.keys.get(&key.kid);
+        next.keys.insert(
+            key.kid.clone(),
+            KeyRecord {
+                first_published: known.map_or(now, |r| r.first_published),
+                removed_since: None,
+                staged: true,
+                publicly_visible_since: known.and_then(|r| r.publicly_visible_since),
                 jwk: key.clone(),
             },
         );
@@ -149,22 +204,32 @@ pub fn plan_keys(
             gone.push(KeyRecord {
                 first_published: now,
                 removed_since: None,
+                staged: false,
+                publicly_visible_since: None,
                 jwk: key.clone(),
             });
         }
     }
     let (mut retained, mut retired, mut revoked) = (Vec::new(), Vec::new(), Vec::new());
+    let mut held = Vec::new();
     for mut record in gone {
         let kid = record.jwk.kid.clone();
         if revoke.contains(&kid) {
             revoked.push(kid);
             continue;
         }
+        if record.staged {
+            next.keys.insert(kid, record);
+            continue;
+        }
         let removed_since = *record.removed_since.get_or_insert(now);
         let removable_at = removed_since + retention;
-        if now >= removable_at {
+        if now >= removable_at && !requests.hold_retirement {
             retired.push(kid);
             continue;
+        }
+        if now >= removable_at {
+            held.push(kid.clone());
         }
         retained.push(Retained {
             kid: kid.clone(),
@@ -173,13 +238,26 @@ pub fn plan_keys(
         });
         next.keys.insert(kid, record);
     }
+    for (kid, seen) in &requests.seen_publicly {
+        if let Some(record) = next.keys.get_mut(kid) {
+            record.publicly_visible_since.get_or_insert(*seen);
+        }
+    }
     let publish = next.keys.values().map(|r| r.jwk.clone()).collect();
+    let staged = next
+        .keys
+        .values()
+        .filter(|r| r.staged)
+        .map(|r| r.jwk.kid.clone())
+        .collect();
     Ok(KeyPlan {
         publish,
         state: next,
         retained,
         retired,
         revoked,
+        staged,
+        held,
     })
 }
 
@@ -210,6 +288,13 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_795_000_000 + hours * 3600).unwrap()
     }
 
+    fn revoke(kid: String) -> Requests {
+        Requests {
+            revoke: vec![kid],
+            ..Requests::default()
+        }
+    }
+
     fn only_new() -> Vec<Jwk> {
         keys(ROTATION)
             .into_iter()
@@ -225,7 +310,7 @@ mod tests {
             &State::default(),
             t(0),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(plan.publish.len(), 2);
@@ -240,7 +325,7 @@ mod tests {
             &plan.state,
             t(5),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(
@@ -258,7 +343,7 @@ mod tests {
             &State::default(),
             t(0),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         let removed = plan_keys(
@@ -267,7 +352,7 @@ mod tests {
             &start.state,
             t(1),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(removed.publish.len(), 2, "the old key is still published");
@@ -285,7 +370,7 @@ mod tests {
             &removed.state,
             t(26),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(
@@ -298,7 +383,7 @@ mod tests {
             &later.state,
             t(27),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(due.retired, [OLD]);
@@ -314,7 +399,7 @@ mod tests {
             &State::default(),
             t(3),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(plan.publish.len(), 2);
@@ -330,7 +415,7 @@ mod tests {
             &State::default(),
             t(0),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         let gone = plan_keys(
@@ -339,7 +424,7 @@ mod tests {
             &start.state,
             t(1),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         let back = plan_keys(
@@ -348,7 +433,7 @@ mod tests {
             &gone.state,
             t(2),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(back.state.keys[OLD].removed_since, None);
@@ -364,7 +449,7 @@ mod tests {
             &State::default(),
             t(0),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         let err = plan_keys(
@@ -373,7 +458,7 @@ mod tests {
             &start.state,
             t(1),
             DEFAULT_RETENTION,
-            &[OLD.into()],
+            &revoke(OLD.into()),
         );
         assert_eq!(err.unwrap_err(), StateError::RevokeInSource(OLD.into()));
         let err = plan_keys(
@@ -382,7 +467,7 @@ mod tests {
             &start.state,
             t(1),
             DEFAULT_RETENTION,
-            &["nope".into()],
+            &revoke("nope".into()),
         );
         assert_eq!(err.unwrap_err(), StateError::RevokeUnknown("nope".into()));
         let revoked = plan_keys(
@@ -391,11 +476,142 @@ mod tests {
             &start.state,
             t(1),
             DEFAULT_RETENTION,
-            &[OLD.into()],
+            &revoke(OLD.into()),
         )
         .unwrap();
         assert_eq!(revoked.revoked, [OLD]);
         assert_eq!(revoked.publish.len(), 1);
+    }
+
+    #[test]
+    fn a_staged_key_stays_without_a_retention_clock_until_the_source_serves_it() {
+        let start = plan_keys(
+            &keys(RSA),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap();
+        let stage = Requests {
+            stage: only_new(),
+            ..Requests::default()
+        };
+        let staged = plan_keys(
+            &keys(RSA),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &stage,
+        )
+        .unwrap();
+        assert_eq!(staged.staged, [NEW]);
+        assert_eq!(staged.publish.len(), 2);
+        // Later syncs ask nothing, long past any retention: the staged key stays, unchanged.
+        let later = plan_keys(
+            &keys(RSA),
+            &staged.publish,
+            &staged.state,
+            t(100),
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap();
+        assert_eq!(later.state, staged.state);
+        assert!(later.retained.is_empty() && later.retired.is_empty());
+        // Seen publicly: recorded once, an earlier time kept.
+        let seen = |at| Requests {
+            stage: only_new(),
+            seen_publicly: vec![(NEW.to_owned(), at)],
+            ..Requests::default()
+        };
+        let recorded = plan_keys(
+            &keys(RSA),
+            &later.publish,
+            &later.state,
+            t(2),
+            DEFAULT_RETENTION,
+            &seen(t(2)),
+        )
+        .unwrap();
+        assert_eq!(recorded.state.keys[NEW].publicly_visible_since, Some(t(2)));
+        let again = plan_keys(
+            &keys(RSA),
+            &recorded.publish,
+            &recorded.state,
+            t(3),
+            DEFAULT_RETENTION,
+            &seen(t(3)),
+        )
+        .unwrap();
+        assert_eq!(again.state, recorded.state, "staging again changes nothing");
+        // The API server serves it: ordinary, its history kept.
+        let served = plan_keys(
+            &keys(ROTATION),
+            &again.publish,
+            &again.state,
+            t(4),
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap();
+        let record = &served.state.keys[NEW];
+        assert!(!record.staged);
+        assert_eq!(record.first_published, t(1));
+        assert_eq!(record.publicly_visible_since, Some(t(2)));
+        // An abandoned stage goes with revoke.
+        let revoked = plan_keys(
+            &keys(RSA),
+            &again.publish,
+            &again.state,
+            t(5),
+            DEFAULT_RETENTION,
+            &revoke(NEW.into()),
+        )
+        .unwrap();
+        assert_eq!(revoked.revoked, [NEW]);
+        assert_eq!(revoked.publish.len(), 1);
+    }
+
+    #[test]
+    fn nothing_is_retired_while_an_api_server_could_not_be_read() {
+        let start = plan_keys(
+            &keys(ROTATION),
+            &[],
+            &State::default(),
+            t(0),
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap();
+        let removed = plan_keys(
+            &only_new(),
+            &start.publish,
+            &start.state,
+            t(1),
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap();
+        let partial = Requests {
+            hold_retirement: true,
+            ..Requests::default()
+        };
+        let held = plan_keys(
+            &only_new(),
+            &removed.publish,
+            &removed.state,
+            t(30),
+            DEFAULT_RETENTION,
+            &partial,
+        )
+        .unwrap();
+        assert_eq!(held.held, [OLD]);
+        assert!(held.retired.is_empty());
+        assert_eq!(held.publish.len(), 2);
+        assert_eq!(held.state, removed.state);
     }
 
     #[test]
@@ -406,7 +622,7 @@ mod tests {
             &State::default(),
             t(0),
             DEFAULT_RETENTION,
-            &[],
+            &Requests::default(),
         )
         .unwrap();
         assert_eq!(State::parse(&plan.state.render()).unwrap(), plan.state);

@@ -108,7 +108,9 @@ impl ErrorKind {
             // It answered, but with keys that cannot be published.
             source::Error::Malformed { .. }
             | source::Error::BadKey { .. }
-            | source::Error::KeyFile { .. } => ErrorKind::Input,
+            | source::Error::KeyFile { .. }
+            | source::Error::IssuerDisagreement { .. }
+            | source::Error::KeyDisagreement { .. } => ErrorKind::Input,
         }
     }
 }

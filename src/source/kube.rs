@@ -2,18 +2,42 @@
 //! with the user's own credentials (kube's client and kubeconfig handling: exec plugins,
 //! client certificates, in-cluster tokens), as raw requests so every status is ours to explain.
 //! The two requests run concurrently. Nothing here logs a token or a response body.
+//!
+//! HA control planes (`--api-server-endpoints all`): the API servers behind the `kubernetes`
+//! Service can serve different key sets mid-rotation, and a request to the server address
+//! reaches one of them. So the ready endpoints of that Service are listed from its
+//! EndpointSlices, each is read with a client built from the same kube `Config` (same
+//! credentials) whose address is the endpoint and whose `tls_server_name` is the host of the
+//! configured server URL (every API server's certificate is valid for that name, not
+//! necessarily for its own address), and the union of their keys is returned. They must agree
+//! on the issuer and on every kid's key. With one endpoint, when listing fails, or when no
+//! endpoint answers, the server address is read instead; an endpoint that does not answer is
+//! skipped. Both are reported as warnings, and a partial read is flagged so that no key is
+//! retired during that run (docs/rotation.md, "HA control planes").
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{Dropped, Error, KeySource, SourceKeys};
+use crate::cli::ApiServerEndpoints;
 use crate::model::jwk::{parse_jwks, JwksError};
+use crate::model::Jwk;
 
 pub const JWKS_PATH: &str = "/openid/v1/jwks";
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+
+/// The label every EndpointSlice of the `kubernetes` Service carries.
+const KUBERNETES_SERVICE_SELECTOR: &str = "kubernetes.io/service-name=kubernetes";
+
+/// An endpoint that does not accept a connection this fast is treated as unreachable: from a
+/// workstation, the API servers' own addresses are often not routable at all.
+const ENDPOINT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How to find the cluster, as kubectl does.
 #[derive(Clone, Debug, Default)]
@@ -21,11 +45,23 @@ pub struct KubeOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub timeout: Duration,
+    /// Every API server, or the server address only.
+    pub endpoints: ApiServerEndpoints,
+}
+
+/// One API server address and a client for it.
+struct Server {
+    client: kube::Client,
+    url: String,
 }
 
 pub struct KubeSource {
-    client: kube::Client,
-    server: String,
+    main: Server,
+    /// What `main` was built from: endpoint clients are copies with another address.
+    config: kube::Config,
+    /// The host of the configured server URL: the TLS name every API server is verified for.
+    tls_name: String,
+    endpoints: ApiServerEndpoints,
     timeout: Duration,
 }
 
@@ -61,33 +97,52 @@ impl KubeSource {
             .to_string()
             .trim_end_matches('/')
             .to_owned();
-        let client = kube::Client::try_from(config).map_err(|e| Error::Unreachable {
+        // A kubeconfig's own tls-server-name wins; otherwise the host of the server URL.
+        let tls_name = config.tls_server_name.clone().unwrap_or_else(|| {
+            config
+                .cluster_url
+                .host()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_owned()
+        });
+        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::Unreachable {
             server: server.clone(),
             detail: e.to_string(),
         })?;
         Ok(KubeSource {
-            client,
-            server,
+            main: Server {
+                client,
+                url: server,
+            },
+            config,
+            tls_name,
+            endpoints: options.endpoints,
             timeout: options.timeout,
         })
     }
 
-    async fn get(&self, path: &'static str) -> Result<Vec<u8>, Error> {
+    /// The client for the configured server address (for TokenRequest).
+    pub fn client(&self) -> &kube::Client {
+        &self.main.client
+    }
+
+    async fn get(&self, server: &Server, path: &'static str) -> Result<Vec<u8>, Error> {
         let request = http::Request::get(path)
             .body(kube::client::Body::empty())
             .expect("a static request is valid");
         let exchange = async {
-            let response = self.client.send(request).await?;
+            let response = server.client.send(request).await?;
             let status = response.status();
             let body = response.into_body().collect_bytes().await?;
             Ok::<_, kube::Error>((status, body))
         };
         let (status, body) = match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => return Err(self.timed_out(path)),
-            Ok(Err(e)) => return Err(self.transport_error(path, e)),
+            Err(_) => return Err(self.timed_out(server, path)),
+            Ok(Err(e)) => return Err(self.transport_error(server, path, e)),
             Ok(Ok(answer)) => answer,
         };
-        let server = self.server.clone();
+        let server = server.url.clone();
         match status.as_u16() {
             200 => Ok(body.to_vec()),
             401 => Err(Error::Unauthorized { server, path }),
@@ -111,45 +166,42 @@ impl KubeSource {
         }
     }
 
-    fn timed_out(&self, path: &'static str) -> Error {
+    fn timed_out(&self, server: &Server, path: &'static str) -> Error {
         Error::Timeout {
-            server: self.server.clone(),
+            server: server.url.clone(),
             path,
             seconds: self.timeout.as_secs().max(1),
         }
     }
 
-    fn transport_error(&self, path: &'static str, error: kube::Error) -> Error {
+    fn transport_error(&self, server: &Server, path: &'static str, error: kube::Error) -> Error {
         let detail = error_chain(&error);
         if detail.contains("timed out") || detail.contains("deadline has elapsed") {
-            return self.timed_out(path);
+            return self.timed_out(server, path);
         }
         Error::Unreachable {
-            server: self.server.clone(),
+            server: server.url.clone(),
             detail,
         }
     }
-}
 
-#[async_trait]
-impl KeySource for KubeSource {
-    fn describe(&self) -> String {
-        format!("the API server at {}", self.server)
-    }
-
-    async fn fetch(&self) -> Result<SourceKeys, Error> {
-        let (jwks, discovery) = tokio::join!(self.get(JWKS_PATH), self.get(DISCOVERY_PATH));
+    /// The issuer and keys one API server serves.
+    async fn fetch_from(&self, server: &Server) -> Result<SourceKeys, Error> {
+        let (jwks, discovery) = tokio::join!(
+            self.get(server, JWKS_PATH),
+            self.get(server, DISCOVERY_PATH)
+        );
         let (jwks, discovery) = (jwks?, discovery?);
-        let server = &self.server;
+        let url = &server.url;
         let malformed = |path, detail: String| Error::Malformed {
-            server: server.clone(),
+            server: url.clone(),
             path,
             detail,
         };
         let parsed = parse_jwks(&jwks).map_err(|e| match e {
             JwksError::Json(detail) => malformed(JWKS_PATH, format!("not a valid JWKS ({detail})")),
             JwksError::Key(e) => Error::BadKey {
-                server: server.clone(),
+                server: url.clone(),
                 detail: e.to_string(),
             },
         })?;
@@ -164,7 +216,7 @@ impl KeySource for KubeSource {
             .into_iter()
             .map(|(kid, reason)| Dropped {
                 kid,
-                source: self.describe(),
+                source: format!("the API server at {url}"),
                 reason,
             })
             .collect();
@@ -172,8 +224,230 @@ impl KeySource for KubeSource {
             keys: parsed.keys,
             dropped,
             issuer: Some(issuer.to_owned()),
+            ..SourceKeys::default()
         })
     }
+
+    /// The ready API server addresses (`https://IP:PORT`) from the `kubernetes` Service's
+    /// EndpointSlices, or why they cannot be listed.
+    async fn list_endpoints(&self) -> Result<Vec<String>, String> {
+        let api: Api<EndpointSlice> = Api::namespaced(self.main.client.clone(), "default");
+        let params = ListParams::default().labels(KUBERNETES_SERVICE_SELECTOR);
+        let list = match tokio::time::timeout(self.timeout, api.list(&params)).await {
+            Err(_) => {
+                return Err(format!(
+                    "listing the kubernetes EndpointSlices took more than {} s",
+                    self.timeout.as_secs().max(1)
+                ))
+            }
+            Ok(Err(kube::Error::Api(status))) if status.code == 403 => {
+                let subject = rbac_subject(&status.message);
+                return Err(format!(
+                    "the API server refused to list the kubernetes EndpointSlices ({}); allow it with `kubectl -n default create role kube-oidc-publisher-endpoints --verb=list --resource=endpointslices.discovery.k8s.io` and `kubectl -n default create rolebinding kube-oidc-publisher-endpoints --role=kube-oidc-publisher-endpoints {subject}`",
+                    status.message
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "listing the kubernetes EndpointSlices failed: {}",
+                    error_chain(&e)
+                ))
+            }
+            Ok(Ok(list)) => list,
+        };
+        Ok(endpoint_urls(&list.items))
+    }
+
+    /// A client for one endpoint: the same credentials, verified for the same TLS name.
+    fn endpoint(&self, url: &str) -> Result<Server, Error> {
+        let unreachable = |detail: String| Error::Unreachable {
+            server: url.to_owned(),
+            detail,
+        };
+        let mut config = self.config.clone();
+        config.cluster_url = url
+            .parse()
+            .map_err(|e| unreachable(format!("not a URL ({e})")))?;
+        config.tls_server_name = Some(self.tls_name.clone());
+        config.connect_timeout = Some(self.timeout.min(ENDPOINT_CONNECT_TIMEOUT));
+        let client = kube::Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
+        Ok(Server {
+            client,
+            url: url.to_owned(),
+        })
+    }
+
+    /// Every API server's keys, or the server address's when they cannot be listed or read.
+    /// The list and the read through the server address run concurrently, so a single API
+    /// server costs one round trip more in requests but none in time.
+    async fn fetch_all(&self) -> Result<SourceKeys, Error> {
+        let via = &self.main.url;
+        let (listed, main) = tokio::join!(self.list_endpoints(), self.fetch_from(&self.main));
+        let with_warning = |main: Result<SourceKeys, Error>, warning: String| {
+            let mut keys = main?;
+            keys.warnings.push(warning);
+            Ok::<_, Error>(keys)
+        };
+        let urls = match listed {
+            Err(why) => {
+                return with_warning(main, format!("{why}. Read the keys through {via} only, which reaches one API server per request: in an HA control plane mid-rotation a key only some API servers serve may be missed. Pass --api-server-endpoints service to read the server address on purpose"));
+            }
+            // One API server: the server address reaches it (and is routable from here).
+            Ok(urls) if urls.len() <= 1 => {
+                tracing::debug!(endpoints = ?urls, "one API server endpoint; read through {via}");
+                return main;
+            }
+            Ok(urls) => urls,
+        };
+        let mut servers = Vec::new();
+        let mut failed = Vec::new();
+        for url in &urls {
+            match self.endpoint(url) {
+                Ok(server) => servers.push(server),
+                Err(e) => failed.push((url.clone(), e)),
+            }
+        }
+        let answers =
+            futures::future::join_all(servers.iter().map(|server| self.fetch_from(server))).await;
+        let mut read = Vec::new();
+        for (server, answer) in servers.iter().zip(answers) {
+            match answer {
+                Ok(keys) => read.push((server.url.clone(), keys)),
+                Err(e) => failed.push((server.url.clone(), e)),
+            }
+        }
+        if read.is_empty() {
+            let reasons: Vec<String> = failed.iter().map(|(_, e)| brief(e)).collect();
+            return with_warning(main, format!(
+                "none of the {} API server endpoints listed in the kubernetes EndpointSlices answered ({}); read the keys through {via} instead, which reaches one API server per request. From outside the cluster network their addresses may not be routable: pass --api-server-endpoints service to read the server address on purpose",
+                urls.len(),
+                reasons.join("; ")
+            ));
+        }
+        // What the server address answered came from one of them: part of the union too.
+        if let Ok(keys) = main {
+            read.push((via.clone(), keys));
+        }
+        let mut keys = union(read)?;
+        for (url, error) in &failed {
+            keys.warnings.push(format!(
+                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay (no key is retired while an API server cannot be read)",
+                brief(error),
+                urls.len() - failed.len()
+            ));
+        }
+        keys.partial = !failed.is_empty();
+        Ok(keys)
+    }
+}
+
+#[async_trait]
+impl KeySource for KubeSource {
+    fn describe(&self) -> String {
+        match self.endpoints {
+            ApiServerEndpoints::Service => format!("the API server at {}", self.main.url),
+            ApiServerEndpoints::All => format!(
+                "the API servers behind {} (every ready endpoint of the kubernetes Service)",
+                self.main.url
+            ),
+        }
+    }
+
+    async fn fetch(&self) -> Result<SourceKeys, Error> {
+        match self.endpoints {
+            ApiServerEndpoints::Service => self.fetch_from(&self.main).await,
+            ApiServerEndpoints::All => self.fetch_all().await,
+        }
+    }
+}
+
+/// An endpoint's failure without the advice meant for the configured server address.
+fn brief(error: &Error) -> String {
+    match error {
+        Error::Unreachable { server, detail } => format!("cannot reach {server}: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+/// `https://ADDRESS:PORT` of every ready endpoint, sorted, without duplicates. The port is the
+/// slice's `https` port (else its first); an endpoint's addresses are fungible, so the first is
+/// used; `ready` unset counts as ready (the API's convention); FQDN slices are skipped.
+fn endpoint_urls(slices: &[EndpointSlice]) -> Vec<String> {
+    let mut urls = BTreeSet::new();
+    for slice in slices {
+        let ipv6 = match slice.address_type.as_str() {
+            "IPv4" => false,
+            "IPv6" => true,
+            _ => continue,
+        };
+        let ports = slice.ports.as_deref().unwrap_or_default();
+        let port = ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some("https"))
+            .or_else(|| ports.first())
+            .and_then(|p| p.port);
+        let Some(port) = port else { continue };
+        for endpoint in &slice.endpoints {
+            if endpoint.conditions.as_ref().and_then(|c| c.ready) == Some(false) {
+                continue;
+            }
+            let Some(address) = endpoint.addresses.first() else {
+                continue;
+            };
+            urls.insert(if ipv6 {
+                format!("https://[{address}]:{port}")
+            } else {
+                format!("https://{address}:{port}")
+            });
+        }
+    }
+    urls.into_iter().collect()
+}
+
+/// The union of what several API servers serve: they must name one issuer, and a kid must
+/// mean the same key everywhere (kube-apiserver derives the kid from the key, so a
+/// disagreement is a misconfiguration that STS would trip over).
+fn union(answers: Vec<(String, SourceKeys)>) -> Result<SourceKeys, Error> {
+    let mut issuers: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<(Jwk, String)> = Vec::new();
+    let mut out = SourceKeys::default();
+    for (url, answer) in answers {
+        if let Some(issuer) = answer.issuer {
+            issuers.push((url.clone(), issuer));
+        }
+        for key in answer.keys {
+            match keys.iter().find(|(k, _)| k.kid == key.kid) {
+                None => keys.push((key, url.clone())),
+                Some((known, _)) if *known == key => {}
+                Some((_, first)) => {
+                    return Err(Error::KeyDisagreement {
+                        kid: key.kid,
+                        first: first.clone(),
+                        second: url,
+                    })
+                }
+            }
+        }
+        for dropped in answer.dropped {
+            if !out.dropped.iter().any(|d| d.kid == dropped.kid) {
+                out.dropped.push(dropped);
+            }
+        }
+        out.warnings.extend(answer.warnings);
+    }
+    let distinct: BTreeSet<&str> = issuers.iter().map(|(_, i)| i.as_str()).collect();
+    if distinct.len() > 1 {
+        let each: Vec<String> = issuers
+            .iter()
+            .map(|(url, issuer)| format!("{url} signs with {issuer:?}"))
+            .collect();
+        return Err(Error::IssuerDisagreement {
+            servers: each.join(", "),
+        });
+    }
+    out.issuer = issuers.into_iter().next().map(|(_, issuer)| issuer);
+    out.keys = keys.into_iter().map(|(key, _)| key).collect();
+    Ok(out)
 }
 
 /// The `message` of a Kubernetes `Status` body, or the body itself (shortened) otherwise.
@@ -244,5 +518,85 @@ mod tests {
         );
         assert_eq!(status_message(b"Unauthorized"), "Unauthorized");
         assert_eq!(status_message(b""), "(empty body)");
+    }
+
+    fn slices(json: serde_json::Value) -> Vec<EndpointSlice> {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn endpoints_are_the_ready_addresses_on_the_https_port() {
+        let list = slices(serde_json::json!([
+            {
+                "metadata": {"name": "kubernetes"},
+                "addressType": "IPv4",
+                "endpoints": [
+                    {"addresses": ["10.0.0.2", "10.9.9.9"], "conditions": {"ready": true}},
+                    {"addresses": ["10.0.0.1"]},
+                    {"addresses": ["10.0.0.3"], "conditions": {"ready": false}}
+                ],
+                "ports": [{"name": "metrics", "port": 9000}, {"name": "https", "port": 6443}]
+            },
+            {
+                "metadata": {"name": "kubernetes-v6"},
+                "addressType": "IPv6",
+                "endpoints": [{"addresses": ["fd00::1"]}],
+                "ports": [{"port": 443}]
+            },
+            {
+                "metadata": {"name": "kubernetes-fqdn"},
+                "addressType": "FQDN",
+                "endpoints": [{"addresses": ["api.example"]}],
+                "ports": [{"port": 443}]
+            }
+        ]));
+        assert_eq!(
+            endpoint_urls(&list),
+            [
+                "https://10.0.0.1:6443",
+                "https://10.0.0.2:6443",
+                "https://[fd00::1]:443"
+            ]
+        );
+    }
+
+    fn answer(jwks: &[u8], issuer: &str) -> SourceKeys {
+        SourceKeys {
+            keys: parse_jwks(jwks).unwrap().keys,
+            issuer: Some(issuer.into()),
+            ..SourceKeys::default()
+        }
+    }
+
+    #[test]
+    fn the_union_needs_one_issuer_and_one_key_per_kid() {
+        let rsa = include_bytes!("../../tests/fixtures/kube-apiserver/jwks-rsa.json");
+        let two = include_bytes!("../../tests/fixtures/kube-apiserver/jwks-rotation-two-keys.json");
+        let issuer = "https://oidc.example.test/cluster-a";
+        let union_of = union(vec![
+            ("https://a".into(), answer(rsa, issuer)),
+            ("https://b".into(), answer(two, issuer)),
+        ])
+        .unwrap();
+        assert_eq!(union_of.keys.len(), 2);
+        assert_eq!(union_of.issuer.as_deref(), Some(issuer));
+        let err = union(vec![
+            ("https://a".into(), answer(rsa, issuer)),
+            ("https://b".into(), answer(rsa, "https://other")),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("https://b signs with \"https://other\""),
+            "{err}"
+        );
+        let mut forged = answer(rsa, issuer);
+        forged.keys[0].e = Some("AQAB-other".into());
+        let err = union(vec![
+            ("https://a".into(), answer(rsa, issuer)),
+            ("https://b".into(), forged),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, Error::KeyDisagreement { .. }), "{err}");
     }
 }

@@ -16,6 +16,10 @@ pub struct SourceKeys {
     pub keys: Vec<Jwk>,
     pub dropped: Vec<Dropped>,
     pub issuer: Option<String>,
+    /// What the user should know about how the keys were read (an API server not reached).
+    pub warnings: Vec<String>,
+    /// Some API server could not be read: its keys may be missing from `keys`.
+    pub partial: bool,
 }
 
 /// A key left out, with where it came from and why.
@@ -67,6 +71,14 @@ pub enum Error {
         "the Kubernetes API server at {server} served a key set that cannot be published: {detail}"
     )]
     BadKey { server: String, detail: String },
+    #[error("the API servers disagree on the issuer: {servers}. STS accepts one issuer per provider, so nothing was published. Give every kube-apiserver the same first --service-account-issuer, then run sync again")]
+    IssuerDisagreement { servers: String },
+    #[error("the API servers at {first} and {second} serve different keys under the same kid {kid:?}. Nothing was published: check every kube-apiserver's --service-account-key-file (kube-apiserver derives the kid from the key, so the same kid must be the same key)")]
+    KeyDisagreement {
+        kid: String,
+        first: String,
+        second: String,
+    },
     #[error("cannot read key file {path}: {detail}")]
     KeyFileRead { path: String, detail: String },
     #[error("key file {path}: {detail}")]
@@ -104,6 +116,8 @@ impl KeySource for Combined {
             all.keys.extend(keys.keys);
             all.dropped.extend(keys.dropped);
             all.issuer = all.issuer.or(keys.issuer);
+            all.warnings.extend(keys.warnings);
+            all.partial |= keys.partial;
         }
         Ok(all)
     }

@@ -29,6 +29,35 @@ pub use super::fixtures::ISSUER;
 
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub const JWKS_PATH: &str = "/openid/v1/jwks";
+/// Where the `kubernetes` Service's EndpointSlices are listed (the label selector is in the
+/// query, which the fake does not check).
+pub const ENDPOINT_SLICES_PATH: &str =
+    "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
+
+/// How the fake answers one route beyond the two documents: the EndpointSlice list (by default
+/// a list naming this server alone, as a single-API-server cluster answers), or TokenRequest
+/// (`POST /api/v1/namespaces/NS/serviceaccounts/NAME/token`, any body; off by default). `Off`
+/// answers 404.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Route {
+    #[default]
+    Off,
+    /// This status and body, `Content-Type: application/json`.
+    Answer { status: u16, body: Vec<u8> },
+    /// 403 as RBAC answers a resource request the admin may not make.
+    Forbidden,
+}
+
+impl Route {
+    /// TokenRequest answered with the recorded `tokenrequest-response.json` (201), byte for
+    /// byte (its token is signed by the old RSA key).
+    pub fn recorded_token_request() -> Route {
+        Route::Answer {
+            status: 201,
+            body: fixture("tokenrequest-response.json"),
+        }
+    }
+}
 
 /// What the fake API server serves. Switch with [`FakeApiServer::set_scenario`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +146,8 @@ struct Shared {
     flowschema_uid: String,
     prioritylevel_uid: String,
     tls_failures: AtomicUsize,
+    endpoint_slices: Mutex<Route>,
+    token_request: Mutex<Route>,
 }
 
 /// The fake API server. Stops (listener closed, connections dropped) on drop.
@@ -124,6 +155,7 @@ pub struct FakeApiServer {
     addr: SocketAddr,
     ca_pem: String,
     ca_der: CertificateDer<'static>,
+    pki: Arc<TestPki>,
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -135,7 +167,40 @@ impl FakeApiServer {
     }
 
     pub fn with_scenario(scenario: Scenario) -> FakeApiServer {
-        let pki = TestPki::generate();
+        let token = format!("kop-test-admin-{:016x}", random_u64());
+        FakeApiServer::serve(Arc::new(TestPki::generate()), token, scenario)
+    }
+
+    /// Another API server of the same control plane: the same serving certificate and admin
+    /// token (kube-apiservers behind one Service share both), its own port and scenario.
+    pub fn replica(&self, scenario: Scenario) -> FakeApiServer {
+        FakeApiServer::serve(self.pki.clone(), self.shared.token.clone(), scenario)
+    }
+
+    /// Like [`FakeApiServer::with_scenario`], but its certificate names only DNS `localhost`
+    /// (no IP address): a client connecting to 127.0.0.1 verifies it only when it uses the TLS
+    /// name `localhost`.
+    pub fn dns_only(scenario: Scenario) -> FakeApiServer {
+        let token = format!("kop-test-admin-{:016x}", random_u64());
+        FakeApiServer::serve(Arc::new(TestPki::generate_dns_only()), token, scenario)
+    }
+
+    /// `https://localhost:PORT`
+    pub fn localhost_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// How to answer the EndpointSlice list ([`ENDPOINT_SLICES_PATH`]).
+    pub fn set_endpoint_slices(&self, route: Route) {
+        *self.shared.endpoint_slices.lock().unwrap() = route;
+    }
+
+    /// How to answer TokenRequest.
+    pub fn set_token_request(&self, route: Route) {
+        *self.shared.token_request.lock().unwrap() = route;
+    }
+
+    fn serve(pki: Arc<TestPki>, token: String, scenario: Scenario) -> FakeApiServer {
         let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -152,10 +217,12 @@ impl FakeApiServer {
                 scenario,
                 log: Vec::new(),
             }),
-            token: format!("kop-test-admin-{:016x}", random_u64()),
+            token,
             flowschema_uid: uuid_ish(),
             prioritylevel_uid: uuid_ish(),
             tls_failures: AtomicUsize::new(0),
+            endpoint_slices: Mutex::new(Route::Off),
+            token_request: Mutex::new(Route::Off),
         });
 
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
@@ -169,10 +236,16 @@ impl FakeApiServer {
             .expect("tokio runtime");
         runtime.spawn(accept_loop(listener, acceptor, shared.clone()));
 
+        // As a real single-API-server cluster: the kubernetes Service lists this server alone.
+        *shared.endpoint_slices.lock().unwrap() = Route::Answer {
+            status: 200,
+            body: synthetic_endpoint_slices(&[addr], &[]),
+        };
         FakeApiServer {
             addr,
-            ca_pem: pki.ca_pem,
-            ca_der: pki.ca_der,
+            ca_pem: pki.ca_pem.clone(),
+            ca_der: pki.ca_der.clone(),
+            pki,
             shared,
             runtime: Some(runtime),
         }
@@ -346,6 +419,9 @@ fn respond(
         Caller::Invalid => return unauthorized(),
         Caller::Admin => {}
     }
+    if let Some(response) = extra_route(shared, method, path) {
+        return response;
+    }
     if method != Method::GET {
         let mut response = Response::new(Full::new(Bytes::from_static(b"Method Not Allowed")));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -393,6 +469,89 @@ fn respond(
     set(&mut response, header::CONTENT_TYPE, content_type);
     apf_headers(shared, &mut response);
     response
+}
+
+/// The EndpointSlice list and TokenRequest, when the test switched them on.
+fn extra_route(shared: &Shared, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+    let token_request = path
+        .strip_prefix("/api/v1/namespaces/")
+        .map(|rest| rest.split('/').collect::<Vec<_>>())
+        .filter(|parts| matches!(parts[..], [_, "serviceaccounts", _, "token"]));
+    let (route, forbidden_message) = if method == Method::GET && path == ENDPOINT_SLICES_PATH {
+        (
+            shared.endpoint_slices.lock().unwrap().clone(),
+            "endpointslices.discovery.k8s.io is forbidden: User \"ceo-admin\" cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"default\"".to_owned(),
+        )
+    } else if let (true, Some(parts)) = (method == Method::POST, token_request) {
+        (
+            shared.token_request.lock().unwrap().clone(),
+            format!("serviceaccounts \"{}\" is forbidden: User \"ceo-admin\" cannot create resource \"serviceaccounts/token\" in API group \"\" in the namespace \"{}\"", parts[2], parts[0]),
+        )
+    } else {
+        return None;
+    };
+    match route {
+        Route::Off => None,
+        Route::Forbidden => Some(error(
+            shared,
+            StatusCode::FORBIDDEN,
+            status_body(403, "Forbidden", &forbidden_message, "{}"),
+            true,
+        )),
+        Route::Answer { status, body } => {
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() = StatusCode::from_u16(status).expect("status");
+            set(&mut response, "audit-id", &uuid_ish());
+            set(&mut response, header::CACHE_CONTROL, "no-cache, private");
+            set(&mut response, header::CONTENT_TYPE, "application/json");
+            apf_headers(shared, &mut response);
+            Some(response)
+        }
+    }
+}
+
+/// A `discovery.k8s.io/v1` `EndpointSliceList` for the `kubernetes` Service with one slice
+/// per address (port named `https`, as the API server's own reconciler writes it), each
+/// endpoint ready unless listed in `not_ready`. SYNTHETIC: no recording from a real API
+/// server exists; the shape follows the API reference (a real HA cluster has one slice
+/// `kubernetes` with every API server's address and one port; tests on 127.0.0.1 need one
+/// port per server, hence one slice each).
+pub fn synthetic_endpoint_slices(addresses: &[SocketAddr], not_ready: &[SocketAddr]) -> Vec<u8> {
+    let items: Vec<serde_json::Value> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            let name = if i == 0 {
+                "kubernetes".to_owned()
+            } else {
+                format!("kubernetes-{i}")
+            };
+            serde_json::json!({
+                "metadata": {
+                    "name": name,
+                    "namespace": "default",
+                    "uid": uuid_ish(),
+                    "resourceVersion": format!("{}", 200 + i),
+                    "generation": 1,
+                    "creationTimestamp": "2026-11-22T05:20:11Z",
+                    "labels": { "kubernetes.io/service-name": "kubernetes" },
+                },
+                "addressType": if addr.is_ipv6() { "IPv6" } else { "IPv4" },
+                "endpoints": [{
+                    "addresses": [addr.ip().to_string()],
+                    "conditions": { "ready": !not_ready.contains(addr) },
+                }],
+                "ports": [{ "name": "https", "protocol": "TCP", "port": addr.port() }],
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "kind": "EndpointSliceList",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": { "resourceVersion": "4711" },
+        "items": items,
+    }))
+    .expect("JSON")
 }
 
 /// 403 as RBAC answers it, the recorded body with `user` and `path` substituted.
@@ -469,6 +628,15 @@ pub struct TestPki {
 
 impl TestPki {
     pub fn generate() -> TestPki {
+        TestPki::generate_with(true)
+    }
+
+    /// A leaf for DNS `localhost` only, without the 127.0.0.1 IP address.
+    pub fn generate_dns_only() -> TestPki {
+        TestPki::generate_with(false)
+    }
+
+    fn generate_with(ip_san: bool) -> TestPki {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
             KeyPair, KeyUsagePurpose, SanType,
@@ -490,9 +658,11 @@ impl TestPki {
         let leaf_key = KeyPair::generate().expect("leaf key");
         let mut leaf_params =
             CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
-        leaf_params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        if ip_san {
+            leaf_params
+                .subject_alt_names
+                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        }
         leaf_params
             .distinguished_name
             .push(DnType::CommonName, "kube-apiserver");

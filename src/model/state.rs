@@ -288,6 +288,19 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_795_000_000 + hours * 3600).unwrap()
     }
 
+    /// One plan with the default retention and no requests.
+    fn step(source: &[Jwk], published: &[Jwk], state: &State, now: OffsetDateTime) -> KeyPlan {
+        plan_keys(
+            source,
+            published,
+            state,
+            now,
+            DEFAULT_RETENTION,
+            &Requests::default(),
+        )
+        .unwrap()
+    }
+
     fn revoke(kid: String) -> Requests {
         Requests {
             revoke: vec![kid],
@@ -304,30 +317,14 @@ mod tests {
 
     #[test]
     fn first_publish_records_every_key_and_a_second_plan_changes_nothing() {
-        let plan = plan_keys(
-            &keys(ROTATION),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let plan = step(&keys(ROTATION), &[], &State::default(), t(0));
         assert_eq!(plan.publish.len(), 2);
         assert!(plan
             .state
             .keys
             .values()
             .all(|r| r.first_published == t(0) && r.removed_since.is_none()));
-        let again = plan_keys(
-            &keys(ROTATION),
-            &plan.publish,
-            &plan.state,
-            t(5),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let again = step(&keys(ROTATION), &plan.publish, &plan.state, t(5));
         assert_eq!(
             again.state.render(),
             plan.state.render(),
@@ -337,24 +334,8 @@ mod tests {
 
     #[test]
     fn a_key_removed_from_the_source_stays_published_for_the_retention() {
-        let start = plan_keys(
-            &keys(ROTATION),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
-        let removed = plan_keys(
-            &only_new(),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let start = step(&keys(ROTATION), &[], &State::default(), t(0));
+        let removed = step(&only_new(), &start.publish, &start.state, t(1));
         assert_eq!(removed.publish.len(), 2, "the old key is still published");
         assert_eq!(
             removed.retained,
@@ -364,28 +345,12 @@ mod tests {
                 removable_at: t(27)
             }]
         );
-        let later = plan_keys(
-            &only_new(),
-            &removed.publish,
-            &removed.state,
-            t(26),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let later = step(&only_new(), &removed.publish, &removed.state, t(26));
         assert_eq!(
             later.state, removed.state,
             "nothing changes until the retention ends"
         );
-        let due = plan_keys(
-            &only_new(),
-            &later.publish,
-            &later.state,
-            t(27),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let due = step(&only_new(), &later.publish, &later.state, t(27));
         assert_eq!(due.retired, [OLD]);
         assert_eq!(due.publish.len(), 1);
         assert!(!due.state.keys.contains_key(OLD));
@@ -393,15 +358,7 @@ mod tests {
 
     #[test]
     fn losing_the_state_never_drops_a_published_key_early() {
-        let plan = plan_keys(
-            &only_new(),
-            &keys(ROTATION),
-            &State::default(),
-            t(3),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let plan = step(&only_new(), &keys(ROTATION), &State::default(), t(3));
         assert_eq!(plan.publish.len(), 2);
         assert_eq!(plan.retained[0].kid, OLD);
         assert_eq!(plan.retained[0].removable_at, t(29));
@@ -409,33 +366,9 @@ mod tests {
 
     #[test]
     fn a_key_that_comes_back_is_no_longer_removed_and_keeps_its_first_publication() {
-        let start = plan_keys(
-            &keys(RSA),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
-        let gone = plan_keys(
-            &only_new(),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
-        let back = plan_keys(
-            &keys(ROTATION),
-            &gone.publish,
-            &gone.state,
-            t(2),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let start = step(&keys(RSA), &[], &State::default(), t(0));
+        let gone = step(&only_new(), &start.publish, &start.state, t(1));
+        let back = step(&keys(ROTATION), &gone.publish, &gone.state, t(2));
         assert_eq!(back.state.keys[OLD].removed_since, None);
         assert_eq!(back.state.keys[OLD].first_published, t(0));
         assert_eq!(back.state.keys[NEW].first_published, t(1));
@@ -443,15 +376,7 @@ mod tests {
 
     #[test]
     fn revoke_removes_at_once_only_a_published_key_the_source_no_longer_has() {
-        let start = plan_keys(
-            &keys(ROTATION),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let start = step(&keys(ROTATION), &[], &State::default(), t(0));
         let err = plan_keys(
             &keys(ROTATION),
             &start.publish,
@@ -485,15 +410,7 @@ mod tests {
 
     #[test]
     fn a_staged_key_stays_without_a_retention_clock_until_the_source_serves_it() {
-        let start = plan_keys(
-            &keys(RSA),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let start = step(&keys(RSA), &[], &State::default(), t(0));
         let stage = Requests {
             stage: only_new(),
             ..Requests::default()
@@ -510,15 +427,7 @@ mod tests {
         assert_eq!(staged.staged, [NEW]);
         assert_eq!(staged.publish.len(), 2);
         // Later syncs ask nothing, long past any retention: the staged key stays, unchanged.
-        let later = plan_keys(
-            &keys(RSA),
-            &staged.publish,
-            &staged.state,
-            t(100),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let later = step(&keys(RSA), &staged.publish, &staged.state, t(100));
         assert_eq!(later.state, staged.state);
         assert!(later.retained.is_empty() && later.retired.is_empty());
         // Seen publicly: recorded once, an earlier time kept.
@@ -548,15 +457,7 @@ mod tests {
         .unwrap();
         assert_eq!(again.state, recorded.state, "staging again changes nothing");
         // The API server serves it: ordinary, its history kept.
-        let served = plan_keys(
-            &keys(ROTATION),
-            &again.publish,
-            &again.state,
-            t(4),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let served = step(&keys(ROTATION), &again.publish, &again.state, t(4));
         let record = &served.state.keys[NEW];
         assert!(!record.staged);
         assert_eq!(record.first_published, t(1));
@@ -577,24 +478,8 @@ mod tests {
 
     #[test]
     fn nothing_is_retired_while_an_api_server_could_not_be_read() {
-        let start = plan_keys(
-            &keys(ROTATION),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
-        let removed = plan_keys(
-            &only_new(),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let start = step(&keys(ROTATION), &[], &State::default(), t(0));
+        let removed = step(&only_new(), &start.publish, &start.state, t(1));
         let partial = Requests {
             hold_retirement: true,
             ..Requests::default()
@@ -616,15 +501,7 @@ mod tests {
 
     #[test]
     fn state_round_trips_and_rejects_garbage() {
-        let plan = plan_keys(
-            &keys(ROTATION),
-            &[],
-            &State::default(),
-            t(0),
-            DEFAULT_RETENTION,
-            &Requests::default(),
-        )
-        .unwrap();
+        let plan = step(&keys(ROTATION), &[], &State::default(), t(0));
         assert_eq!(State::parse(&plan.state.render()).unwrap(), plan.state);
         let text = String::from_utf8(plan.state.render()).unwrap();
         assert!(text.contains("\"first_published\": \"2026-"), "{text}");

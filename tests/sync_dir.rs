@@ -101,7 +101,14 @@ fn cluster_source_renders_the_discovery_document_and_reads_each_path_once() {
     let out = dir.path().join("public");
     cmd.args(sync_dir_args(&kubeconfig, &out))
         .args(["--issuer", ISSUER]);
-    cmd.assert_success();
+    let output = cmd.assert_success();
+    // One API server: read through the server address, and said so (not as a warning).
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("the kubernetes EndpointSlices list 1 API server; read the keys through")
+            && !stderr.contains("WARN"),
+        "{stderr}"
+    );
     assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
     // The API server's own document points jwks_uri at https://127.0.0.1:6443; ours is public,
     // and byte-identical to what kube-apiserver renders when --service-account-jwks-uri is set.

@@ -11,9 +11,10 @@
 //! configured server URL (every API server's certificate is valid for that name, not
 //! necessarily for its own address), and the union of their keys is returned. They must agree
 //! on the issuer and on every kid's key. With one endpoint, when listing fails, or when no
-//! endpoint answers, the server address is read instead; an endpoint that does not answer is
-//! skipped. Both are reported as warnings, and a partial read is flagged so that no key is
-//! retired during that run (docs/rotation.md, "HA control planes").
+//! endpoint answers, the server address is read instead (an info line for the first, a
+//! warning for the others); an endpoint that does not answer is skipped with a warning, and
+//! a partial read is flagged so that no key is retired during that run (docs/rotation.md,
+//! "HA control planes").
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -294,7 +295,10 @@ impl KubeSource {
             }
             // One API server: the server address reaches it (and is routable from here).
             Ok(urls) if urls.len() <= 1 => {
-                tracing::debug!(endpoints = ?urls, "one API server endpoint; read through {via}");
+                tracing::info!(
+                    "the kubernetes EndpointSlices list {} API server; read the keys through {via}",
+                    urls.len()
+                );
                 return main;
             }
             Ok(urls) => urls,

@@ -212,7 +212,7 @@ impl StoreFault {
                 "run sync again later".into(),
             ],
             StoreFault::Silent => vec![
-                format!("timed out after {SHORT_TIMEOUT} s"),
+                format!("timed out ({SHORT_TIMEOUT} s per attempt, up to 3 attempts)"),
                 "raise --timeout".into(),
             ],
             StoreFault::Dropped => vec![

@@ -29,7 +29,7 @@ pub enum Error {
     },
     #[error("{location} changed while this run was writing it (another publisher?)")]
     PreconditionFailed { location: String },
-    #[error("{operation} {location} timed out after {seconds} s; check the network path to the store, or raise --timeout")]
+    #[error("{operation} {location} timed out ({seconds} s per attempt, up to 3 attempts); check the network path to the store, or raise --timeout")]
     Timeout {
         operation: &'static str,
         location: String,

@@ -80,6 +80,21 @@ where
     parts.join(": ")
 }
 
+/// Whether an SDK error means "there are no credentials" (nothing in the provider chain), as
+/// opposed to credentials that were refused (those come back as service error codes).
+pub fn missing_credentials<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_types::error::display::DisplayErrorContext;
+    if matches!(err, aws_sdk_s3::error::SdkError::DispatchFailure(e) if e.is_user()) {
+        return true;
+    }
+    let detail = DisplayErrorContext(err).to_string();
+    detail.contains("no credentials") || detail.contains("credentials provider was not enabled")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::{BucketHead, Effects, Error, PublicAccessBlock, RoleState};
 
@@ -58,10 +57,8 @@ fn classify<E>(action: &'static str, resource: &str, err: &SdkError<E, HttpRespo
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(err).to_string();
-    if matches!(err, SdkError::DispatchFailure(e) if e.is_user())
-        || detail.contains("no credentials")
-    {
+    let detail = crate::aws::describe_error(err);
+    if crate::aws::missing_credentials(err) {
         return Error::Credentials { detail };
     }
     match err.code() {

@@ -9,7 +9,6 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
@@ -264,18 +263,6 @@ async fn read_annotation(
     }
 }
 
-/// Whether an SDK error means "there are no credentials" rather than "they were refused".
-fn no_credentials<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> bool
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let detail = DisplayErrorContext(error).to_string();
-    matches!(error, aws_sdk_s3::error::SdkError::DispatchFailure(e) if e.is_user())
-        || detail.contains("no credentials")
-        || detail.contains("credentials provider was not enabled")
-}
-
 /// AWS: the caller's account, the provider, the role, the bucket.
 async fn aws_side(
     config: &DoctorConfig,
@@ -315,7 +302,7 @@ async fn aws_side(
     let sts = crate::aws::sts_client(&global);
     let identity = match sts.get_caller_identity().send().await {
         Ok(identity) => identity,
-        Err(e) if no_credentials(&e) => {
+        Err(e) if crate::aws::missing_credentials(&e) => {
             let absent =
                 Gathered::<AwsFacts>::not_given("not checked: no AWS credentials", PASS_AWS);
             let role = if config.role_arn.is_some() {
@@ -333,7 +320,7 @@ async fn aws_side(
         Err(e) => {
             let failed = Gathered::<AwsFacts>::failed(format!(
                 "STS GetCallerIdentity failed ({}); check the AWS credentials in use (`aws sts get-caller-identity`)",
-                DisplayErrorContext(&e)
+                crate::aws::describe_error(&e)
             ));
             let role = if config.role_arn.is_some() {
                 failed.absent()
@@ -419,7 +406,7 @@ async fn other_providers(iam: &aws_sdk_iam::Client) -> Vec<String> {
             })
             .collect(),
         Err(e) => {
-            tracing::debug!(error = %DisplayErrorContext(&e), "ListOpenIDConnectProviders");
+            tracing::debug!(error = %crate::aws::describe_error(&e), "ListOpenIDConnectProviders");
             Vec::new()
         }
     }
@@ -448,7 +435,7 @@ async fn read_role(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Gathered<RoleFa
         Err(e) => Gathered::failed(format!(
             "iam:GetRole on {} failed: {}",
             role.arn,
-            DisplayErrorContext(&e)
+            crate::aws::describe_error(&e)
         )),
     }
 }
@@ -490,7 +477,7 @@ where
         }
         _ => format!(
             "{what} on bucket {bucket} failed: {}",
-            DisplayErrorContext(error)
+            crate::aws::describe_error(error)
         ),
     }
 }
@@ -538,7 +525,7 @@ async fn read_bucket(
             Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => Gathered::Got(None),
             Err(e) => Gathered::failed(format!(
                 "reading the account's Block Public Access (s3:GetAccountPublicAccessBlock, S3 Control) failed: {}; grant it, or check it with `aws s3control get-public-access-block --account-id {account}`",
-                DisplayErrorContext(&e)
+                crate::aws::describe_error(&e)
             )),
         }
     };

@@ -11,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::{Account, Error, OidcProviders, ProviderState};
 
@@ -61,10 +60,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(err).to_string();
-    if matches!(err, SdkError::DispatchFailure(e) if e.is_user())
-        || detail.contains("no credentials")
-    {
+    let detail = crate::aws::describe_error(err);
+    if crate::aws::missing_credentials(err) {
         return Error::Credentials { detail };
     }
     match err.code() {

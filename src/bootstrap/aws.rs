@@ -109,30 +109,6 @@ fn is_code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, codes: &[&s
     err.code().is_some_and(|code| codes.contains(&code))
 }
 
-/// IAM documents in GetRole / GetRolePolicy answers are URL-encoded (RFC 3986); decode them.
-/// Text that already parses as JSON is returned as it is.
-pub fn decode_policy_document(text: &str) -> String {
-    if serde_json::from_str::<serde_json::Value>(text).is_ok() {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
-}
-
 fn pab_from_s3(
     config: Option<&aws_sdk_s3::types::PublicAccessBlockConfiguration>,
 ) -> Option<PublicAccessBlock> {
@@ -400,7 +376,7 @@ impl Effects for AwsEffects {
         match self.iam.get_role().role_name(name).send().await {
             Ok(output) => Ok(output.role().map(|role| RoleState {
                 arn: role.arn().to_owned(),
-                trust_policy: decode_policy_document(
+                trust_policy: crate::aws::decode_policy_document(
                     role.assume_role_policy_document().unwrap_or_default(),
                 ),
                 tags: role
@@ -423,7 +399,9 @@ impl Effects for AwsEffects {
             .send()
             .await
         {
-            Ok(output) => Ok(Some(decode_policy_document(output.policy_document()))),
+            Ok(output) => Ok(Some(crate::aws::decode_policy_document(
+                output.policy_document(),
+            ))),
             Err(e) if is_code(&e, &["NoSuchEntity", "NoSuchEntityException"]) => Ok(None),
             Err(e) => Err(classify("iam:GetRolePolicy", &self.role_resource(role), &e)),
         }
@@ -495,20 +473,5 @@ impl Effects for AwsEffects {
             .await
             .map(drop)
             .map_err(|e| classify("iam:PutRolePolicy", &self.role_resource(role), &e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_policy_document;
-
-    #[test]
-    fn iam_documents_are_url_decoded_unless_already_json() {
-        let json = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        assert_eq!(decode_policy_document(json), json);
-        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(decode_policy_document(encoded), json);
-        // A stray '%' is kept as it is.
-        assert_eq!(decode_policy_document("100%"), "100%");
     }
 }

@@ -416,7 +416,7 @@ async fn read_role(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Gathered<RoleFa
     match iam.get_role().role_name(&role.name).send().await {
         Ok(out) => Gathered::Got(RoleFacts {
             arn: role.arn.clone(),
-            trust_policy: Some(decode_policy(
+            trust_policy: Some(crate::aws::decode_policy_document(
                 out.role()
                     .and_then(|r| r.assume_role_policy_document())
                     .unwrap_or("{}"),
@@ -438,29 +438,6 @@ async fn read_role(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Gathered<RoleFa
             crate::aws::describe_error(&e)
         )),
     }
-}
-
-/// IAM returns policy documents URL-encoded (RFC 3986); text that parses as JSON is kept.
-pub fn decode_policy(text: &str) -> String {
-    if serde_json::from_str::<serde_json::Value>(text).is_ok() {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
 }
 
 fn s3_failure<E, R>(what: &str, bucket: &str, error: &aws_sdk_s3::error::SdkError<E, R>) -> String
@@ -563,20 +540,4 @@ async fn read_bucket(
         ownership,
         policy,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_documents_are_url_decoded_once() {
-        assert_eq!(decode_policy("{\"a\":1}"), "{\"a\":1}");
-        assert_eq!(
-            decode_policy("%7B%22Version%22%3A%222012-10-17%22%7D"),
-            "{\"Version\":\"2012-10-17\"}"
-        );
-        assert_eq!(decode_policy("100%"), "100%");
-        assert_eq!(decode_policy("%7"), "%7");
-    }
 }

@@ -120,18 +120,6 @@ fn pab_from_s3(
     })
 }
 
-fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value are set")
-        })
-        .collect()
-}
-
 #[async_trait]
 impl Effects for AwsEffects {
     async fn account_id(&self) -> Result<String, Error> {
@@ -419,7 +407,7 @@ impl Effects for AwsEffects {
             .role_name(name)
             .assume_role_policy_document(trust_policy)
             .description("kube-oidc-publisher: publishes this cluster's OIDC documents and keeps its IAM OIDC provider in sync")
-            .set_tags(Some(iam_tags(tags)))
+            .set_tags(Some(crate::iam::aws::iam_tags(tags)))
             .send()
             .await;
         match result {
@@ -440,7 +428,7 @@ impl Effects for AwsEffects {
         self.iam
             .tag_role()
             .role_name(name)
-            .set_tags(Some(iam_tags(tags)))
+            .set_tags(Some(crate::iam::aws::iam_tags(tags)))
             .send()
             .await
             .map(drop)

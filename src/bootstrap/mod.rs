@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::model::policy::check_role_name;
 use crate::model::policy::{self, PolicyError};
 use crate::plan::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
@@ -779,19 +780,6 @@ pub async fn apply(
 /// `arn:<partition>:iam::<account>:role/<name>`: the ARN a role created without a path gets.
 pub fn role_arn(partition: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{name}")
-}
-
-/// Checks a role name as IAM does (1-64 of letters, digits and `+=,.@_-`).
-pub fn check_role_name(name: &str) -> Result<(), PolicyError> {
-    let valid = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(PolicyError::BadRoleName(name.to_owned()))
-    }
 }
 
 /// The kube-apiserver flags that make tokens verifiable by STS, in order.

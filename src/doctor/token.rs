@@ -34,15 +34,7 @@ impl Decoded {
 
     /// `aud` as a list (a single string is a list of one).
     pub fn aud(&self) -> Vec<String> {
-        match self.claims.get("aud") {
-            Some(Value::String(one)) => vec![one.clone()],
-            Some(Value::Array(many)) => many
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        }
+        super::trust::strings(self.claims.get("aud"))
     }
 
     pub fn exp(&self) -> Option<i64> {

@@ -111,8 +111,8 @@ fn statements(policy: &str) -> Result<Vec<Map<String, Value>>, String> {
         .collect())
 }
 
-/// A string or a list of strings, as IAM allows for most elements.
-fn strings(value: Option<&Value>) -> Vec<String> {
+/// A string or a list of strings, as IAM allows for most elements (and JWT for `aud`).
+pub(super) fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(one)) => vec![one.clone()],
         Some(Value::Array(many)) => many

@@ -135,7 +135,7 @@ where
     }
 }
 
-fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(crate) fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()

@@ -617,7 +617,8 @@ fn check_bucket(bucket: &str) -> Result<(), PolicyError> {
     }
 }
 
-fn check_role_name(name: &str) -> Result<(), PolicyError> {
+/// Checks a role name as IAM does (1-64 of letters, digits and `+=,.@_-`).
+pub fn check_role_name(name: &str) -> Result<(), PolicyError> {
     let valid = (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -674,7 +674,7 @@ pub struct DoctorArgs {
     ///
     /// Its kid must be in the public JWKS, its signature must verify with that key, its iss
     /// must be the issuer and its exp not more than 5 minutes past. The token is never printed.
-    #[arg(long, value_name = "FILE", env = "KUBE_OIDC_PUBLISHER_TOKEN_FILE")]
+    #[arg(long, value_name = "FILE", env = "KUBE_OIDC_PUBLISHER_TOKEN")]
     pub token: Option<PathBuf>,
 
     /// The ServiceAccount the pods run as, NAMESPACE/NAME.
@@ -685,7 +685,7 @@ pub struct DoctorArgs {
     #[arg(
         long,
         value_name = "NAMESPACE/NAME",
-        env = "KUBE_OIDC_PUBLISHER_DOCTOR_SERVICE_ACCOUNT"
+        env = "KUBE_OIDC_PUBLISHER_SERVICE_ACCOUNT"
     )]
     pub service_account: Option<String>,
 
@@ -848,9 +848,58 @@ pub enum RotateCommand {
 #[derive(Clone, Debug, Args)]
 pub struct RevokeArgs {
     /// The kid to remove (repeatable); see `rotate status`.
-    #[arg(long = "kid", value_name = "KID", required = true)]
+    ///
+    /// In the environment variable, separate several kids with commas.
+    #[arg(
+        long = "kid",
+        value_name = "KID",
+        required = true,
+        env = "KUBE_OIDC_PUBLISHER_KID",
+        value_delimiter = ','
+    )]
     pub kids: Vec<String>,
 
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// docs/cli.md promises every option an environment twin named after it: walk every
+    /// command of the clap tree and hold each option to that rule.
+    #[test]
+    fn every_option_has_the_environment_twin_named_after_it() {
+        fn walk(command: &clap::Command, path: &str, wrong: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if arg.is_positional() || long == "help" || long == "version" {
+                    continue;
+                }
+                let expected = format!(
+                    "KUBE_OIDC_PUBLISHER_{}",
+                    long.to_uppercase().replace('-', "_")
+                );
+                let actual = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                if actual.as_deref() != Some(expected.as_str()) {
+                    wrong.push(format!("{path} --{long}: {actual:?}, expected {expected}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), wrong);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut wrong = Vec::new();
+        walk(&command, "kube-oidc-publisher", &mut wrong);
+        assert!(
+            wrong.is_empty(),
+            "options without their twin:\n{}",
+            wrong.join("\n")
+        );
+    }
 }

@@ -254,11 +254,12 @@ pub async fn fetch_verified_chain_via(
     Ok(chain)
 }
 
-/// The system roots plus every certificate of every `--ca-file`; also returns how many came
-/// from the files, for messages.
-async fn load_roots(ca_files: &[PathBuf]) -> Result<(RootCertStore, usize), Error> {
+/// Every certificate of every `--ca-file` as a trust anchor. A file that cannot be read, is not
+/// PEM, holds no certificate, or holds one that cannot be a trust anchor is an error naming the
+/// file (and the certificate): a CA silently left out would make a chain fail to verify for a
+/// reason nobody can see. `thumbprint`, `sync` and `doctor` all read `--ca-file` through this.
+pub async fn ca_file_roots(ca_files: &[PathBuf]) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    let mut from_files = 0;
     for path in ca_files {
         for (index, der) in read_pem_certificates(path).await?.into_iter().enumerate() {
             roots.add(der).map_err(|e| Error::CaFileBadCertificate {
@@ -266,9 +267,16 @@ async fn load_roots(ca_files: &[PathBuf]) -> Result<(RootCertStore, usize), Erro
                 index: index + 1,
                 detail: e.to_string(),
             })?;
-            from_files += 1;
         }
     }
+    Ok(roots)
+}
+
+/// The system roots plus every certificate of every `--ca-file`; also returns how many came
+/// from the files, for messages.
+async fn load_roots(ca_files: &[PathBuf]) -> Result<(RootCertStore, usize), Error> {
+    let mut roots = ca_file_roots(ca_files).await?;
+    let from_files = roots.len();
     // Reads a few files once per run; blocking briefly here is simpler than a blocking task.
     let native = rustls_native_certs::load_native_certs();
     let (added, _ignored) = roots.add_parsable_certificates(native.certs);

@@ -1052,3 +1052,27 @@ fn doctor_that_cannot_start_exits_2_with_a_json_error() {
     );
     assert!(stderr_str(&output).contains("error: cannot read --token"));
 }
+
+#[test]
+fn ca_file_certificate_cannot_be_a_trust_anchor_is_reported_not_dropped() {
+    // Issue #14: doctor silently dropped a --ca-file certificate it could not parse, while
+    // thumbprint and sync reported it. A garbled CA beside a good one is now the same error.
+    let mut setup = Setup::new("garbled-ca");
+    let ca_file = setup.dir.path().join("garbled-ca.pem");
+    let garbled = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    std::fs::write(&ca_file, format!("{}{garbled}", setup.root.pem)).unwrap();
+    setup.set("--ca-file", ca_file.display().to_string());
+    let output = setup.command().assert_exit(2);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], "error", "{report:#}");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("garbled-ca.pem: certificate 2 cannot be a trust anchor"),
+        "{report:#}"
+    );
+    assert!(
+        stderr_str(&output).contains("certificate 2 cannot be a trust anchor"),
+        "{}",
+        stderr_str(&output)
+    );
+}

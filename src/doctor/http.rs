@@ -17,7 +17,6 @@ use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
-use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{
     self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -33,8 +32,10 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// Why the client cannot be built; doctor cannot run then.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read --ca-file {}: {detail}; pass a readable PEM file of CA certificates", path.display())]
-    CaFile { path: PathBuf, detail: String },
+    /// Unreadable, not PEM, empty, or a certificate that cannot be a trust anchor: the same
+    /// errors `thumbprint` and `sync` report.
+    #[error(transparent)]
+    CaFile(#[from] crate::tls::Error),
     #[error("no trusted root certificates: the system store holds none and no --ca-file was given; install the system CA bundle (ca-certificates), point SSL_CERT_FILE at one, or pass --ca-file")]
     NoRoots,
 }
@@ -55,32 +56,11 @@ impl PublicClient {
         connect_to: &[ConnectTo],
         budget: Duration,
     ) -> Result<PublicClient, ClientError> {
-        let mut extra = Vec::new();
-        for path in ca_files {
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| ClientError::CaFile {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
-            let certs = CertificateDer::pem_slice_iter(&bytes)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ClientError::CaFile {
-                    path: path.clone(),
-                    detail: format!("not PEM ({e})"),
-                })?;
-            if certs.is_empty() {
-                return Err(ClientError::CaFile {
-                    path: path.clone(),
-                    detail: "it holds no PEM certificate".into(),
-                });
-            }
-            extra.extend(certs);
-        }
+        let extra = crate::tls::ca_file_roots(ca_files).await?;
         let mut public_roots = RootCertStore::empty();
         public_roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         let mut all_roots = public_roots.clone();
-        all_roots.add_parsable_certificates(extra);
+        all_roots.roots.extend(extra.roots);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let build = |roots: RootCertStore| {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()

@@ -1076,3 +1076,55 @@ fn ca_file_certificate_cannot_be_a_trust_anchor_is_reported_not_dropped() {
         stderr_str(&output)
     );
 }
+
+#[test]
+fn http_issuer_skips_the_iam_checks_that_depend_on_issuer_format() {
+    // Issue #14: after the format error, doctor still looked up the IAM provider for the
+    // http:// URL and suggested `aws iam create-open-id-connect-provider --url http://…`,
+    // a command IAM refuses. The checks built on the issuer now say what they depend on.
+    let mut setup = Setup::new("http-issuer");
+    let http = setup.issuer.replacen("https://", "http://", 1);
+    setup.set("--issuer", http.clone());
+    let report = setup.run(1);
+    assert_eq!(errors(&report)[0].0, "issuer.format", "{report:#}");
+    for check in [
+        "iam.provider",
+        "iam.client_ids",
+        "iam.thumbprint",
+        "role.principal",
+        "role.condition_keys",
+    ] {
+        let f = finding(&report, check);
+        assert_eq!(f["severity"], "skipped", "{f:#}");
+        assert_eq!(
+            f["message"], "skipped: depends on issuer.format, which failed",
+            "{f:#}"
+        );
+        assert_eq!(f["fix"], "fix issuer.format first", "{f:#}");
+    }
+    let text = report.to_string();
+    assert!(
+        !text.contains("create-open-id-connect-provider"),
+        "no command IAM refuses: {report:#}"
+    );
+}
+
+#[test]
+fn without_a_token_iam_client_ids_names_the_audience_flag_not_the_tokens_audience() {
+    // Issue #14: with no --token and no --service-account, iam.client_ids spoke of "the
+    // token's audience" although no token was read.
+    let mut setup = Setup::new("no-token-aud");
+    setup.unset("--service-account");
+    let (issuer, thumbprint) = (setup.issuer.clone(), setup.thumbprint());
+    setup.replace_provider(&issuer, &["vault.example"], &thumbprint);
+    let report = setup.run(1);
+    let f = finding(&report, "iam.client_ids");
+    assert_eq!(f["severity"], "error", "{f:#}");
+    assert_eq!(f["sts_error"], INCORRECT_AUDIENCE, "{f:#}");
+    let message = f["message"].as_str().unwrap();
+    assert!(!message.contains("token's audience"), "{f:#}");
+    assert!(
+        message.contains("the audience [\"sts.amazonaws.com\"] (--audience; no token was given"),
+        "{f:#}"
+    );
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::bucket;
 use super::config::RoleArn;
 use super::facts::{Answer, Facts, FetchError, Fetched, Gathered, ProviderFacts};
-use super::findings::{sts, Finding, CATALOGUE};
+use super::findings::{sts, Finding, Severity, CATALOGUE};
 use super::token::{self, Decoded, SKEW_SECONDS};
 use super::trust;
 use crate::model::issuer::Issuer;
@@ -63,19 +63,60 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
     ));
 
     let token = decoded.as_ref().and_then(|d| d.as_ref().ok());
-    let audiences: Vec<String> = match token.map(Decoded::aud) {
-        Some(aud) if !aud.is_empty() => aud,
-        _ => vec![facts.audience.clone()],
+    let (audiences, audience_from) = match token.map(Decoded::aud) {
+        Some(aud) if !aud.is_empty() => (aud, AudienceFrom::Token),
+        _ => (vec![facts.audience.clone()], AudienceFrom::Flag),
     };
-    out.extend(iam_findings(facts, &audiences));
+    // The provider URL and the role's condition keys are made from the issuer: with a
+    // malformed one, their checks would look up (and suggest creating) what IAM refuses.
+    let issuer_ok = Issuer::parse(&facts.issuer).is_ok();
+    if issuer_ok {
+        out.extend(iam_findings(facts, &audiences, audience_from));
+    } else {
+        out.extend(IAM_CHECKS.iter().map(|c| depends_on(c, "issuer.format")));
+    }
     out.extend(s3_findings(facts));
-    out.extend(role_findings(facts, token, &audiences));
+    out.extend(
+        role_findings(facts, token, &audiences)
+            .into_iter()
+            .map(|f| match f.check {
+                // Not a skip for a missing input, which says what to pass.
+                "role.principal" | "role.condition_keys"
+                    if !issuer_ok
+                        && (f.severity != Severity::Skipped
+                            || f.fix.as_deref() == Some("fix role.principal first")) =>
+                {
+                    depends_on(f.check, "issuer.format")
+                }
+                _ => f,
+            }),
+    );
     out.push(annotation(facts));
     debug_assert_eq!(
         out.iter().map(|f| f.check).collect::<Vec<_>>(),
         CATALOGUE.iter().map(|(id, _)| *id).collect::<Vec<_>>()
     );
     out
+}
+
+/// Where the audience the IAM and role checks compare comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AudienceFrom {
+    /// The `aud` of the token given or minted.
+    Token,
+    /// `--audience` (its default), because no token was given.
+    Flag,
+}
+
+const IAM_CHECKS: [&str; 3] = ["iam.provider", "iam.client_ids", "iam.thumbprint"];
+
+/// A check not run because `on`, which it builds on, failed: reported once, where it starts.
+fn depends_on(check: &'static str, on: &str) -> Finding {
+    Finding::skipped(
+        check,
+        format!("skipped: depends on {on}, which failed"),
+        format!("fix {on} first"),
+    )
 }
 
 fn gathered_skip<T>(check: &'static str, gathered: &Gathered<T>) -> Finding {
@@ -669,8 +710,8 @@ fn ago(seconds: i64) -> String {
 }
 
 /// `iam.provider`, `iam.client_ids`, `iam.thumbprint`.
-fn iam_findings(facts: &Facts, audiences: &[String]) -> Vec<Finding> {
-    const CHECKS: [&str; 3] = ["iam.provider", "iam.client_ids", "iam.thumbprint"];
+fn iam_findings(facts: &Facts, audiences: &[String], from: AudienceFrom) -> Vec<Finding> {
+    const CHECKS: [&str; 3] = IAM_CHECKS;
     let Some(aws) = facts.aws.got() else {
         return CHECKS
             .iter()
@@ -732,7 +773,7 @@ fn iam_findings(facts: &Facts, audiences: &[String]) -> Vec<Finding> {
             "iam.provider",
             format!("{} exists for exactly this issuer", provider.arn),
         ),
-        client_ids(provider, audiences),
+        client_ids(provider, audiences, from),
         thumbprint(facts, provider),
     ]
 }
@@ -751,15 +792,18 @@ fn similar(other: &str, host_path: &str) -> bool {
         || host(other) == host(host_path)
 }
 
-fn client_ids(provider: &ProviderFacts, audiences: &[String]) -> Finding {
+fn client_ids(provider: &ProviderFacts, audiences: &[String], from: AudienceFrom) -> Finding {
     const CHECK: &str = "iam.client_ids";
+    let which = match from {
+        AudienceFrom::Token => format!("the token's audience {audiences:?}"),
+        AudienceFrom::Flag => format!(
+            "the audience {audiences:?} (--audience; no token was given, pass --token or --service-account to check a real token's)"
+        ),
+    };
     if audiences.iter().any(|a| provider.client_ids.contains(a)) {
         return Finding::ok(
             CHECK,
-            format!(
-                "the client IDs {:?} contain the token's audience {:?}",
-                provider.client_ids, audiences
-            ),
+            format!("the client IDs {:?} contain {which}", provider.client_ids),
         );
     }
     let audience = audiences
@@ -769,7 +813,7 @@ fn client_ids(provider: &ProviderFacts, audiences: &[String]) -> Finding {
         CHECK,
         Some(sts::INCORRECT_AUDIENCE.into()),
         format!(
-            "the provider's client IDs are {:?}, but the token's audience is {audiences:?}",
+            "the provider's client IDs {:?} do not contain {which}",
             provider.client_ids
         ),
         format!(

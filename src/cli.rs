@@ -394,7 +394,9 @@ docs/thumbprint.md.
 
 Examples:
   kube-oidc-publisher thumbprint https://oidc.example.com
-  kube-oidc-publisher thumbprint https://oidc.internal:8443 --ca-file private-ca.pem --output json";
+  kube-oidc-publisher thumbprint https://oidc.internal:8443 --ca-file private-ca.pem --output json
+  # a new host before DNS points at it; the certificate is still verified for oidc.example.com
+  kube-oidc-publisher thumbprint https://oidc.example.com --connect-to oidc.example.com:443:10.0.0.7:443";
 
 #[derive(Clone, Debug, Args)]
 pub struct ThumbprintArgs {
@@ -416,6 +418,18 @@ pub struct ThumbprintArgs {
         value_delimiter = ','
     )]
     pub ca_files: Vec<PathBuf>,
+
+    /// Connect to TO_HOST:TO_PORT when opening TLS to HOST:PORT (like curl's --connect-to).
+    ///
+    /// The certificate is still verified for HOST. For checking an endpoint before DNS points
+    /// at it.
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST:PORT:TO_HOST:TO_PORT",
+        env = "KUBE_OIDC_PUBLISHER_CONNECT_TO",
+        value_delimiter = ','
+    )]
+    pub connect_to: Vec<String>,
 
     /// Result format on stdout.
     ///

@@ -519,3 +519,63 @@ fn bad_urls_and_ca_files_are_rejected_with_the_fix() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("--timeout"), "{run}");
 }
+
+#[test]
+fn connect_to_reaches_another_address_and_still_verifies_the_url_host() {
+    // Issue #14: sync and doctor had --connect-to, thumbprint did not. The host name does not
+    // resolve; --connect-to sends the connection to the loopback server, SNI and verification
+    // stay those of the URL's host.
+    let env = Env::new();
+    let root = Ca::root("kop connect-to root");
+    let intermediate = root.intermediate("kop connect-to intermediate");
+    let host = "oidc-thumbprint-connect-to.example.test";
+    let server = Server::tls(
+        &intermediate.leaf_with(&[host], (2100, 1, 1)),
+        &[&intermediate.der],
+    );
+    let ca = env.write("root.pem", &root.pem);
+    let via = format!("{host}:443:127.0.0.1:{}", server.port());
+    let url = format!("https://{host}/c1/openid/v1/jwks");
+    let run = env.kop(
+        &[
+            "thumbprint",
+            &url,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--connect-to",
+            &via,
+        ],
+        &[],
+    );
+    assert_ok_thumbprint(&run, &sha1_hex(&intermediate.der));
+    assert_eq!(
+        server.sni(),
+        [Some(host.to_owned())],
+        "SNI is the URL's host"
+    );
+
+    // From the environment too, like every option.
+    let run = env.kop(
+        &["thumbprint", &url, "--ca-file", ca.to_str().unwrap()],
+        &[("KUBE_OIDC_PUBLISHER_CONNECT_TO", &via)],
+    );
+    assert_ok_thumbprint(&run, &sha1_hex(&intermediate.der));
+
+    // A certificate for another name is still refused through --connect-to.
+    let other = format!("other-{host}:443:127.0.0.1:{}", server.port());
+    let run = env.kop(
+        &[
+            "thumbprint",
+            &format!("https://other-{host}"),
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--connect-to",
+            &other,
+        ],
+        &[],
+    );
+    assert_error(&run, &["is not valid for"]);
+
+    let run = env.kop(&["thumbprint", &url, "--connect-to", "nonsense"], &[]);
+    assert_error(&run, &["is not HOST:PORT:TO_HOST:TO_PORT"]);
+}

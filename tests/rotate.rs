@@ -96,7 +96,8 @@ fn a_rotation_from_staging_to_revocation() {
     // The compromise case: the old key goes at once, loudly.
     let output = with(&["rotate", "revoke", "--kid", OLD]).assert_success();
     assert!(
-        stderr_str(&output).contains("REVOKING"),
+        stderr_str(&output).contains("REVOKED")
+            && stderr_str(&output).contains("Pods whose tokens they signed fail STS"),
         "{}",
         stderr_str(&output)
     );
@@ -298,8 +299,18 @@ fn an_abandoned_stage_is_removed_with_revoke() {
         .map(|(kid, _)| kid.clone())
         .collect();
     assert_eq!(staged.len(), 1);
+    // A staged key no API server served signed no token: no warning about pods.
     let output = with(&["rotate", "revoke", "--kid", &staged[0]]).assert_success();
-    assert!(stderr_str(&output).contains("REVOKING"));
+    assert!(
+        stderr_str(&output).contains("signed no token"),
+        "{}",
+        stderr_str(&output)
+    );
+    assert!(
+        !stderr_str(&output).contains("Pods whose tokens"),
+        "{}",
+        stderr_str(&output)
+    );
     assert_eq!(
         kids(&std::fs::read(store.join("openid/v1/jwks")).unwrap()),
         [OLD]
@@ -555,6 +566,120 @@ fn ha_refuses_api_servers_that_disagree_on_the_issuer_and_writes_nothing() {
             && err.contains("https://oidc.example.test/cluster-b")
             && err.contains("--service-account-issuer"),
         "{err}"
+    );
+    assert_eq!(snapshot_dir(&store), before, "nothing written");
+}
+
+#[test]
+fn status_with_source_files_says_n_a_at_api_and_names_the_sync_key_file_command() {
+    // Issue #14: with --source files, `rotate status` advised `rotate stage`, which refuses
+    // --source files and advised sync's --key-file list: a circle. And "at API" said yes
+    // with no API server.
+    let (dir, cmd) = setup("status-files");
+    let store = dir.path().join("public");
+    let current = fixture_path("key-rsa-old.pub.pem");
+    let new = fixture_path("key-rsa-new.pub.pem");
+    let with = |sub: &[&str]| {
+        let mut c = cmd.clone();
+        c.args(sub)
+            .args(["--source", "files", "--key-file"])
+            .arg(&current)
+            .arg("--store")
+            .arg(&store)
+            .args(["--issuer", ISSUER, "--no-iam"]);
+        c
+    };
+    with(&["sync"]).assert_success();
+    let sync_command = format!(
+        "kube-oidc-publisher sync --source files --key-file {} --key-file NEW.pub --store {} --issuer {ISSUER} --no-iam",
+        current.display(),
+        store.display()
+    );
+
+    let output = with(&["rotate", "status"]).assert_success();
+    let text = stdout_str(&output);
+    let row = text.lines().nth(1).expect("a row for the key");
+    assert_eq!(row.split_whitespace().nth(1), Some("n/a"), "{text}");
+    let next = text
+        .lines()
+        .find(|l| l.starts_with("next: "))
+        .expect("next step");
+    assert!(next.contains(&sync_command), "{text}");
+    assert!(!next.contains("`rotate stage --key-file"), "{text}");
+
+    let output = with(&["rotate", "status", "--output", "json"]).assert_success();
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["keys"][0]["at_api_server"], Value::Null, "{status}");
+    assert!(
+        status["next_step"]
+            .as_str()
+            .unwrap()
+            .contains(&sync_command),
+        "{status}"
+    );
+
+    // And `rotate stage` with --source files names the same sync, with the new key's path.
+    let before = snapshot_dir(&store);
+    let mut stage = cmd.clone();
+    stage
+        .args(["rotate", "stage", "--source", "files", "--key-file"])
+        .arg(&new)
+        .arg("--store")
+        .arg(&store)
+        .args(["--issuer", ISSUER, "--no-iam"]);
+    let stderr = stderr_str(&stage.assert_exit(2));
+    assert!(
+        stderr.contains(&format!(
+            "kube-oidc-publisher sync --source files --key-file CURRENT.pub --key-file {} --store {} --issuer {ISSUER} --no-iam",
+            new.display(),
+            store.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(snapshot_dir(&store), before, "nothing written");
+}
+
+#[test]
+fn revoke_dry_run_refuses_first_and_does_not_warn_about_pods_for_a_staged_key() {
+    // Issue #14: `rotate revoke --dry-run` printed "Pods whose tokens they signed will fail
+    // STS" before refusing an unknown kid, and for a staged key that signed nothing.
+    let server = FakeApiServer::with_scenario(Scenario::Rsa);
+    let (dir, cmd) = setup("revoke-dry-run");
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
+    let store = dir.path().join("public");
+    let public = PublicHost::serving(&store, dir.path());
+    let with = |sub: &[&str]| {
+        let mut c = cmd.clone();
+        c.args(sub)
+            .args(sync_dir_args(&kubeconfig, &store)[1..].to_vec())
+            .args(["--issuer", ISSUER])
+            .args(public.flags());
+        c
+    };
+    with(&["sync"]).assert_success();
+    let mut stage = with(&["rotate", "stage"]);
+    stage
+        .arg("--key-file")
+        .arg(fixture_path("key-rsa-new.pub.pem"));
+    stage.assert_success();
+    let before = snapshot_dir(&store);
+
+    // The refusal alone: no warning about pods before it.
+    let output = with(&["rotate", "revoke", "--kid", "no-such-kid", "--dry-run"]).assert_exit(2);
+    let stderr = stderr_str(&output);
+    assert!(stderr.contains("is not published"), "{stderr}");
+    assert!(!stderr.contains("Pods whose tokens"), "{stderr}");
+    assert!(!stderr.contains("REVOK"), "{stderr}");
+
+    // The staged key signed nothing: the plan, and no warning about pods.
+    let output = with(&["rotate", "revoke", "--kid", NEW, "--dry-run"]).assert_success();
+    let stderr = stderr_str(&output);
+    assert!(!stderr.contains("Pods whose tokens"), "{stderr}");
+    assert!(stderr.contains("signed no token"), "{stderr}");
+    assert!(
+        stdout_str(&output).contains("plan (dry run, nothing written)"),
+        "{}",
+        stdout_str(&output)
     );
     assert_eq!(snapshot_dir(&store), before, "nothing written");
 }

@@ -11,7 +11,9 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
-use crate::cli::{OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs};
+use crate::cli::{
+    OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs, SyncArgs,
+};
 use crate::commands::sync::{build_store, kube_source, publish};
 use crate::config::{Mode, SyncConfig};
 use crate::doctor::checks::STS_BUDGET_MS;
@@ -38,11 +40,19 @@ const STATUS_TOKEN_SECONDS: i64 = 600;
 const POD_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 pub async fn run(command: &RotateCommand) -> anyhow::Result<Exit> {
-    match command {
-        RotateCommand::Stage(args) => stage(args).await,
-        RotateCommand::Status(args) => status(args).await,
-        RotateCommand::Revoke(args) => revoke(args).await,
+    let (result, output) = match command {
+        RotateCommand::Stage(args) => (stage(args).await, args.sync.publish.output),
+        RotateCommand::Status(args) => (status(args).await, args.sync.publish.output),
+        RotateCommand::Revoke(args) => (revoke(args).await, args.sync.publish.output),
+    };
+    if let (Err(error), OutputFormat::Json) = (&result, output) {
+        // Scripts reading stdout get a result object on failure too; stderr has the same text.
+        println!(
+            "{}",
+            serde_json::json!({ "status": "error", "error": format!("{error:#}") })
+        );
     }
+    result
 }
 
 fn now() -> time::OffsetDateTime {
@@ -65,7 +75,15 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
     })?;
     let mut config = SyncConfig::from_args(&args.sync)?;
     if config.source == SourceKind::Files {
-        bail!("rotate stage publishes a key beside the API server's keys, but --source files publishes exactly the --key-file keys: add the new key file to your sync's --key-file list instead (and keep the old one until its tokens have expired)");
+        let new: Vec<String> = config
+            .key_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "rotate stage publishes a key beside the API server's keys, but --source files publishes exactly the --key-file keys, so there is nothing to stage beside: publish the new key by adding it to your sync's --key-file list, after the current key files (keep those until their tokens have expired): {}. Nothing was published",
+            files_sync_command(&args.sync, &["CURRENT.pub".to_owned()], &new)
+        );
     }
     let files = std::mem::take(&mut config.key_files);
     if files.is_empty() {
@@ -120,7 +138,10 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
                 ),
                 OutputFormat::Text => crate::output::print_sync(&report, config.output),
             }
-            bail!(message);
+            // Reported here, with what was published: not an `Err`, which would print a
+            // second JSON object.
+            eprintln!("error: {message}");
+            return Ok(Exit::Error);
         }
     };
     // Record when it was first seen (an earlier record is kept: this is idempotent).
@@ -275,7 +296,7 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
         (Some(kube), Some(sa)) => signing_key(kube.client(), sa, &keys.keys).await,
     };
     let kids: Vec<String> = keys.keys.into_iter().map(|k| k.kid).collect();
-    let report = rotation::status(
+    let mut report = rotation::status(
         &state,
         &kids,
         &signing,
@@ -283,15 +304,36 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
         Duration::from_secs(config.cache_max_age.into()),
         config.retention,
     );
+    let files = config.source == SourceKind::Files;
+    if files && report.next_step.starts_with("nothing to do") {
+        // The model's advice is `rotate stage`, which refuses --source files: name the sync
+        // that publishes a new key there instead.
+        let current: Vec<String> = config
+            .key_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        report.next_step = format!(
+            "nothing to do: one key, published and visible; to rotate with --source files, publish the new public key by adding it to sync's --key-file list, keeping the current one until its tokens have expired: {} (`rotate stage` is for --source cluster)",
+            files_sync_command(&args.sync, &current, &["NEW.pub".to_owned()])
+        );
+    }
     match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string(&report).expect("a status always serialises")
-        ),
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(&report).expect("a status always serialises");
+            if files {
+                // No API server was asked: whether a key is there is not known.
+                for key in value["keys"].as_array_mut().into_iter().flatten() {
+                    key["at_api_server"] = serde_json::Value::Null;
+                }
+            }
+            println!("{value}");
+        }
         OutputFormat::Text => {
             let show =
                 |t: Option<time::OffsetDateTime>| t.map(rfc3339).unwrap_or_else(|| "-".into());
             let yes = |b: bool| if b { "yes" } else { "no" };
+            let at_api = |b: bool| if files { "n/a" } else { yes(b) };
             println!(
                 "{:<44} {:<7} {:<8} {:<7} {:<21} {:<21}",
                 "kid", "at API", "signing", "staged", "published since", "removable at"
@@ -300,7 +342,7 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
                 println!(
                     "{:<44} {:<7} {:<8} {:<7} {:<21} {:<21}",
                     key.kid,
-                    yes(key.at_api_server),
+                    at_api(key.at_api_server),
                     key.signing.map_or("?", yes),
                     yes(key.staged),
                     show(key.published_since),
@@ -387,17 +429,76 @@ async fn signing_key(client: &kube::Client, service_account: &str, api_keys: &[J
 async fn revoke(args: &RevokeArgs) -> anyhow::Result<Exit> {
     let mut config = SyncConfig::from_args(&args.sync)?;
     config.requests.revoke = args.kids.clone();
-    tracing::warn!(
-        kids = ?args.kids,
-        "REVOKING: removing these keys from the published JWKS now, without waiting for their retention. Pods whose tokens they signed will fail STS (\"Couldn't retrieve verification key\") until kubelet refreshes their tokens"
-    );
+    // A key still staged was never served by an API server since it was staged: it signed no
+    // token, and removing it breaks no pod. Read before the sync, which removes the record.
+    let staged: Vec<String> = read_state(&config)
+        .await?
+        .keys
+        .into_iter()
+        .filter(|(_, record)| record.staged)
+        .map(|(kid, _)| kid)
+        .collect();
+    // Refusals (a kid not published, or still served) come from here, before any warning.
     let report = publish(&config).await?;
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
-    crate::output::print_sync(&report, config.output);
-    if !report.revoked.is_empty() && config.mode == crate::config::Mode::Apply {
-        tracing::warn!(revoked = ?report.revoked, "REVOKED: no longer published");
+    let (unused, signing): (Vec<&String>, Vec<&String>) =
+        report.revoked.iter().partition(|kid| staged.contains(kid));
+    let done = match config.mode {
+        Mode::Apply => "REVOKED: removed from the published JWKS now",
+        Mode::DryRun | Mode::Check => {
+            "would be REVOKED (nothing written now): removed from the published JWKS at once"
+        }
+    };
+    if !signing.is_empty() {
+        tracing::warn!(
+            kids = ?signing,
+            "{done}, without waiting for their retention. Pods whose tokens they signed fail STS (\"Couldn't retrieve verification key\") until kubelet refreshes their tokens"
+        );
     }
+    if !unused.is_empty() {
+        tracing::info!(
+            kids = ?unused,
+            "{done}: staged keys no API server served, so they signed no token and no pod is affected"
+        );
+    }
+    crate::output::print_sync(&report, config.output);
     Ok(Exit::Ok)
+}
+
+/// The store's retention state (empty when there is none yet).
+async fn read_state(config: &SyncConfig) -> anyhow::Result<State> {
+    let sdk = match config.store {
+        Location::S3 { .. } => {
+            Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
+        }
+        Location::Dir(_) => None,
+    };
+    let region = sdk
+        .as_ref()
+        .and_then(|s| s.region())
+        .map(|r| r.as_ref().to_owned());
+    let (store, _issuer) = build_store(config, sdk.as_ref(), region.as_deref())?;
+    Ok(match store.get(STATE_PATH).await? {
+        Some(object) => State::parse(&object.body)?,
+        None => State::default(),
+    })
+}
+
+/// The `sync` that publishes `current` and `new` key files with `--source files`, with the
+/// store and issuer of this run (other options as the user runs sync).
+fn files_sync_command(sync: &SyncArgs, current: &[String], new: &[String]) -> String {
+    let mut command = "kube-oidc-publisher sync --source files".to_owned();
+    for path in current.iter().chain(new) {
+        command.push_str(&format!(" --key-file {path}"));
+    }
+    command.push_str(&format!(" --store {}", sync.store));
+    if let Some(issuer) = &sync.publish.issuer {
+        command.push_str(&format!(" --issuer {issuer}"));
+    }
+    if sync.publish.no_iam {
+        command.push_str(" --no-iam");
+    }
+    format!("`{command}`")
 }

@@ -486,9 +486,12 @@ Examples:
         .args(["issuer", "store"])
 ))]
 pub struct TrustPolicyArgs {
-    /// The ServiceAccount's namespace (`*` and `?` match with StringLike).
+    /// The ServiceAccount's namespace (`*` and `?` match with StringLike); required.
+    ///
+    /// Checked by the command rather than the parser, so that doctor's NAMESPACE/NAME form
+    /// given to --service-account is answered with the two flags to pass.
     #[arg(long, value_name = "NAMESPACE", env = "KUBE_OIDC_PUBLISHER_NAMESPACE")]
-    pub namespace: String,
+    pub namespace: Option<String>,
 
     /// The ServiceAccount's name (`*` and `?` match with StringLike).
     ///

@@ -333,3 +333,47 @@ fn without_an_account_from_sts_it_points_to_account_id() {
         "{stderr}"
     );
 }
+
+#[test]
+fn service_account_in_doctors_namespace_slash_name_form_hints_namespace_and_service_account() {
+    // Issue #14: `--service-account shop/api` (doctor's form) must be answered with the two
+    // flags trust-policy takes, with or without --namespace; nothing is printed on stdout.
+    for with_namespace in [false, true] {
+        let (_dir, mut cmd) = setup("trust-policy-ns-slash-name");
+        cmd.arg("trust-policy");
+        if with_namespace {
+            cmd.args(["--namespace", "shop"]);
+        }
+        cmd.args([
+            "--service-account",
+            "shop/api",
+            "--issuer",
+            ISSUER,
+            "--account-id",
+            ACCOUNT,
+        ]);
+        let output = cmd.assert_exit(2);
+        let stderr = stderr_str(&output);
+        assert!(
+            stderr.contains("pass --namespace shop --service-account api"),
+            "{stderr}"
+        );
+        assert_eq!(stdout_str(&output), "", "no policy is printed");
+    }
+    // Without --namespace and without a slash: the flag to pass.
+    let (_dir, mut cmd) = setup("trust-policy-no-namespace");
+    cmd.args([
+        "trust-policy",
+        "--service-account",
+        "api",
+        "--issuer",
+        ISSUER,
+        "--account-id",
+        ACCOUNT,
+    ]);
+    let stderr = stderr_str(&cmd.assert_exit(2));
+    assert!(
+        stderr.contains("trust-policy needs --namespace NAMESPACE"),
+        "{stderr}"
+    );
+}

@@ -43,7 +43,7 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
                 "issuer": rendered.issuer.as_str(),
                 "subject": format!(
                     "system:serviceaccount:{}:{}",
-                    args.namespace, args.service_account
+                    rendered.namespace, args.service_account
                 ),
                 "audience": args.audience,
                 "warning": rendered.policy.warning,
@@ -55,6 +55,7 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
 
 struct Rendered {
     policy: policy::TrustPolicy,
+    namespace: String,
     provider_arn: String,
     issuer: Issuer,
 }
@@ -78,7 +79,8 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
         },
         _ => None,
     };
-    policy::check_subject(&args.namespace, &args.service_account, &args.audience)?;
+    let namespace = namespace(args)?;
+    policy::check_subject(namespace, &args.service_account, &args.audience)?;
 
     // STS needs the SDK's whole chain; a region alone is looked up without instance metadata,
     // so an offline run with --account-id never waits on the network.
@@ -121,15 +123,37 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
     let policy = policy::trust_policy(
         &provider_arn,
         issuer.provider_url(),
-        &args.namespace,
+        namespace,
         &args.service_account,
         &args.audience,
     )
     .with_context(|| format!("rendering the trust policy for issuer {issuer}"))?;
     Ok(Rendered {
         policy,
+        namespace: namespace.to_owned(),
         provider_arn,
         issuer,
+    })
+}
+
+/// `--namespace`, required. `--service-account NAMESPACE/NAME` (doctor's and `rotate status
+/// --token-request`'s form) is answered with the two flags that say it here.
+fn namespace(args: &TrustPolicyArgs) -> anyhow::Result<&str> {
+    if let Some((namespace, name)) = args.service_account.split_once('/') {
+        let given = args
+            .namespace
+            .as_deref()
+            .map_or(String::new(), |ns| format!(" (with --namespace {ns})"));
+        return Err(anyhow!(
+            "--service-account {:?}{given} is in the NAMESPACE/NAME form doctor takes; trust-policy takes the namespace and the name as two flags: pass --namespace {namespace} --service-account {name}",
+            args.service_account
+        ));
+    }
+    args.namespace.as_deref().ok_or_else(|| {
+        anyhow!(
+            "trust-policy needs --namespace NAMESPACE, the namespace of ServiceAccount {:?}; pass it (or set KUBE_OIDC_PUBLISHER_NAMESPACE)",
+            args.service_account
+        )
     })
 }
 

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use kube_oidc_publisher::cli::{Cli, Command};
 use kube_oidc_publisher::exit::Exit;
-use kube_oidc_publisher::{commands, telemetry};
+use kube_oidc_publisher::{commands, output, telemetry};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     telemetry::init(cli.log_format);
     // One thread is plenty for a handful of concurrent requests and keeps memory low.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -43,4 +46,29 @@ fn main() -> ExitCode {
             Exit::Error.into()
         }
     }
+}
+
+/// A command line clap refuses: its message on stderr as always, exit 2, and with `--output
+/// json` (read from the raw arguments and the environment, since parsing failed) the error
+/// object on stdout that docs/cli.md promises. `--help` and `--version` are clap's as usual.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    let json = output::json_requested(
+        std::env::args_os(),
+        std::env::var_os("KUBE_OIDC_PUBLISHER_OUTPUT"),
+    );
+    if json {
+        let message = output::usage_error_message(&error.render().to_string());
+        println!("{}", output::error_object(&message));
+    }
+    let _ = error.print();
+    Exit::Error.into()
 }

@@ -1,6 +1,8 @@
 //! What a command prints on stdout: one short text summary (one line when nothing changed, for
 //! quiet CronJob logs) or one JSON object for scripts. Warnings and errors go to stderr.
 
+use std::ffi::OsString;
+
 use serde_json::json;
 
 use crate::cli::OutputFormat;
@@ -76,4 +78,96 @@ pub fn sync_text(report: &SyncReport) -> String {
         ));
     }
     out
+}
+
+/// The result object of a command that failed, for `--output json`.
+pub fn error_object(message: &str) -> serde_json::Value {
+    json!({ "status": "error", "error": message })
+}
+
+/// Whether `--output json` was asked for, from the raw arguments (the program name first) and
+/// `KUBE_OIDC_PUBLISHER_OUTPUT`, for when the arguments do not parse. The last `--output`
+/// wins, as in clap; the flag wins over the environment.
+pub fn json_requested(args: impl IntoIterator<Item = OsString>, env: Option<OsString>) -> bool {
+    let mut args = args
+        .into_iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    let mut last = None;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--output" {
+            last = args.next();
+        } else if let Some(value) = arg.strip_prefix("--output=") {
+            last = Some(value.to_owned());
+        }
+    }
+    match last {
+        Some(value) => value == "json",
+        None => env.is_some_and(|value| value == "json"),
+    }
+}
+
+/// clap's rendered error without its `error: ` prefix, usage block and `--help` pointer: the
+/// problem and any tip, on one line.
+pub fn usage_error_message(rendered: &str) -> String {
+    rendered
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| {
+            !p.is_empty() && !p.starts_with("Usage:") && !p.starts_with("For more information")
+        })
+        .map(|p| p.strip_prefix("error: ").unwrap_or(p))
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        std::iter::once("kube-oidc-publisher")
+            .chain(list.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn json_is_requested_by_the_last_output_flag_or_else_the_environment() {
+        assert!(json_requested(
+            args(&["sync", "--output", "json", "--bogus"]),
+            None
+        ));
+        assert!(json_requested(args(&["sync", "--output=json"]), None));
+        assert!(!json_requested(
+            args(&["sync", "--output", "json", "--output", "text"]),
+            None
+        ));
+        assert!(!json_requested(args(&["sync", "--bogus"]), None));
+        assert!(json_requested(
+            args(&["sync", "--bogus"]),
+            Some("json".into())
+        ));
+        assert!(!json_requested(
+            args(&["sync", "--output", "text"]),
+            Some("json".into())
+        ));
+        assert!(!json_requested(
+            args(&["sync", "--", "--output", "json"]),
+            None
+        ));
+    }
+
+    #[test]
+    fn usage_error_message_keeps_the_problem_and_the_tip() {
+        let rendered = "error: unexpected argument '--isuer' found\n\n  tip: a similar argument exists: '--issuer'\n\nUsage: kube-oidc-publisher sync --store <s3://BUCKET[/PREFIX] | DIR>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_message(rendered),
+            "unexpected argument '--isuer' found; tip: a similar argument exists: '--issuer'"
+        );
+    }
 }

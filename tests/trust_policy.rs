@@ -377,3 +377,94 @@ fn service_account_in_doctors_namespace_slash_name_form_hints_namespace_and_serv
         "{stderr}"
     );
 }
+
+#[test]
+fn output_json_argument_errors_print_a_status_error_object_on_stdout() {
+    // Issue #14: docs/cli.md promises {"status":"error",…} on stdout with --output json, but
+    // errors of the argument parser printed nothing there (our own validation errors did, in
+    // some commands only).
+    let json_error = |output: &std::process::Output| -> Value {
+        serde_json::from_str(&stdout_str(output)).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}): {}",
+                stdout_str(output)
+            )
+        })
+    };
+    // A clap error: an unknown flag, --output json given before it.
+    let (dir, mut cmd) = setup("json-usage-error");
+    let store = dir.path().join("public");
+    cmd.args([
+        "sync",
+        "--output",
+        "json",
+        "--isuer",
+        "https://oidc.example.test/c1",
+    ])
+    .arg("--store")
+    .arg(&store);
+    let output = cmd.assert_exit(2);
+    let result = json_error(&output);
+    assert_eq!(result["status"], "error", "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.contains("unexpected argument '--isuer' found"),
+        "{result}"
+    );
+    assert!(error.contains("'--issuer'"), "the tip is kept: {result}");
+    assert!(
+        stderr_str(&output).contains("error: unexpected argument '--isuer' found"),
+        "clap's message stays on stderr: {}",
+        stderr_str(&output)
+    );
+    assert!(!store.exists(), "nothing written");
+
+    // --output json from the environment, a missing required option.
+    let (_dir, mut cmd) = setup("json-usage-error-env");
+    cmd.env("KUBE_OIDC_PUBLISHER_OUTPUT", "json")
+        .args(["rotate", "revoke", "--store", "./public"]);
+    let output = cmd.assert_exit(2);
+    let result = json_error(&output);
+    assert!(
+        result["error"].as_str().unwrap().contains("--kid"),
+        "{result}"
+    );
+
+    // Our own validation errors, in the commands that printed nothing on stdout.
+    let (_dir, mut cmd) = setup("json-thumbprint-error");
+    cmd.args(["thumbprint", "http://oidc.example.test", "--output", "json"]);
+    let output = cmd.assert_exit(2);
+    assert!(
+        json_error(&output)["error"]
+            .as_str()
+            .unwrap()
+            .contains("https://"),
+        "{}",
+        stdout_str(&output)
+    );
+    let (dir, mut cmd) = setup("json-rotate-error");
+    let store = dir.path().join("public");
+    cmd.args(["rotate", "status", "--source", "files", "--output", "json"])
+        .arg("--store")
+        .arg(&store)
+        .args(["--issuer", "https://oidc.example.test/c1"]);
+    let output = cmd.assert_exit(2);
+    assert!(
+        json_error(&output)["error"]
+            .as_str()
+            .unwrap()
+            .contains("--key-file"),
+        "{}",
+        stdout_str(&output)
+    );
+    assert!(!store.exists(), "nothing written");
+
+    // Text output: nothing on stdout; --help is unchanged.
+    let (_dir, mut cmd) = setup("text-usage-error");
+    cmd.args(["sync", "--isuer", "x"]);
+    assert_eq!(stdout_str(&cmd.assert_exit(2)), "");
+    let (_dir, mut cmd) = setup("json-help");
+    cmd.args(["sync", "--output", "json", "--help"]);
+    let help = stdout_str(&cmd.assert_success());
+    assert!(help.starts_with("Publish"), "{help}");
+}

@@ -201,11 +201,8 @@ fn bad_key(name: &str) -> PathBuf {
 
 #[test]
 fn key_file_that_is_not_pem() {
-    key_file_case(
-        "not-pem",
-        &bad_key("not-pem.txt"),
-        &["no PEM block", "openssl pkey"],
-    );
+    let (_keys, key) = written_key("sa.der", "0\u{1}\u{2}binary, not PEM\n");
+    key_file_case("not-pem", &key, &["no PEM block", "openssl pkey"]);
 }
 
 #[test]
@@ -233,6 +230,45 @@ fn key_with_an_algorithm_sts_does_not_verify() {
         &bad_key("ed25519.pub.pem"),
         &["key of type ed25519", "RSA or EC"],
     );
+}
+
+/// A key file written by the test into its own temporary directory.
+fn written_key(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Regression (issue 14): an OpenSSH public key got the `openssl pkey` hint, which fails on
+/// OpenSSH files.
+#[test]
+fn openssh_public_key_gets_the_ssh_keygen_conversion() {
+    // The same line as in `id_rsa.pub`.
+    key_file_case(
+        "openssh",
+        &bad_key("not-pem.txt"),
+        &["OpenSSH public key", "ssh-keygen -e -m PKCS8 -f KEY"],
+    );
+}
+
+/// Regression (issue 14): a damaged RSA PKCS#8 key was reported as "a private key of another
+/// type (Ed25519, DSA, …)".
+#[test]
+fn garbled_rsa_pkcs8_key_is_called_a_malformed_rsa_key() {
+    let (_keys, key) = written_key(
+        "sa.key",
+        "-----BEGIN PRIVATE KEY-----\nMBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n-----END PRIVATE KEY-----\n",
+    );
+    let p = published("garbled-pkcs8");
+    let mut cmd = p.cmd.clone();
+    cmd.args(["sync", "--source", "files", "--no-iam", "--issuer", ISSUER])
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--store")
+        .arg(&p.store);
+    let stderr = assert_refused(&cmd, &p.store, &["malformed RSA private key (PKCS#8)"]);
+    assert!(!stderr.contains("another type"), "{stderr}");
 }
 
 #[test]

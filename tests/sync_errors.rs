@@ -99,6 +99,40 @@ fn api_server_answering_500() {
     from_cluster(&p, Scenario::ServerError, &["500", "retry"]);
 }
 
+/// Regression (issue 14): the API server's `message` was printed raw, so its newlines and
+/// escape sequences reached the terminal and text logs (a forged log line, recoloured output).
+#[test]
+fn api_server_message_is_printed_as_one_line_without_control_characters() {
+    let p = published("status-hostile");
+    let message = format!(
+        "boom\n2026-12-06T06:00:00Z  INFO kube_oidc_publisher: published (0 writes)\r\n\u{1b}[2J\u{1b}[31mred{}END-OF-A-LONG-MESSAGE",
+        " padding".repeat(40)
+    );
+    let stderr = from_cluster(
+        &p,
+        Scenario::StatusMessage { code: 500, message },
+        &[
+            "answered 500 for GET",
+            "boom 2026-12-06T06:00:00Z INFO",
+            "…",
+        ],
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "an escape reached stderr: {stderr:?}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("2026-12-06T06:00:00Z")),
+        "a forged line reached stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("END-OF-A-LONG-MESSAGE"),
+        "not cut: {stderr}"
+    );
+}
+
 #[test]
 fn api_server_answering_401() {
     let p = published("status-401");

@@ -25,7 +25,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::{Dropped, Error, KeySource, SourceKeys};
+use super::{server_text, Dropped, Error, KeySource, SourceKeys};
 use crate::cli::ApiServerEndpoints;
 use crate::model::jwk::{parse_jwks, JwksError};
 use crate::model::Jwk;
@@ -242,16 +242,17 @@ impl KubeSource {
                 ))
             }
             Ok(Err(kube::Error::Api(status))) if status.code == 403 => {
-                let subject = rbac_subject(&status.message);
+                let message = server_text(&status.message);
+                let subject = rbac_subject(&message);
                 return Err(format!(
                     "the API server refused to list the kubernetes EndpointSlices ({}); allow it with `kubectl -n default create role kube-oidc-publisher-endpoints --verb=list --resource=endpointslices.discovery.k8s.io` and `kubectl -n default create rolebinding kube-oidc-publisher-endpoints --role=kube-oidc-publisher-endpoints {subject}`",
-                    status.message
+                    message
                 ));
             }
             Ok(Err(e)) => {
                 return Err(format!(
                     "listing the kubernetes EndpointSlices failed: {}",
-                    error_chain(&e)
+                    server_text(&error_chain(&e))
                 ))
             }
             Ok(Ok(list)) => list,
@@ -454,7 +455,8 @@ fn union(answers: Vec<(String, SourceKeys)>) -> Result<SourceKeys, Error> {
     Ok(out)
 }
 
-/// The `message` of a Kubernetes `Status` body, or the body itself (shortened) otherwise.
+/// The `message` of a Kubernetes `Status` body, or the body itself otherwise, as
+/// [`server_text`] makes it printable (one line, no control characters, shortened).
 fn status_message(body: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if let Some(message) = parsed
@@ -462,14 +464,13 @@ fn status_message(body: &[u8]) -> String {
         .and_then(|v| v.get("message"))
         .and_then(|m| m.as_str())
     {
-        return message.to_owned();
+        return server_text(message);
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = server_text(&String::from_utf8_lossy(body));
     if text.is_empty() {
         return "(empty body)".into();
     }
-    text.chars().take(200).collect()
+    text
 }
 
 /// The `kubectl create clusterrolebinding` subject for the user named in a 403 message

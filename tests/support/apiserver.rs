@@ -82,6 +82,9 @@ pub enum Scenario {
     MalformedJwks,
     /// 500 with a `Status` body on both paths (after authentication).
     ServerError,
+    /// This status code with a `Status` body whose `message` is this text, as is (control
+    /// characters and all: a hostile or broken API server).
+    StatusMessage { code: u16, message: String },
     /// Sleeps this long before answering anything, then behaves like `Rsa`.
     Slow(Duration),
     /// 403 for the admin token too (RBAC without the discovery grant).
@@ -119,7 +122,10 @@ impl Scenario {
             Scenario::EmptyKeys => (rsa_discovery(), br#"{"keys":[]}"#.to_vec()),
             Scenario::MalformedJwks => (rsa_discovery(), br#"{"keys":[{"kty":"#.to_vec()),
             Scenario::Custom { jwks, discovery } => (discovery.clone(), jwks.clone()),
-            Scenario::ServerError | Scenario::Forbidden | Scenario::Unauthorized => return None,
+            Scenario::ServerError
+            | Scenario::StatusMessage { .. }
+            | Scenario::Forbidden
+            | Scenario::Unauthorized => return None,
         })
     }
 }
@@ -454,6 +460,11 @@ fn respond(
                 details,
             );
             return error(shared, StatusCode::INTERNAL_SERVER_ERROR, body, false);
+        }
+        Scenario::StatusMessage { code, message } => {
+            let body = status_body(*code, "InternalError", message, "{}");
+            let status = StatusCode::from_u16(*code).expect("status code");
+            return error(shared, status, body, false);
         }
         _ => {}
     }

@@ -540,3 +540,46 @@ fn dangling_symlink_store_root_is_refused_with_what_to_do() {
     assert!(!stderr.contains("File exists"), "{stderr}");
     assert!(!target.exists(), "nothing may be created");
 }
+
+/// Regression (issue 14): any EndpointSlice labelled `kubernetes.io/service-name=kubernetes`
+/// in `default` was trusted as an API server, so whoever may create one could list an address
+/// that never answers, and hold key retirement (a "partial read") for as long as it stayed.
+/// Only the slice the API servers maintain, named `kubernetes`, is read now.
+#[test]
+fn an_endpoint_slice_not_named_kubernetes_is_not_an_api_server() {
+    let server = FakeApiServer::start();
+    let gone: std::net::SocketAddr = unreachable_url()["https://".len()..].parse().unwrap();
+    let ready = |addr: std::net::SocketAddr| {
+        vec![serde_json::json!({
+            "addresses": [addr.ip().to_string()],
+            "conditions": { "ready": true },
+        })]
+    };
+    let list = serde_json::json!({
+        "kind": "EndpointSliceList",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": { "resourceVersion": "4711" },
+        "items": [
+            kubernetes_slice("kubernetes", false, ready(server.addr()), server.addr().port()),
+            kubernetes_slice("kubernetes-shadow", false, ready(gone), gone.port()),
+        ],
+    });
+    server.set_endpoint_slices(Route::Answer {
+        status: 200,
+        body: serde_json::to_vec(&list).unwrap(),
+    });
+    let (dir, mut cmd) = setup("rogue-slice");
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
+    let out = dir.path().join("public");
+    cmd.args(sync_dir_args(&kubeconfig, &out))
+        .args(["--issuer", ISSUER]);
+    let output = cmd.assert_success();
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("the kubernetes EndpointSlices list 1 API server")
+            && !stderr.contains(&gone.to_string())
+            && !stderr.contains("was not read"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
+}

@@ -14,7 +14,9 @@
 //! endpoint answers, the server address is read instead (an info line for the first, a
 //! warning for the others); an endpoint that does not answer is skipped with a warning, and
 //! a partial read is flagged so that no key is retired during that run (docs/rotation.md,
-//! "HA control planes").
+//! "HA control planes"; the hold is bounded in `model::state`). Only the EndpointSlice named
+//! `kubernetes`, the one the API servers maintain, is read: another slice with the same label
+//! is anyone's who may create EndpointSlices in `default`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -35,6 +37,15 @@ pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 /// The label every EndpointSlice of the `kubernetes` Service carries.
 const KUBERNETES_SERVICE_SELECTOR: &str = "kubernetes.io/service-name=kubernetes";
+
+/// The one EndpointSlice the API servers maintain for the `kubernetes` Service. Anyone allowed
+/// to create EndpointSlices in `default` can add another with the same label; only this name is
+/// trusted. kube-apiserver's endpoint reconciler (pkg/controlplane/reconcilers/
+/// endpointsadapter.go) names its slice after the Service and sets exactly one label,
+/// `kubernetes.io/service-name: kubernetes`: no `endpointslice.kubernetes.io/managed-by`
+/// label, so there is no managed-by value to match. Its dual-stack secondary slice
+/// (`kubernetes-v6`/`-v4`) lists the same API servers in the other family and is not needed.
+const KUBERNETES_SLICE: &str = "kubernetes";
 
 /// An endpoint that does not accept a connection this fast is treated as unreachable: from a
 /// workstation, the API servers' own addresses are often not routable at all.
@@ -233,7 +244,9 @@ impl KubeSource {
     /// EndpointSlices, or why they cannot be listed.
     async fn list_endpoints(&self) -> Result<Vec<String>, String> {
         let api: Api<EndpointSlice> = Api::namespaced(self.main.client.clone(), "default");
-        let params = ListParams::default().labels(KUBERNETES_SERVICE_SELECTOR);
+        let params = ListParams::default()
+            .labels(KUBERNETES_SERVICE_SELECTOR)
+            .fields(&format!("metadata.name={KUBERNETES_SLICE}"));
         let list = match tokio::time::timeout(self.timeout, api.list(&params)).await {
             Err(_) => {
                 return Err(format!(
@@ -257,7 +270,14 @@ impl KubeSource {
             }
             Ok(Ok(list)) => list,
         };
-        Ok(endpoint_urls(&list.items))
+        // The field selector already asks for this name; an answer that holds more is not
+        // trusted beyond it either.
+        let ours: Vec<EndpointSlice> = list
+            .items
+            .into_iter()
+            .filter(|slice| slice.metadata.name.as_deref() == Some(KUBERNETES_SLICE))
+            .collect();
+        Ok(endpoint_urls(&ours))
     }
 
     /// A client for one endpoint: the same credentials, verified for the same TLS name.
@@ -336,7 +356,7 @@ impl KubeSource {
         let mut keys = union(read)?;
         for (url, error) in &failed {
             keys.warnings.push(format!(
-                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay (no key is retired while an API server cannot be read)",
+                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay: no key is retired while an API server cannot be read, for at most one more --retain-removed-keys period after its own retention ends (docs/rotation.md). If {url} is no longer an API server, check the kubernetes EndpointSlice (`kubectl -n default get endpointslice kubernetes -o yaml`)",
                 brief(error),
                 urls.len() - failed.len()
             ));

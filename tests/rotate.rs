@@ -515,7 +515,8 @@ fn ha_falls_back_to_the_server_address_when_listing_is_forbidden() {
 fn ha_skips_an_unreachable_endpoint_with_a_warning_and_still_publishes() {
     let servers = control_plane([Scenario::Rsa, Scenario::Rotation, Scenario::Rsa]);
     let mut addrs: Vec<_> = servers.iter().map(FakeApiServer::addr).collect();
-    let gone: std::net::SocketAddr = unreachable_url()["https://".len()..].parse().unwrap();
+    // A listed API server that does not answer: the port they share, an address nothing binds.
+    let gone = std::net::SocketAddr::from(([127, 0, 0, 9], addrs[0].port()));
     addrs[2] = gone;
     servers[0].set_endpoint_slices(Route::Answer {
         status: 200,

@@ -451,3 +451,73 @@ fn bad_options_exit_2_before_serving() {
     );
     assert!(!store.exists());
 }
+
+/// `GET path` over a new connection, or `None` if the daemon closed it without an answer.
+fn try_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// Regression (issue 14): the HTTP server (0.0.0.0:8080 by default) accepted every connection,
+/// so a flood took the process's file descriptors and every sync pass failed. Run under a small
+/// descriptor limit, held connections far beyond it must leave the passes going, and /healthz
+/// from a new connection answers once the flood's slots are freed.
+#[test]
+fn a_connection_flood_neither_takes_the_descriptors_nor_stops_sync_passes() {
+    let s = setup_run("run-flood", Scenario::Rsa);
+    let store = s.dir.path().join("public");
+    let mut cmd = TestCommand::program(s.dir.path(), Path::new("/bin/sh"));
+    cmd.args(["-c", "ulimit -n 96 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_kube-oidc-publisher"))
+        .args(["run", "--interval", "1s", "--listen", "127.0.0.1:0"])
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["--no-iam", "--issuer", ISSUER, "--store"])
+        .arg(&store);
+    let mut daemon = Daemon::start(&cmd);
+    let addr = support::daemon::listening_address(&daemon.stderr()).unwrap();
+    let passes = |d: &Daemon| {
+        d.stderr()
+            .lines()
+            .filter(|l| l.contains("sync pass: in sync") || l.contains("sync pass: published"))
+            .count()
+    };
+    daemon.wait_for("a first successful pass", |d| {
+        (passes(d) >= 1).then_some(())
+    });
+
+    // Twice the descriptor limit, held open and silent.
+    let flood: Vec<std::net::TcpStream> = (0..192)
+        .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(flood.len() > 96, "only {} connections opened", flood.len());
+    let before = passes(&daemon);
+    daemon.wait_for("two more successful passes during the flood", |d| {
+        (passes(d) >= before + 2).then_some(())
+    });
+    let (status, body) = daemon.wait_for("/healthz to answer a new connection", |_| {
+        try_get(addr, "/healthz")
+    });
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let log = daemon.stderr();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(!log.contains("sync pass failed"), "{log}");
+    assert!(
+        log.contains("closing new HTTP connections: 32 are open already"),
+        "{log}"
+    );
+    drop(flood);
+    let (status, _) = daemon.stop("SIGTERM");
+    assert!(status.success());
+}

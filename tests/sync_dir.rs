@@ -388,3 +388,198 @@ fn unusable_algorithms_are_dropped_with_a_warning_naming_them() {
     );
     assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
 }
+
+/// `sync --source files` of the recorded RSA key to `out`, with the harness's defaults.
+fn offline_sync(cmd: &mut TestCommand, out: &Path) {
+    cmd.args(["sync", "--source", "files", "--key-file"])
+        .arg(fixture_path("key-rsa-old.pub.pem"))
+        .args(["--issuer", PUBLIC_ISSUER, "--store"])
+        .arg(out)
+        .arg("--no-iam");
+}
+
+/// The three files one sync publishes, relative to the store root.
+const PUBLISHED: [&str; 3] = [
+    "openid/v1/jwks",
+    ".well-known/openid-configuration",
+    ".kube-oidc-publisher/state.json",
+];
+
+/// Regression (issue 14): the temporary file was `.NAME.tmp-PID`, opened with `File::create`,
+/// so anyone able to write the store could plant a symlink at the next PIDs' names and have a
+/// root-run sync overwrite the link's target.
+#[test]
+fn temporary_files_never_write_through_a_planted_symlink() {
+    use std::os::unix::fs::symlink;
+    let (dir, mut cmd) = setup("tmp-symlink");
+    let out = dir.path().join("public");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    // The PIDs the binary can get next: from a probe's PID on, far more than a busy machine
+    // hands out between the probe and the run.
+    let probe = std::process::Command::new("true").spawn().unwrap();
+    let first = probe.id();
+    let mut probe = probe;
+    probe.wait().unwrap();
+    for rel in PUBLISHED {
+        let path = out.join(rel);
+        let parent = path.parent().unwrap();
+        std::fs::create_dir_all(parent).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        for pid in first..first + 20_000 {
+            symlink(&victim, parent.join(format!(".{name}.tmp-{pid}"))).unwrap();
+        }
+    }
+    offline_sync(&mut cmd, &out);
+    cmd.assert_success();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
+    // The planted links are not ours to remove; they are still links, to the same target.
+    let link = out.join(format!("openid/v1/.jwks.tmp-{}", first + 1));
+    assert_eq!(std::fs::read_link(link).unwrap(), victim);
+}
+
+/// Regression (issue 14): temporary files of a killed run stayed forever.
+#[test]
+fn leftovers_of_a_killed_run_are_removed_by_the_next_write() {
+    let (dir, mut cmd) = setup("tmp-leftovers");
+    let out = dir.path().join("public");
+    let jwks_dir = out.join("openid/v1");
+    std::fs::create_dir_all(&jwks_dir).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // A leftover of an older version (PID suffix) and one of this version (random suffix).
+    let old_style = jwks_dir.join(".jwks.tmp-4242");
+    let new_style = jwks_dir.join(".jwks.tmp-a1B2c3D4e5F6");
+    // Not ours, or not a leftover: left alone.
+    let fresh = jwks_dir.join(".jwks.tmp-Zz9Yy8Xx7Ww6");
+    let foreign = jwks_dir.join(".jwks.tmp-4242.bak");
+    let notes = jwks_dir.join("notes.txt");
+    for path in [&old_style, &new_style, &fresh, &foreign, &notes] {
+        std::fs::write(path, b"{\"keys\":[").unwrap();
+    }
+    for path in [&old_style, &new_style, &foreign, &notes] {
+        set_file_mtime(path, hour_ago);
+    }
+    offline_sync(&mut cmd, &out);
+    let output = cmd.assert_success();
+    assert!(
+        !old_style.exists() && !new_style.exists(),
+        "{}",
+        stderr_str(&output)
+    );
+    assert!(fresh.exists() && foreign.exists() && notes.exists());
+    assert!(
+        stderr_str(&output).contains("removed a temporary file left by an interrupted run"),
+        "{}",
+        stderr_str(&output)
+    );
+}
+
+/// Regression (issue 14): under umask 077 the published files were 0600, unreadable by a web
+/// server running as another user.
+#[test]
+fn published_files_are_world_readable_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _) = setup("umask");
+    let out = dir.path().join("public");
+    let mut cmd = TestCommand::program(dir.path(), Path::new("/bin/sh"));
+    cmd.args(["-c", "umask 077; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_kube-oidc-publisher"));
+    offline_sync(&mut cmd, &out);
+    cmd.assert_success();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for rel in PUBLISHED {
+        assert_eq!(mode(&out.join(rel)), 0o644, "{rel}");
+    }
+    for rel in ["", "openid", "openid/v1", ".well-known"] {
+        assert_eq!(mode(&out.join(rel)), 0o755, "directory {rel:?}");
+    }
+}
+
+/// Decision (issue 14): a missing store directory is created like `mkdir`, its missing parent
+/// is refused (an unmounted volume or a typo), and nothing is created then.
+#[test]
+fn missing_store_root_is_created_but_not_its_missing_parent() {
+    let (dir, mut cmd) = setup("root-missing");
+    let out = dir.path().join("public");
+    offline_sync(&mut cmd, &out);
+    cmd.assert_success();
+    assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
+
+    let (dir, mut cmd) = setup("root-parent-missing");
+    let out = dir.path().join("mnt/web/public");
+    offline_sync(&mut cmd, &out);
+    let output = cmd.assert_exit(2);
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("does not exist, nor does its parent")
+            && stderr.contains(&format!("mkdir -p {}", out.display())),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("mnt").exists(), "nothing may be created");
+    // --dry-run gives the same answer.
+    cmd.arg("--dry-run");
+    let output = cmd.assert_exit(2);
+    assert!(stderr_str(&output).contains("nor does its parent"));
+}
+
+/// Regression (issue 14): a store root that is a dangling symlink failed with "File exists".
+#[test]
+fn dangling_symlink_store_root_is_refused_with_what_to_do() {
+    let (dir, mut cmd) = setup("root-dangling");
+    let out = dir.path().join("public");
+    let target = dir.path().join("gone");
+    std::os::unix::fs::symlink(&target, &out).unwrap();
+    offline_sync(&mut cmd, &out);
+    let output = cmd.assert_exit(2);
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("is a symbolic link to") && stderr.contains("which does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("File exists"), "{stderr}");
+    assert!(!target.exists(), "nothing may be created");
+}
+
+/// Regression (issue 14): any EndpointSlice labelled `kubernetes.io/service-name=kubernetes`
+/// in `default` was trusted as an API server, so whoever may create one could list an address
+/// that never answers, and hold key retirement (a "partial read") for as long as it stayed.
+/// Only the slice the API servers maintain, named `kubernetes`, is read now.
+#[test]
+fn an_endpoint_slice_not_named_kubernetes_is_not_an_api_server() {
+    let server = FakeApiServer::start();
+    let gone: std::net::SocketAddr = unreachable_url()["https://".len()..].parse().unwrap();
+    let ready = |addr: std::net::SocketAddr| {
+        vec![serde_json::json!({
+            "addresses": [addr.ip().to_string()],
+            "conditions": { "ready": true },
+        })]
+    };
+    let list = serde_json::json!({
+        "kind": "EndpointSliceList",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": { "resourceVersion": "4711" },
+        "items": [
+            kubernetes_slice("kubernetes", false, ready(server.addr()), server.addr().port()),
+            kubernetes_slice("kubernetes-shadow", false, ready(gone), gone.port()),
+        ],
+    });
+    server.set_endpoint_slices(Route::Answer {
+        status: 200,
+        body: serde_json::to_vec(&list).unwrap(),
+    });
+    let (dir, mut cmd) = setup("rogue-slice");
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
+    let out = dir.path().join("public");
+    cmd.args(sync_dir_args(&kubeconfig, &out))
+        .args(["--issuer", ISSUER]);
+    let output = cmd.assert_success();
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.contains("the kubernetes EndpointSlices list 1 API server")
+            && !stderr.contains(&gone.to_string())
+            && !stderr.contains("was not read"),
+        "{stderr}"
+    );
+    assert_eq!(read(&out, "openid/v1/jwks"), fixture("jwks-rsa.json"));
+}

@@ -99,6 +99,40 @@ fn api_server_answering_500() {
     from_cluster(&p, Scenario::ServerError, &["500", "retry"]);
 }
 
+/// Regression (issue 14): the API server's `message` was printed raw, so its newlines and
+/// escape sequences reached the terminal and text logs (a forged log line, recoloured output).
+#[test]
+fn api_server_message_is_printed_as_one_line_without_control_characters() {
+    let p = published("status-hostile");
+    let message = format!(
+        "boom\n2026-12-06T06:00:00Z  INFO kube_oidc_publisher: published (0 writes)\r\n\u{1b}[2J\u{1b}[31mred{}END-OF-A-LONG-MESSAGE",
+        " padding".repeat(40)
+    );
+    let stderr = from_cluster(
+        &p,
+        Scenario::StatusMessage { code: 500, message },
+        &[
+            "answered 500 for GET",
+            "boom 2026-12-06T06:00:00Z INFO",
+            "…",
+        ],
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "an escape reached stderr: {stderr:?}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("2026-12-06T06:00:00Z")),
+        "a forged line reached stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("END-OF-A-LONG-MESSAGE"),
+        "not cut: {stderr}"
+    );
+}
+
 #[test]
 fn api_server_answering_401() {
     let p = published("status-401");
@@ -201,11 +235,8 @@ fn bad_key(name: &str) -> PathBuf {
 
 #[test]
 fn key_file_that_is_not_pem() {
-    key_file_case(
-        "not-pem",
-        &bad_key("not-pem.txt"),
-        &["no PEM block", "openssl pkey"],
-    );
+    let (_keys, key) = written_key("sa.der", "0\u{1}\u{2}binary, not PEM\n");
+    key_file_case("not-pem", &key, &["no PEM block", "openssl pkey"]);
 }
 
 #[test]
@@ -233,6 +264,45 @@ fn key_with_an_algorithm_sts_does_not_verify() {
         &bad_key("ed25519.pub.pem"),
         &["key of type ed25519", "RSA or EC"],
     );
+}
+
+/// A key file written by the test into its own temporary directory.
+fn written_key(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Regression (issue 14): an OpenSSH public key got the `openssl pkey` hint, which fails on
+/// OpenSSH files.
+#[test]
+fn openssh_public_key_gets_the_ssh_keygen_conversion() {
+    // The same line as in `id_rsa.pub`.
+    key_file_case(
+        "openssh",
+        &bad_key("not-pem.txt"),
+        &["OpenSSH public key", "ssh-keygen -e -m PKCS8 -f KEY"],
+    );
+}
+
+/// Regression (issue 14): a damaged RSA PKCS#8 key was reported as "a private key of another
+/// type (Ed25519, DSA, …)".
+#[test]
+fn garbled_rsa_pkcs8_key_is_called_a_malformed_rsa_key() {
+    let (_keys, key) = written_key(
+        "sa.key",
+        "-----BEGIN PRIVATE KEY-----\nMBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n-----END PRIVATE KEY-----\n",
+    );
+    let p = published("garbled-pkcs8");
+    let mut cmd = p.cmd.clone();
+    cmd.args(["sync", "--source", "files", "--no-iam", "--issuer", ISSUER])
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--store")
+        .arg(&p.store);
+    let stderr = assert_refused(&cmd, &p.store, &["malformed RSA private key (PKCS#8)"]);
+    assert!(!stderr.contains("another type"), "{stderr}");
 }
 
 #[test]

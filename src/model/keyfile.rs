@@ -26,6 +26,10 @@ use super::jwk::{kid_from_spki_der, Checked, Jwk, JwkError};
 pub enum KeyFileError {
     #[error("no PEM block found: a key file holds \"-----BEGIN PUBLIC KEY-----\" blocks (or private keys or certificates), as kube-apiserver's --service-account-key-file does; export the public key with `openssl pkey -in KEY -pubout`")]
     NotPem,
+    #[error("this is an OpenSSH public key (\"{kind} …\"), not PEM; convert it with `ssh-keygen -e -m PKCS8 -f KEY > KEY.pem` (KEY being this file) and pass KEY.pem")]
+    OpenSshPublic { kind: String },
+    #[error("PEM block #{index} is an OpenSSH private key; export its public half as PEM with `ssh-keygen -e -m PKCS8 -f KEY > KEY.pem` (KEY being this file) and pass KEY.pem")]
+    OpenSshPrivate { index: usize },
     #[error("PEM block #{index} is not valid PEM: {detail}")]
     BadPem { index: usize, detail: String },
     #[error("PEM block #{index} is a PKCS#1 \"RSA PUBLIC KEY\", which kube-apiserver rejects too (\"data does not contain any valid RSA or ECDSA public keys\"); convert it with `openssl rsa -RSAPublicKey_in -in FILE -pubout` and use the \"PUBLIC KEY\" it prints")]
@@ -68,7 +72,7 @@ pub fn jwks_from_pem(pem: &[u8]) -> Result<Vec<Jwk>, KeyFileError> {
         }
     }
     if labels.is_empty() {
-        return Err(KeyFileError::NotPem);
+        return Err(openssh_public(pem).unwrap_or(KeyFileError::NotPem));
     }
     if keys.is_empty() {
         return Err(KeyFileError::NoKeys {
@@ -76,6 +80,48 @@ pub fn jwks_from_pem(pem: &[u8]) -> Result<Vec<Jwk>, KeyFileError> {
         });
     }
     Ok(keys)
+}
+
+/// An OpenSSH public key line (`ssh-rsa AAAA… comment`, as in `id_rsa.pub` or
+/// `authorized_keys`), for which the `openssl pkey` hint would not work.
+fn openssh_public(text: &[u8]) -> Option<KeyFileError> {
+    let text = std::str::from_utf8(text).ok()?;
+    let kind = text.split_whitespace().next()?;
+    let known = kind.starts_with("ssh-")
+        || kind.starts_with("ecdsa-sha2-")
+        || kind.starts_with("sk-ssh-")
+        || kind.starts_with("sk-ecdsa-");
+    known.then(|| KeyFileError::OpenSshPublic { kind: kind.into() })
+}
+
+/// What a private-key block that no parser read was meant to be: its label, else the
+/// algorithm of its PKCS#8 `PrivateKeyInfo`, so a damaged RSA or EC key is called damaged,
+/// not "of another type".
+fn unreadable_private_key(label: &str, der: &[u8]) -> String {
+    match label {
+        "RSA PRIVATE KEY" => return "a malformed RSA private key (PKCS#1)".into(),
+        "EC PRIVATE KEY" => return "a malformed EC private key (SEC1)".into(),
+        _ => {}
+    }
+    // PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier, OCTET STRING }
+    let algorithm = x509_parser::der_parser::parse_der(der)
+        .ok()
+        .and_then(|(_, info)| info.as_sequence().ok().and_then(|s| s.get(1).cloned()))
+        .and_then(|alg| alg.as_sequence().ok().and_then(|s| s.first().cloned()))
+        .and_then(|oid| oid.as_oid().ok().cloned());
+    match algorithm {
+        Some(oid) if oid == OID_PKCS1_RSAENCRYPTION => {
+            "a malformed RSA private key (PKCS#8): its algorithm is rsaEncryption but the key inside cannot be read; re-export it from the original (`openssl pkey -in ORIGINAL -pubout`) or take the public key from the API server's --service-account-key-file".into()
+        }
+        Some(oid) if oid == OID_KEY_TYPE_EC_PUBLIC_KEY => {
+            "a malformed EC private key (PKCS#8): its algorithm is id-ecPublicKey but the key inside cannot be read, or its curve is not P-256/P-384/P-521".into()
+        }
+        Some(oid) => format!(
+            "a private key of another type ({}, OID {oid})",
+            algorithm_name(&oid)
+        ),
+        None => "not a PKCS#8 private key the tool can read (the DER structure is damaged)".into(),
+    }
 }
 
 /// The DER SubjectPublicKeyInfo of a block's key, trying the parsers in client-go's order, or
@@ -86,6 +132,7 @@ fn public_key_der(index: usize, block: &Pem) -> Result<Option<Vec<u8>>, KeyFileE
     match label {
         "RSA PUBLIC KEY" => return Err(KeyFileError::Pkcs1Public { index }),
         "ENCRYPTED PRIVATE KEY" => return Err(KeyFileError::Encrypted { index }),
+        "OPENSSH PRIVATE KEY" => return Err(KeyFileError::OpenSshPrivate { index }),
         _ => {}
     }
     if let Ok(pair) = RsaKeyPair::from_der(der) {
@@ -107,15 +154,15 @@ fn public_key_der(index: usize, block: &Pem) -> Result<Option<Vec<u8>>, KeyFileE
         }
     }
     if label.contains("KEY") || label.contains("CERTIFICATE") {
-        let what = if label.contains("PRIVATE") {
-            "private key of another type (Ed25519, DSA, …)"
+        let detail = if label.contains("PRIVATE") {
+            unreadable_private_key(label, der)
         } else {
-            "unrecognised"
+            "not an RSA or EC key: unrecognised".into()
         };
         return Err(KeyFileError::Unreadable {
             index,
             label: label.into(),
-            detail: format!("not an RSA or EC key: {what}"),
+            detail,
         });
     }
     Ok(None)
@@ -286,10 +333,21 @@ mod tests {
 
     #[test]
     fn what_kube_apiserver_rejects_is_rejected_with_the_fix() {
+        let err = jwks_from_pem(b"ssh-rsa AAAAB3NzaC1yc2E user@host\n").unwrap_err();
         assert_eq!(
-            jwks_from_pem(b"ssh-rsa AAAAB3NzaC1yc2E"),
-            Err(KeyFileError::NotPem)
+            err,
+            KeyFileError::OpenSshPublic {
+                kind: "ssh-rsa".into()
+            }
         );
+        assert!(err.to_string().contains("ssh-keygen -e -m PKCS8 -f KEY"));
+        assert_eq!(jwks_from_pem(b"hello"), Err(KeyFileError::NotPem));
+        // A PKCS#8 PrivateKeyInfo saying rsaEncryption around a damaged RSAPrivateKey.
+        let garbled =
+            b"-----BEGIN PRIVATE KEY-----\nMBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n-----END PRIVATE KEY-----\n";
+        let err = jwks_from_pem(garbled).unwrap_err().to_string();
+        assert!(err.contains("malformed RSA private key (PKCS#8)"), "{err}");
+        assert!(!err.contains("another type"), "{err}");
         let rsa = RsaKeyPair::generate(2048).unwrap();
         let pkcs1 = rsa.to_traditional_pem_public_key();
         assert!(String::from_utf8_lossy(&pkcs1).contains("RSA PUBLIC KEY"));
@@ -314,6 +372,12 @@ mod tests {
         assert!(matches!(err, KeyFileError::UnsupportedKey { .. }), "{err}");
         let err = jwks_from_pem(&ed.to_pem_private_key()).unwrap_err();
         assert!(matches!(err, KeyFileError::Unreadable { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .to_lowercase()
+                .contains("another type (ed25519"),
+            "{err}"
+        );
 
         let k1 = EcKeyPair::generate(EcCurve::Secp256k1).unwrap();
         let err = jwks_from_pem(&k1.to_pem_public_key()).unwrap_err();

@@ -116,7 +116,8 @@ pub struct Requests {
     /// Keys an anonymous GET of the public JWKS showed, and when; an earlier time is kept.
     pub seen_publicly: Vec<(String, OffsetDateTime)>,
     /// Some API server could not be read, so a key whose retention ended may still be served
-    /// (and signed with) there: retire nothing this time.
+    /// (and signed with) there: retire nothing this time. Bounded: a key is held at most one
+    /// more retention period after its own ended (see [`plan_keys`]).
     pub hold_retirement: bool,
 }
 
@@ -224,7 +225,11 @@ pub fn plan_keys(
         }
         let removed_since = *record.removed_since.get_or_insert(now);
         let removable_at = removed_since + retention;
-        if now >= removable_at && !requests.hold_retirement {
+        // The hold is bounded: an endpoint that stays unreadable for a whole further retention
+        // period is gone or broken (or listed by mistake), and holding forever would let it
+        // keep a removed, perhaps compromised, key published. docs/rotation.md says so.
+        let held_until = removable_at + retention;
+        if now >= removable_at && !(requests.hold_retirement && now < held_until) {
             retired.push(kid);
             continue;
         }
@@ -497,6 +502,35 @@ mod tests {
         assert!(held.retired.is_empty());
         assert_eq!(held.publish.len(), 2);
         assert_eq!(held.state, removed.state);
+    }
+
+    #[test]
+    fn an_unreadable_api_server_holds_retirement_for_one_more_retention_only() {
+        let start = step(&keys(ROTATION), &[], &State::default(), t(0));
+        let removed = step(&only_new(), &start.publish, &start.state, t(1));
+        let partial = Requests {
+            hold_retirement: true,
+            ..Requests::default()
+        };
+        let at = |now| {
+            plan_keys(
+                &only_new(),
+                &removed.publish,
+                &removed.state,
+                now,
+                DEFAULT_RETENTION,
+                &partial,
+            )
+            .unwrap()
+        };
+        let removed_at = t(1);
+        let bound = removed_at + DEFAULT_RETENTION + DEFAULT_RETENTION;
+        let still_held = at(bound - Duration::from_secs(1));
+        assert_eq!(still_held.held, [OLD]);
+        let over = at(bound);
+        assert!(over.held.is_empty());
+        assert_eq!(over.retired, [OLD]);
+        assert_eq!(over.publish.len(), 1);
     }
 
     #[test]

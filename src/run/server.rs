@@ -1,6 +1,13 @@
 //! The daemon's HTTP endpoints, on plain HTTP/1.1 (hyper, no framework): `GET /healthz`,
 //! `/readyz` and `/metrics`. It only reads the shared [`Health`] and the metrics; it never
 //! triggers a pass. Anything else is 404, other methods on these paths 405.
+//!
+//! It listens on 0.0.0.0:8080 by default, so it must not let a flood of connections take the
+//! process's file descriptors (every sync pass then fails): at most [`MAX_CONNECTIONS`] are
+//! served at once and a connection over the cap is closed as soon as it is accepted (it holds
+//! a descriptor for an instant only); one request per connection, the request head within
+//! [`HEADER_READ_TIMEOUT`], the whole exchange within [`CONNECTION_LIFETIME`], so a slot held
+//! by a silent or slow client is freed. Probes and scrapes need a handful of connections.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -14,6 +21,16 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::metrics::Metrics;
+
+/// Connections served at once; more are closed on accept.
+pub const MAX_CONNECTIONS: usize = 32;
+/// A client has this long to send its request head (slow-loris bound).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection is closed after this long whatever it is doing (a client not reading the
+/// response included): the slot is then free again.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(10);
+/// Over the cap, one warning per this period (with the number closed), not one per connection.
+const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -93,8 +110,12 @@ impl Health {
     }
 }
 
-/// Serves until the task is dropped. Each connection runs on its own task.
+/// Serves until the task is dropped. Each connection runs on its own task, at most
+/// [`MAX_CONNECTIONS`] at once.
 pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metrics>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut refused: u64 = 0;
+    let mut last_warning: Option<Instant> = None;
     loop {
         let (tcp, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -105,18 +126,33 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, metrics: Arc<Metr
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(tcp);
+            refused += 1;
+            if last_warning.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_PERIOD) {
+                tracing::warn!(
+                    closed = refused,
+                    max_connections = MAX_CONNECTIONS,
+                    "closing new HTTP connections: {MAX_CONNECTIONS} are open already (a connection flood?); sync passes go on. Keep --listen off untrusted networks (bind 127.0.0.1:PORT outside a pod)"
+                );
+                last_warning = Some(Instant::now());
+                refused = 0;
+            }
+            continue;
+        };
         let (health, metrics) = (health.clone(), metrics.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |request| {
                 let response = respond(&request, &health, &metrics);
                 async move { Ok::<_, Infallible>(response) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                // Slow-loris bound: a client has this long to send its request head.
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(tcp), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
     }
 }

@@ -14,7 +14,9 @@
 //! endpoint answers, the server address is read instead (an info line for the first, a
 //! warning for the others); an endpoint that does not answer is skipped with a warning, and
 //! a partial read is flagged so that no key is retired during that run (docs/rotation.md,
-//! "HA control planes").
+//! "HA control planes"; the hold is bounded in `model::state`). Only the EndpointSlice named
+//! `kubernetes`, the one the API servers maintain, is read: another slice with the same label
+//! is anyone's who may create EndpointSlices in `default`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::{Dropped, Error, KeySource, SourceKeys};
+use super::{server_text, Dropped, Error, KeySource, SourceKeys};
 use crate::cli::ApiServerEndpoints;
 use crate::model::jwk::{parse_jwks, JwksError};
 use crate::model::Jwk;
@@ -35,6 +37,15 @@ pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 /// The label every EndpointSlice of the `kubernetes` Service carries.
 const KUBERNETES_SERVICE_SELECTOR: &str = "kubernetes.io/service-name=kubernetes";
+
+/// The one EndpointSlice the API servers maintain for the `kubernetes` Service. Anyone allowed
+/// to create EndpointSlices in `default` can add another with the same label; only this name is
+/// trusted. kube-apiserver's endpoint reconciler (pkg/controlplane/reconcilers/
+/// endpointsadapter.go) names its slice after the Service and sets exactly one label,
+/// `kubernetes.io/service-name: kubernetes`: no `endpointslice.kubernetes.io/managed-by`
+/// label, so there is no managed-by value to match. Its dual-stack secondary slice
+/// (`kubernetes-v6`/`-v4`) lists the same API servers in the other family and is not needed.
+const KUBERNETES_SLICE: &str = "kubernetes";
 
 /// An endpoint that does not accept a connection this fast is treated as unreachable: from a
 /// workstation, the API servers' own addresses are often not routable at all.
@@ -233,7 +244,9 @@ impl KubeSource {
     /// EndpointSlices, or why they cannot be listed.
     async fn list_endpoints(&self) -> Result<Vec<String>, String> {
         let api: Api<EndpointSlice> = Api::namespaced(self.main.client.clone(), "default");
-        let params = ListParams::default().labels(KUBERNETES_SERVICE_SELECTOR);
+        let params = ListParams::default()
+            .labels(KUBERNETES_SERVICE_SELECTOR)
+            .fields(&format!("metadata.name={KUBERNETES_SLICE}"));
         let list = match tokio::time::timeout(self.timeout, api.list(&params)).await {
             Err(_) => {
                 return Err(format!(
@@ -242,21 +255,29 @@ impl KubeSource {
                 ))
             }
             Ok(Err(kube::Error::Api(status))) if status.code == 403 => {
-                let subject = rbac_subject(&status.message);
+                let message = server_text(&status.message);
+                let subject = rbac_subject(&message);
                 return Err(format!(
                     "the API server refused to list the kubernetes EndpointSlices ({}); allow it with `kubectl -n default create role kube-oidc-publisher-endpoints --verb=list --resource=endpointslices.discovery.k8s.io` and `kubectl -n default create rolebinding kube-oidc-publisher-endpoints --role=kube-oidc-publisher-endpoints {subject}`",
-                    status.message
+                    message
                 ));
             }
             Ok(Err(e)) => {
                 return Err(format!(
                     "listing the kubernetes EndpointSlices failed: {}",
-                    error_chain(&e)
+                    server_text(&error_chain(&e))
                 ))
             }
             Ok(Ok(list)) => list,
         };
-        Ok(endpoint_urls(&list.items))
+        // The field selector already asks for this name; an answer that holds more is not
+        // trusted beyond it either.
+        let ours: Vec<EndpointSlice> = list
+            .items
+            .into_iter()
+            .filter(|slice| slice.metadata.name.as_deref() == Some(KUBERNETES_SLICE))
+            .collect();
+        Ok(endpoint_urls(&ours))
     }
 
     /// A client for one endpoint: the same credentials, verified for the same TLS name.
@@ -335,7 +356,7 @@ impl KubeSource {
         let mut keys = union(read)?;
         for (url, error) in &failed {
             keys.warnings.push(format!(
-                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay (no key is retired while an API server cannot be read)",
+                "API server endpoint {url} was not read ({}); published the keys of the {} that answered. A key only it serves is not published if it is new; published keys stay: no key is retired while an API server cannot be read, for at most one more --retain-removed-keys period after its own retention ends (docs/rotation.md). If {url} is no longer an API server, check the kubernetes EndpointSlice (`kubectl -n default get endpointslice kubernetes -o yaml`)",
                 brief(error),
                 urls.len() - failed.len()
             ));
@@ -454,7 +475,8 @@ fn union(answers: Vec<(String, SourceKeys)>) -> Result<SourceKeys, Error> {
     Ok(out)
 }
 
-/// The `message` of a Kubernetes `Status` body, or the body itself (shortened) otherwise.
+/// The `message` of a Kubernetes `Status` body, or the body itself otherwise, as
+/// [`server_text`] makes it printable (one line, no control characters, shortened).
 fn status_message(body: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if let Some(message) = parsed
@@ -462,14 +484,13 @@ fn status_message(body: &[u8]) -> String {
         .and_then(|v| v.get("message"))
         .and_then(|m| m.as_str())
     {
-        return message.to_owned();
+        return server_text(message);
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = server_text(&String::from_utf8_lossy(body));
     if text.is_empty() {
         return "(empty body)".into();
     }
-    text.chars().take(200).collect()
+    text
 }
 
 /// The `kubectl create clusterrolebinding` subject for the user named in a 403 message

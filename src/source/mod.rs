@@ -85,6 +85,44 @@ pub enum Error {
     KeyFile { path: String, detail: String },
 }
 
+/// At most this many characters of server-supplied text reach a message.
+pub const SERVER_TEXT_MAX: usize = 200;
+
+/// Text a server sent (a Kubernetes `Status` message, a response body), made safe to print in
+/// a terminal or a text log line: control characters (newlines and ANSI escapes included) and
+/// bidirectional-override characters become a space, runs of spaces become one, and the
+/// result is cut at [`SERVER_TEXT_MAX`] characters (with "…"). Without this, a server could
+/// forge a log line or recolour the terminal. Every message quoting a server goes through it.
+pub fn server_text(raw: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut pending_space = false;
+    for c in raw.chars() {
+        let unsafe_char = c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if unsafe_char || c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if count == SERVER_TEXT_MAX {
+            out.push('…');
+            return out;
+        }
+        if pending_space {
+            out.push(' ');
+            count += 1;
+            pending_space = false;
+            if count == SERVER_TEXT_MAX {
+                out.push('…');
+                return out;
+            }
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
 /// The effect trait for reading keys.
 #[async_trait]
 pub trait KeySource: Send + Sync {
@@ -120,5 +158,27 @@ impl KeySource for Combined {
             all.partial |= keys.partial;
         }
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_is_one_printable_line_of_bounded_length() {
+        assert_eq!(
+            server_text("boom\n2026-01-01 INFO forged\r\n\u{1b}[31mred\u{1b}[0m\t end "),
+            "boom 2026-01-01 INFO forged [31mred [0m end"
+        );
+        assert_eq!(server_text("a\u{202e}b\u{7f}c\u{9b}d"), "a b c d");
+        let long = "x".repeat(500);
+        let cut = server_text(&long);
+        assert_eq!(cut.chars().count(), SERVER_TEXT_MAX + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            server_text(&"y".repeat(SERVER_TEXT_MAX)),
+            "y".repeat(SERVER_TEXT_MAX)
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! keys are relative to it (`openid/v1/jwks`, `.well-known/openid-configuration`).
 //!
 //! Semantics callers rely on:
-//! - `get` returns `Ok(None)` only when the object does not exist; a missing bucket or
-//!   directory root is an error, never "empty".
+//! - `get` returns `Ok(None)` only when the object does not exist; a missing bucket is an
+//!   error, never "empty". A missing directory root whose parent exists is "empty" (the first
+//!   write creates it, like `mkdir`); a missing parent is an error.
 //! - `put` is conditional: with [`Precondition::IfNoneMatch`] it fails with
 //!   [`Error::PreconditionFailed`] if the object exists; with [`Precondition::IfMatch`] if the
 //!   object is no longer the observed version. A failed `put` leaves the object as it was.
@@ -53,6 +54,9 @@ pub enum Error {
         location: String,
         detail: String,
     },
+    /// The directory store's root cannot be used (missing parent, dangling link, a file).
+    #[error("the directory store {root} {problem}")]
+    DirRoot { root: String, problem: String },
     #[error("{operation} {location} failed: {error}")]
     Io {
         operation: &'static str,

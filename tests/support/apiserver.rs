@@ -82,6 +82,9 @@ pub enum Scenario {
     MalformedJwks,
     /// 500 with a `Status` body on both paths (after authentication).
     ServerError,
+    /// This status code with a `Status` body whose `message` is this text, as is (control
+    /// characters and all: a hostile or broken API server).
+    StatusMessage { code: u16, message: String },
     /// Sleeps this long before answering anything, then behaves like `Rsa`.
     Slow(Duration),
     /// 403 for the admin token too (RBAC without the discovery grant).
@@ -119,7 +122,10 @@ impl Scenario {
             Scenario::EmptyKeys => (rsa_discovery(), br#"{"keys":[]}"#.to_vec()),
             Scenario::MalformedJwks => (rsa_discovery(), br#"{"keys":[{"kty":"#.to_vec()),
             Scenario::Custom { jwks, discovery } => (discovery.clone(), jwks.clone()),
-            Scenario::ServerError | Scenario::Forbidden | Scenario::Unauthorized => return None,
+            Scenario::ServerError
+            | Scenario::StatusMessage { .. }
+            | Scenario::Forbidden
+            | Scenario::Unauthorized => return None,
         })
     }
 }
@@ -148,6 +154,8 @@ struct Shared {
     tls_failures: AtomicUsize,
     endpoint_slices: Mutex<Route>,
     token_request: Mutex<Route>,
+    /// Replicas started so far: the next binds 127.0.0.(2 + this).
+    replicas: AtomicUsize,
 }
 
 /// The fake API server. Stops (listener closed, connections dropped) on drop.
@@ -172,9 +180,19 @@ impl FakeApiServer {
     }
 
     /// Another API server of the same control plane: the same serving certificate and admin
-    /// token (kube-apiservers behind one Service share both), its own port and scenario.
+    /// token (kube-apiservers behind one Service share both), its own scenario, and the same
+    /// port on its own loopback address (127.0.0.2, 127.0.0.3, …): the `kubernetes`
+    /// EndpointSlice the API servers maintain has one port for all of them, so a control plane
+    /// on one machine can be written the way a real one is (one slice, one port).
     pub fn replica(&self, scenario: Scenario) -> FakeApiServer {
-        FakeApiServer::serve(self.pki.clone(), self.shared.token.clone(), scenario)
+        let n = 2 + self.shared.replicas.fetch_add(1, Ordering::SeqCst);
+        let ip = Ipv4Addr::new(127, 0, 0, u8::try_from(n).expect("fewer than 254 replicas"));
+        FakeApiServer::serve_on(
+            self.pki.clone(),
+            self.shared.token.clone(),
+            scenario,
+            SocketAddr::from((ip, self.addr.port())),
+        )
     }
 
     /// Like [`FakeApiServer::with_scenario`], but its certificate names only DNS `localhost`
@@ -201,6 +219,16 @@ impl FakeApiServer {
     }
 
     fn serve(pki: Arc<TestPki>, token: String, scenario: Scenario) -> FakeApiServer {
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        FakeApiServer::serve_on(pki, token, scenario, any_port)
+    }
+
+    fn serve_on(
+        pki: Arc<TestPki>,
+        token: String,
+        scenario: Scenario,
+        bind: SocketAddr,
+    ) -> FakeApiServer {
         let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -223,9 +251,11 @@ impl FakeApiServer {
             tls_failures: AtomicUsize::new(0),
             endpoint_slices: Mutex::new(Route::Off),
             token_request: Mutex::new(Route::Off),
+            replicas: AtomicUsize::new(0),
         });
 
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let listener = std::net::TcpListener::bind(bind)
+            .unwrap_or_else(|e| panic!("binding the fake API server to {bind}: {e}"));
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -455,6 +485,11 @@ fn respond(
             );
             return error(shared, StatusCode::INTERNAL_SERVER_ERROR, body, false);
         }
+        Scenario::StatusMessage { code, message } => {
+            let body = status_body(*code, "InternalError", message, "{}");
+            let status = StatusCode::from_u16(*code).expect("status code");
+            return error(shared, status, body, false);
+        }
         _ => {}
     }
     let (discovery, jwks) = scenario.documents().expect("documents for scenario");
@@ -510,41 +545,30 @@ fn extra_route(shared: &Shared, method: &Method, path: &str) -> Option<Response<
     }
 }
 
-/// A `discovery.k8s.io/v1` `EndpointSliceList` for the `kubernetes` Service with one slice
-/// per address (port named `https`, as the API server's own reconciler writes it), each
-/// endpoint ready unless listed in `not_ready`. SYNTHETIC: no recording from a real API
-/// server exists; the shape follows the API reference (a real HA cluster has one slice
-/// `kubernetes` with every API server's address and one port; tests on 127.0.0.1 need one
-/// port per server, hence one slice each).
+/// A `discovery.k8s.io/v1` `EndpointSliceList` for the `kubernetes` Service, shaped as the
+/// API servers' own reconciler writes it: one slice named `kubernetes`, labelled
+/// `kubernetes.io/service-name: kubernetes` and nothing else, one port named `https`, one
+/// endpoint per address, each ready unless listed in `not_ready`. Every address must have the
+/// same port (start the other API servers with [`FakeApiServer::replica`]). SYNTHETIC: no
+/// recording from a real HA API server exists; the shape follows
+/// pkg/controlplane/reconcilers/endpointsadapter.go.
 pub fn synthetic_endpoint_slices(addresses: &[SocketAddr], not_ready: &[SocketAddr]) -> Vec<u8> {
-    let items: Vec<serde_json::Value> = addresses
+    let port = addresses.first().map_or(443, SocketAddr::port);
+    assert!(
+        addresses.iter().all(|a| a.port() == port),
+        "the kubernetes EndpointSlice has one port for every API server: {addresses:?}"
+    );
+    let endpoints: Vec<serde_json::Value> = addresses
         .iter()
-        .enumerate()
-        .map(|(i, addr)| {
-            let name = if i == 0 {
-                "kubernetes".to_owned()
-            } else {
-                format!("kubernetes-{i}")
-            };
+        .map(|addr| {
             serde_json::json!({
-                "metadata": {
-                    "name": name,
-                    "namespace": "default",
-                    "uid": uuid_ish(),
-                    "resourceVersion": format!("{}", 200 + i),
-                    "generation": 1,
-                    "creationTimestamp": "2026-11-22T05:20:11Z",
-                    "labels": { "kubernetes.io/service-name": "kubernetes" },
-                },
-                "addressType": if addr.is_ipv6() { "IPv6" } else { "IPv4" },
-                "endpoints": [{
-                    "addresses": [addr.ip().to_string()],
-                    "conditions": { "ready": !not_ready.contains(addr) },
-                }],
-                "ports": [{ "name": "https", "protocol": "TCP", "port": addr.port() }],
+                "addresses": [addr.ip().to_string()],
+                "conditions": { "ready": !not_ready.contains(addr) },
             })
         })
         .collect();
+    let ipv6 = addresses.first().is_some_and(SocketAddr::is_ipv6);
+    let items = vec![kubernetes_slice("kubernetes", ipv6, endpoints, port)];
     serde_json::to_vec(&serde_json::json!({
         "kind": "EndpointSliceList",
         "apiVersion": "discovery.k8s.io/v1",
@@ -552,6 +576,29 @@ pub fn synthetic_endpoint_slices(addresses: &[SocketAddr], not_ready: &[SocketAd
         "items": items,
     }))
     .expect("JSON")
+}
+
+/// One EndpointSlice labelled for the `kubernetes` Service (the label anyone may set).
+pub fn kubernetes_slice(
+    name: &str,
+    ipv6: bool,
+    endpoints: Vec<serde_json::Value>,
+    port: u16,
+) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "uid": uuid_ish(),
+            "resourceVersion": "200",
+            "generation": 1,
+            "creationTimestamp": "2026-11-22T05:20:11Z",
+            "labels": { "kubernetes.io/service-name": "kubernetes" },
+        },
+        "addressType": if ipv6 { "IPv6" } else { "IPv4" },
+        "endpoints": endpoints,
+        "ports": [{ "name": "https", "protocol": "TCP", "port": port }],
+    })
 }
 
 /// 403 as RBAC answers it, the recorded body with `user` and `path` substituted.

@@ -99,8 +99,8 @@ pub enum LocationError {
     NoBucket(String),
     #[error("bucket name {0:?} is not valid: S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit")]
     BadBucket(String),
-    #[error("prefix {0:?} is not valid: use path segments without empty parts, '.' or '..', such as prod-1 or clusters/prod-1")]
-    BadPrefix(String),
+    #[error(transparent)]
+    BadPrefix(#[from] crate::model::prefix::PrefixError),
     #[error("--store {0:?} uses a scheme this tool does not publish to; pass s3://BUCKET[/PREFIX], file://DIR or a directory path")]
     UnknownScheme(String),
 }
@@ -126,13 +126,7 @@ impl Location {
                 return Err(LocationError::BadBucket(bucket.into()));
             }
             let prefix = prefix.trim_matches('/');
-            if !prefix.is_empty()
-                && prefix
-                    .split('/')
-                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-            {
-                return Err(LocationError::BadPrefix(prefix.into()));
-            }
+            crate::model::prefix::check(prefix)?;
             return Ok(Location::S3 {
                 bucket: bucket.into(),
                 prefix: prefix.into(),

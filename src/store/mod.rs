@@ -27,6 +27,12 @@ pub enum Error {
         action: &'static str,
         location: String,
     },
+    #[error("bucket {bucket:?} is in region {actual}, not {expected}; pass --region {actual} (the default issuer names the bucket's region, and STS could not fetch documents published under another one)")]
+    WrongRegion {
+        bucket: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{location} changed while this run was writing it (another publisher?)")]
     PreconditionFailed { location: String },
     #[error("{operation} {location} timed out ({seconds} s per attempt, up to 3 attempts); check the network path to the store, or raise --timeout")]
@@ -69,6 +75,12 @@ pub trait ObjectStore: Send + Sync {
 
     /// Where one key lives, for messages (`s3://bucket/prefix/openid/v1/jwks`).
     fn location(&self, key: &str) -> String;
+
+    /// The Region the store reports itself in (S3: HeadBucket's `x-amz-bucket-region`);
+    /// `None` for a store that has none or does not say. One request at most.
+    async fn region(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
 
     /// Reads one object, body and metadata, or `None` if it does not exist.
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, Error>;

@@ -318,6 +318,9 @@ pub struct PublishArgs {
     pub connect_to: Vec<String>,
 
     /// AWS region (default: the AWS SDK's chain, e.g. AWS_REGION or the profile's region).
+    ///
+    /// Without --issuer the issuer is derived from it, so the bucket must be in this Region:
+    /// checked with one HeadBucket per run, and a mismatch is refused.
     #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
     pub region: Option<String>,
 

@@ -266,7 +266,10 @@ pub struct PublishArgs {
     )]
     pub audiences: Vec<String>,
 
-    /// Value of the provider's kube-oidc-publisher/cluster tag (default: the issuer's host/path).
+    /// Value of the provider's kube-oidc-publisher/cluster tag.
+    ///
+    /// Without it, the tag the provider already has is kept; a new provider (or one that has no
+    /// such tag) is tagged with the issuer's host/path.
     #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
 
@@ -315,6 +318,9 @@ pub struct PublishArgs {
     pub connect_to: Vec<String>,
 
     /// AWS region (default: the AWS SDK's chain, e.g. AWS_REGION or the profile's region).
+    ///
+    /// Without --issuer the issuer is derived from it, so the bucket must be in this Region:
+    /// checked with one HeadBucket per run, and a mismatch is refused.
     #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
     pub region: Option<String>,
 
@@ -361,6 +367,14 @@ pub struct PublishArgs {
     /// this issuer, STS rejects its tokens for this provider.
     #[arg(long, env = "KUBE_OIDC_PUBLISHER_ALLOW_ISSUER_MISMATCH")]
     pub allow_issuer_mismatch: bool,
+
+    /// Replace the issuer the store already publishes with --issuer.
+    ///
+    /// Without it, a store whose discovery document names another issuer is refused (exit 2):
+    /// every token whose iss is the published issuer stops verifying once it moves. Pass it
+    /// only knowing that consequence; a guided issuer migration is planned.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_ALLOW_ISSUER_CHANGE")]
+    pub allow_issuer_change: bool,
 
     /// Seconds allowed for each request to the API server and the store.
     #[arg(

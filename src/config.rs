@@ -91,6 +91,8 @@ pub struct SyncConfig {
     pub cache_max_age: u32,
     pub mode: Mode,
     pub allow_issuer_mismatch: bool,
+    /// `--allow-issuer-change`: the store may already publish another issuer.
+    pub allow_issuer_change: bool,
     pub timeout: Duration,
     pub output: OutputFormat,
     /// How long a key that left the source stays published.
@@ -194,6 +196,7 @@ impl SyncConfig {
             cache_max_age: args.cache_max_age,
             mode,
             allow_issuer_mismatch: args.allow_issuer_mismatch,
+            allow_issuer_change: args.allow_issuer_change,
             timeout: Duration::from_secs(args.timeout),
             output: args.output,
             retention,

@@ -97,9 +97,27 @@ pub struct DesiredProvider {
     pub client_ids: Vec<String>,
     /// `None`: leave the thumbprints to IAM (`--thumbprint none`).
     pub thumbprints: Option<Vec<String>>,
-    pub tags: BTreeMap<String, String>,
+    /// `--cluster-name`. `None` keeps the cluster tag the provider has (a later `sync` without
+    /// the flag must not undo what `bootstrap --cluster-name` set); a provider without one is
+    /// tagged with its URL (host/path).
+    pub cluster_name: Option<String>,
     /// `--adopt`: take over a provider that lacks our tags.
     pub adopt: bool,
+}
+
+impl DesiredProvider {
+    /// The tags the provider should carry, given the ones it has (`None`: it does not exist).
+    pub fn tags(&self, have: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+        let cluster = self
+            .cluster_name
+            .clone()
+            .or_else(|| have.and_then(|tags| tags.get(CLUSTER_TAG)).cloned())
+            .unwrap_or_else(|| self.url.clone());
+        BTreeMap::from([
+            (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()),
+            (CLUSTER_TAG.to_owned(), cluster),
+        ])
+    }
 }
 
 /// The provider as IAM holds it.
@@ -150,7 +168,7 @@ pub fn plan_provider(
                 url: desired.url.clone(),
                 client_ids: desired.client_ids.clone(),
                 thumbprints: desired.thumbprints.clone().unwrap_or_default(),
-                tags: desired.tags.clone(),
+                tags: desired.tags(None),
             }],
             unmanaged_drift: vec![],
         };
@@ -180,10 +198,8 @@ pub fn plan_provider(
             client_id: (*id).into(),
         });
     }
-    let tags_differ = desired
-        .tags
-        .iter()
-        .any(|(k, v)| have.tags.get(k) != Some(v));
+    let tags = desired.tags(Some(&have.tags));
+    let tags_differ = tags.iter().any(|(k, v)| have.tags.get(k) != Some(v));
     if !managed && !desired.adopt {
         let unmanaged_drift = changes.iter().map(Change::describe).collect();
         return ProviderPlan {
@@ -200,7 +216,7 @@ pub fn plan_provider(
             0,
             Change::TagProvider {
                 arn: arn.into(),
-                tags: desired.tags.clone(),
+                tags,
             },
         );
     }
@@ -346,6 +362,66 @@ pub fn desired(issuer: &Issuer, keys: &KeySet, meta: &ObjectMeta, state: &State)
                 },
             },
         ],
+    }
+}
+
+/// The issuer the store's discovery document names, if it holds a readable one. A missing or
+/// unreadable document names none: there is nothing published to move, only to repair.
+pub fn published_issuer(observed: &Observed) -> Option<String> {
+    let body = &observed.objects.get(DISCOVERY_PATH)?.as_ref()?.body;
+    let document: serde_json::Value = serde_json::from_slice(body).ok()?;
+    document.get("issuer")?.as_str().map(str::to_owned)
+}
+
+/// The published issuer and the one a run asks for, when they differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IssuerChange {
+    pub published: String,
+    pub requested: String,
+}
+
+/// Whether a run may publish `requested` over what the store holds. Moving a published issuer
+/// breaks every token whose `iss` is the old one (STS fetches that issuer's discovery document
+/// and finds another issuer in it), so it happens only when `allow` (`--allow-issuer-change`)
+/// says so: `Ok(Some(change))` then, `Err(change)` otherwise, `Ok(None)` when nothing moves.
+pub fn check_issuer_change(
+    requested: &Issuer,
+    observed: &Observed,
+    allow: bool,
+) -> Result<Option<IssuerChange>, IssuerChange> {
+    match published_issuer(observed) {
+        Some(published) if published != requested.as_str() => {
+            let change = IssuerChange {
+                published,
+                requested: requested.to_string(),
+            };
+            if allow {
+                Ok(Some(change))
+            } else {
+                Err(change)
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A bucket in another Region than the one the issuer derived from it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionMismatch {
+    pub expected: String,
+    pub actual: String,
+}
+
+/// Whether the store is in the Region an issuer derived from the bucket names
+/// (`https://BUCKET.s3.REGION…`): in any other, STS could not fetch what is published. A store
+/// that does not say (`None`) cannot be checked.
+pub fn check_region(expected: &str, reported: Option<&str>) -> Result<(), RegionMismatch> {
+    match reported {
+        Some(actual) if actual != expected => Err(RegionMismatch {
+            expected: expected.to_owned(),
+            actual: actual.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -514,10 +590,7 @@ mod tests {
             url: "oidc.example.test/c1".into(),
             client_ids: vec!["sts.amazonaws.com".into()],
             thumbprints: Some(vec!["a".repeat(40)]),
-            tags: BTreeMap::from([
-                (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()),
-                (CLUSTER_TAG.to_owned(), "c1".to_owned()),
-            ]),
+            cluster_name: Some("c1".into()),
             adopt: false,
         }
     }
@@ -530,7 +603,7 @@ mod tests {
             url: desired.url.clone(),
             client_ids: desired.client_ids.clone(),
             thumbprints: desired.thumbprints.clone().unwrap(),
-            tags: desired.tags.clone(),
+            tags: desired.tags(None),
         }
     }
 
@@ -629,6 +702,33 @@ mod tests {
         assert_eq!(plan.changes.len(), 3);
     }
 
+    // Regression (issue #14): `bootstrap --cluster-name prod-1`, then `sync` without the flag,
+    // re-tagged the provider to its host/path, and the next bootstrap tagged it back.
+    #[test]
+    fn without_cluster_name_the_providers_cluster_tag_is_kept() {
+        let named = desired_provider();
+        let mut have = observed_provider(&named);
+        have.tags.insert(CLUSTER_TAG.into(), "prod-1".into());
+        let unnamed = DesiredProvider {
+            cluster_name: None,
+            ..named
+        };
+        let plan = plan_provider(&unnamed, ARN, Some(&have));
+        assert!(plan.changes.is_empty(), "{plan:?}");
+        // A new provider, and one we manage that has no cluster tag, get the host/path.
+        let created = plan_provider(&unnamed, ARN, None);
+        assert!(
+            matches!(&created.changes[..], [Change::CreateProvider { tags, .. }]
+            if tags[CLUSTER_TAG] == "oidc.example.test/c1")
+        );
+        have.tags.remove(CLUSTER_TAG);
+        let plan = plan_provider(&unnamed, ARN, Some(&have));
+        assert!(
+            matches!(&plan.changes[..], [Change::TagProvider { tags, .. }]
+            if tags[CLUSTER_TAG] == "oidc.example.test/c1")
+        );
+    }
+
     #[test]
     fn a_changed_cluster_name_is_retagged() {
         let want = desired_provider();
@@ -636,6 +736,53 @@ mod tests {
         have.tags.insert(CLUSTER_TAG.into(), "old-name".into());
         let plan = plan_provider(&want, ARN, Some(&have));
         assert!(matches!(&plan.changes[..], [Change::TagProvider { .. }]));
+    }
+
+    #[test]
+    fn the_bucket_must_be_in_the_region_the_issuer_names() {
+        assert_eq!(check_region("eu-west-1", Some("eu-west-1")), Ok(()));
+        assert_eq!(check_region("eu-west-1", None), Ok(()));
+        assert_eq!(
+            check_region("eu-west-2", Some("eu-west-1")),
+            Err(RegionMismatch {
+                expected: "eu-west-2".into(),
+                actual: "eu-west-1".into()
+            })
+        );
+    }
+
+    fn with_discovery(body: &[u8]) -> Observed {
+        observed(&[(".well-known/openid-configuration", body, None)])
+    }
+
+    #[test]
+    fn a_published_issuer_moves_only_when_allowed() {
+        let c1 = Issuer::parse("https://oidc.example.test/c1").unwrap();
+        let c2 = Issuer::parse("https://oidc.example.test/c2").unwrap();
+        let published = with_discovery(&Discovery::new(&c1, &keyset()).render());
+        assert_eq!(check_issuer_change(&c1, &published, false), Ok(None));
+        let change = IssuerChange {
+            published: c1.to_string(),
+            requested: c2.to_string(),
+        };
+        assert_eq!(
+            check_issuer_change(&c2, &published, false),
+            Err(change.clone())
+        );
+        assert_eq!(check_issuer_change(&c2, &published, true), Ok(Some(change)));
+        // Nothing published, or a document that names no issuer: nothing to move.
+        for observed in [
+            observed(&[]),
+            with_discovery(b"not json"),
+            with_discovery(br#"{"jwks_uri":"x"}"#),
+        ] {
+            assert_eq!(check_issuer_change(&c2, &observed, false), Ok(None));
+        }
+    }
+
+    fn keyset() -> KeySet {
+        let jwks = include_bytes!("../tests/fixtures/kube-apiserver/jwks-rsa.json");
+        KeySet::new(crate::model::jwk::parse_jwks(jwks).unwrap().keys).unwrap()
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::model::issuer::unfetchable_by_sts;
 use crate::model::state::{self, published_keys, KeyPlan, Requests, Retained, State, STATE_PATH};
 use crate::model::{Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 use crate::plan::{
@@ -96,11 +97,29 @@ pub enum SyncError {
         source_name: String,
         error: KeySetError,
     },
-    #[error("the API server signs tokens with issuer {api_server:?}, but this run publishes issuer {published:?}; STS compares them byte for byte and would reject every token. Either set on every kube-apiserver (keeping the current issuer as a second --service-account-issuer so that issued tokens stay valid):\n    --service-account-issuer={published}\n    --service-account-issuer={api_server}\n    --service-account-jwks-uri={published}/openid/v1/jwks\nor publish the API server's issuer with --issuer {api_server}, or pass --allow-issuer-mismatch during an issuer migration")]
+    #[error("the API server signs tokens with issuer {api_server:?}, but this run publishes issuer {published:?}; STS compares them byte for byte and would reject every token. Either set on every kube-apiserver (the published issuer first; the current one kept second so that issued tokens stay valid; --api-audiences keeps accepting the audience in-cluster tokens carry today, so keep any values it already has):\n    {}\n{way_out}, or pass --allow-issuer-mismatch during an issuer migration", .flags.join("\n    "))]
     IssuerMismatch {
         api_server: String,
         published: String,
+        /// The kube-apiserver flags, as bootstrap prints them.
+        flags: Vec<String>,
+        /// The other way out, or why there is none.
+        way_out: String,
     },
+    #[error("{store} already publishes issuer {published:?}; this run asks for {requested:?}. Nothing was written. Moving a published issuer breaks every token whose iss is {published:?}: STS fetches that issuer's discovery document, finds another issuer in it and rejects the token, so every pod holding one loses its AWS access until the API server signs with the new issuer and the old tokens have expired. Keep the published issuer (pass --issuer {published}, or check --store: it may be another cluster's location), or, knowing that consequence, pass --allow-issuer-change (a guided issuer migration is planned)")]
+    IssuerChange {
+        store: String,
+        published: String,
+        requested: String,
+    },
+    #[error("{store} is in region {actual}, not {expected}: the issuer derived from the bucket would name https://BUCKET.s3.{expected}…, a URL where STS finds no documents, and every token would be rejected. Nothing was written; pass --region {actual}")]
+    WrongRegion {
+        store: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("checking the bucket's region")]
+    Region(#[source] store::Error),
     #[error(transparent)]
     Retention(state::StateError),
     #[error("reading what is published")]
@@ -148,7 +167,8 @@ pub struct ProviderInputs<'a> {
     pub providers: &'a dyn OidcProviders,
     pub thumbprints: ThumbprintSource<'a>,
     pub client_ids: Vec<String>,
-    pub cluster_name: String,
+    /// `--cluster-name`; `None` keeps the provider's cluster tag.
+    pub cluster_name: Option<String>,
     pub adopt: bool,
 }
 
@@ -158,6 +178,11 @@ pub struct Inputs<'a> {
     pub meta: ObjectMeta,
     pub mode: Mode,
     pub allow_issuer_mismatch: bool,
+    /// `--allow-issuer-change`: replace the issuer the store already publishes.
+    pub allow_issuer_change: bool,
+    /// The Region an issuer derived from the bucket names (`None` for an explicit `--issuer`):
+    /// the store must be in it, checked with one request per run.
+    pub issuer_region: Option<String>,
     /// `None` with `--no-iam`.
     pub provider: Option<ProviderInputs<'a>>,
     /// The time decisions are made at (the plan never reads the clock).
@@ -190,6 +215,7 @@ fn plan_keys(
     source_keys: &KeySet,
     partial: bool,
     observed: &Observed,
+    state_location: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(KeySet, KeyPlan), SyncError> {
     let body = |key: &str| {
@@ -199,9 +225,17 @@ fn plan_keys(
             .and_then(Option::as_ref)
             .map(|o| o.body.as_slice())
     };
-    let state = match body(STATE_PATH).map(State::parse) {
+    let state = match body(STATE_PATH).map(State::parse_checked) {
         None => State::default(),
-        Some(Ok(state)) => state,
+        Some(Ok((state, invalid))) => {
+            for record in invalid {
+                warnings.push(format!(
+                    "not publishing key {:?} recorded in the state object {state_location}: {}. The state was changed outside this tool: check who can write to the store. A valid copy of the key in the published JWKS, if any, stays published for the full retention",
+                    record.kid, record.reason
+                ));
+            }
+            state
+        }
         Some(Err(e)) => {
             warnings.push(format!("{e}; rebuilding it"));
             State::default()
@@ -280,17 +314,11 @@ async fn observe_provider(
     };
     let (thumbprints, observed) = tokio::join!(thumbprints, observed);
     let (arn, provider) = observed?;
-    let mut tags = std::collections::BTreeMap::new();
-    tags.insert(
-        plan::MANAGED_BY_TAG.to_owned(),
-        plan::MANAGED_BY_VALUE.to_owned(),
-    );
-    tags.insert(plan::CLUSTER_TAG.to_owned(), inputs.cluster_name.clone());
     let desired = DesiredProvider {
         url: issuer.provider_url().to_owned(),
         client_ids: inputs.client_ids.clone(),
         thumbprints: thumbprints?,
-        tags,
+        cluster_name: inputs.cluster_name.clone(),
         adopt: inputs.adopt,
     };
     Ok((desired, arn, provider))
@@ -381,8 +409,29 @@ pub async fn sync_once(
             None => None,
         }
     };
-    let (keys, observed, provider_side) =
-        tokio::join!(source.fetch(), observe_store(store), provider_side);
+    let store_region = async {
+        match &inputs.issuer_region {
+            Some(_) => store.region().await,
+            None => Ok(None),
+        }
+    };
+    let (keys, observed, provider_side, store_region) = tokio::join!(
+        source.fetch(),
+        observe_store(store),
+        provider_side,
+        store_region
+    );
+    // The Region first: in the wrong one, the issuer itself is wrong, whatever else happened.
+    if let Some(expected) = &inputs.issuer_region {
+        let reported = store_region.map_err(SyncError::Region)?;
+        plan::check_region(expected, reported.as_deref()).map_err(|mismatch| {
+            SyncError::WrongRegion {
+                store: store.describe(),
+                expected: mismatch.expected,
+                actual: mismatch.actual,
+            }
+        })?;
+    }
     let keys = keys?;
     let mut observed = observed.map_err(SyncError::Observe)?;
     let mut warnings = keys.warnings.clone();
@@ -390,9 +439,25 @@ pub async fn sync_once(
     if let Some(api_issuer) = &keys.issuer {
         if api_issuer != inputs.issuer.as_str() {
             if !inputs.allow_issuer_mismatch {
+                let audiences = inputs
+                    .provider
+                    .as_ref()
+                    .map(|p| p.client_ids.clone())
+                    .unwrap_or_default();
+                // Never suggest publishing an issuer STS cannot fetch (kubernetes.default.svc…).
+                let way_out = match unfetchable_by_sts(api_issuer) {
+                    None => format!("or publish the API server's issuer with --issuer {api_issuer}"),
+                    Some(reason) => format!("(the API server's own issuer cannot be published instead: {reason}, so STS cannot fetch documents there and cannot verify its tokens)"),
+                };
                 return Err(SyncError::IssuerMismatch {
                     api_server: api_issuer.clone(),
                     published: inputs.issuer.to_string(),
+                    flags: crate::bootstrap::api_server_flags(
+                        inputs.issuer.as_str(),
+                        Some(api_issuer),
+                        &audiences,
+                    ),
+                    way_out,
                 });
             }
             warnings.push(format!(
@@ -416,12 +481,23 @@ pub async fn sync_once(
 
     // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
+    let mut issuer_change;
     let (plan, key_set, key_plan, mut writes) = loop {
+        // Decided on what the store holds now (again after a lost race): a published issuer
+        // moves only when asked to.
+        issuer_change =
+            plan::check_issuer_change(inputs.issuer, &observed, inputs.allow_issuer_change)
+                .map_err(|change| SyncError::IssuerChange {
+                    store: store.describe(),
+                    published: change.published,
+                    requested: change.requested,
+                })?;
         let (key_set, key_plan) = plan_keys(
             &inputs,
             &source_keys,
             keys.partial,
             &observed,
+            &store.location(STATE_PATH),
             &mut warnings,
         )?;
         let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta, &key_plan.state);
@@ -448,6 +524,12 @@ pub async fn sync_once(
             Err((error, written)) => return Err(SyncError::Apply { error, written }),
         }
     };
+    if let Some(change) = &issuer_change {
+        warnings.push(format!(
+            "moving the published issuer from {} to {} (--allow-issuer-change): every token whose iss is {} stops verifying; update the API server's --service-account-issuer and the IAM OIDC provider for the new issuer",
+            change.published, change.requested, change.published
+        ));
+    }
     let documents = documents_note(inputs.mode, &plan, writes);
 
     // The provider, after the documents.
@@ -560,6 +642,8 @@ mod tests {
             meta: meta(),
             mode,
             allow_issuer_mismatch: false,
+            allow_issuer_change: false,
+            issuer_region: None,
             provider: None,
             now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
             retention: state::DEFAULT_RETENTION,
@@ -594,11 +678,13 @@ mod tests {
             meta: meta(),
             mode,
             allow_issuer_mismatch: false,
+            allow_issuer_change: false,
+            issuer_region: None,
             provider: Some(ProviderInputs {
                 providers,
                 thumbprints: ThumbprintSource::Auto(thumbprints),
                 client_ids: vec!["sts.amazonaws.com".into()],
-                cluster_name: "cluster-a".into(),
+                cluster_name: Some("cluster-a".into()),
                 adopt,
             }),
             now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
@@ -775,6 +861,8 @@ mod tests {
                 meta: meta(),
                 mode: Mode::Apply,
                 allow_issuer_mismatch: false,
+                allow_issuer_change: false,
+                issuer_region: None,
                 provider: None,
                 now: at(hours),
                 retention: state::DEFAULT_RETENTION,
@@ -838,7 +926,13 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("https://kubernetes.default.svc.cluster.local"),
+            text.contains("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
+                && text.contains("--api-audiences=https://kubernetes.default.svc.cluster.local"),
+            "{text}"
+        );
+        // Never suggested as the issuer to publish: STS cannot fetch it.
+        assert!(
+            !text.contains("--issuer https://kubernetes.default.svc"),
             "{text}"
         );
         assert_eq!(store.count(Operation::Put), 0);

@@ -184,35 +184,24 @@ impl Effects for AwsEffects {
     }
 
     async fn head_bucket(&self, bucket: &str) -> Result<BucketHead, Error> {
-        match self.s3.head_bucket().bucket(bucket).send().await {
-            Ok(output) => Ok(BucketHead::Present {
-                region: output.bucket_region().map(str::to_owned),
+        use crate::store::s3::{head_bucket, HeadBucket};
+        match head_bucket(&self.s3, bucket).await {
+            Ok(HeadBucket::Present { region }) => Ok(BucketHead::Present { region }),
+            Ok(HeadBucket::Missing) => Ok(BucketHead::Missing),
+            Ok(HeadBucket::Forbidden { .. }) => Err(Error::BucketForbidden {
+                bucket: bucket.to_owned(),
             }),
-            Err(e) => match status(&e) {
-                Some(404) => Ok(BucketHead::Missing),
-                // HeadBucket answers without a body, so only the status tells.
-                Some(403) => Err(Error::BucketForbidden {
-                    bucket: bucket.to_owned(),
-                }),
-                Some(301) => {
-                    let actual = e
-                        .raw_response()
-                        .and_then(|r| r.headers().get("x-amz-bucket-region"))
-                        .unwrap_or("another region")
-                        .to_owned();
-                    Err(Error::WrongRegion {
-                        bucket: bucket.to_owned(),
-                        expected: self
-                            .s3
-                            .config()
-                            .region()
-                            .map(|r| r.to_string())
-                            .unwrap_or_default(),
-                        actual,
-                    })
-                }
-                _ => Err(classify("s3:ListBucket", &self.bucket_arn(bucket), &e)),
-            },
+            Ok(HeadBucket::InAnotherRegion { region }) => Err(Error::WrongRegion {
+                bucket: bucket.to_owned(),
+                expected: self
+                    .s3
+                    .config()
+                    .region()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+                actual: region.unwrap_or_else(|| "another region".to_owned()),
+            }),
+            Err(e) => Err(classify("s3:ListBucket", &self.bucket_arn(bucket), &e)),
         }
     }
 

@@ -56,6 +56,7 @@ fn validate(args: &BootstrapArgs) -> anyhow::Result<Validated> {
         .unwrap_or_default()
         .trim_matches('/')
         .to_owned();
+    crate::model::prefix::check(&prefix).context("--prefix")?;
     // Bucket and prefix as they will appear in the policy (the partition does not matter here).
     policy::bucket_policy_statement("aws", &bucket, &prefix)?;
     let store = if prefix.is_empty() {

@@ -107,10 +107,7 @@ pub async fn publish_with(
                     ThumbprintMode::Pinned(pinned) => ThumbprintSource::Pinned(pinned.clone()),
                 },
                 client_ids: iam.audiences.clone(),
-                cluster_name: iam
-                    .cluster_name
-                    .clone()
-                    .unwrap_or_else(|| issuer.provider_url().to_owned()),
+                cluster_name: iam.cluster_name.clone(),
                 adopt: iam.adopt,
             })
         }
@@ -120,6 +117,14 @@ pub async fn publish_with(
         meta: config.object_meta(),
         mode: config.mode,
         allow_issuer_mismatch: config.allow_issuer_mismatch,
+        allow_issuer_change: config.allow_issuer_change,
+        // Only an issuer derived from the bucket names its Region. With an explicit --issuer the
+        // Region only signs requests: S3 itself answers a wrong one (a 301 naming the bucket's
+        // Region, reported as such), and a custom endpoint (MinIO, moto) decides for itself.
+        issuer_region: match (&config.issuer, &config.store) {
+            (IssuerChoice::FromBucket, Location::S3 { .. }) => region.clone(),
+            _ => None,
+        },
         provider,
         // Whole seconds: the state records times for people, and sub-second noise helps no one.
         now: time::OffsetDateTime::now_utc()

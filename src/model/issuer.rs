@@ -105,11 +105,7 @@ impl Issuer {
     /// The default issuer of an S3 store: the bucket's virtual-hosted, regional URL
     /// (`https://BUCKET.s3.REGION.<partition dns suffix>[/PREFIX]`, PROTOCOL.md §3).
     pub fn for_s3_bucket(bucket: &str, region: &str, prefix: &str) -> Result<Issuer, IssuerError> {
-        let valid_region = !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid_region {
+        if !is_region_name(region) {
             return Err(IssuerError::BadRegion(region.into()));
         }
         let suffix = dns_suffix(region);
@@ -158,6 +154,60 @@ impl fmt::Display for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Why STS, fetching from the public internet, could not read documents published under the
+/// issuer `raw`, if it could not: a URL IAM refuses, an IP literal, `localhost`, or a name that
+/// resolves only inside a cluster or a private network (`kubernetes.default.svc`,
+/// `*.cluster.local`, a single label…). Messages never suggest publishing such an issuer.
+pub fn unfetchable_by_sts(raw: &str) -> Option<&'static str> {
+    let Ok(issuer) = Issuer::parse(raw) else {
+        return Some(
+            "it is not an https:// URL without port, query or trailing slash, which IAM requires",
+        );
+    };
+    let host = issuer.host();
+    if host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Some("its host is an IP address, which has no publicly trusted certificate");
+    }
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some("its host is localhost");
+    }
+    if !host.contains('.') {
+        return Some("its host is a single-label name that resolves only inside a network");
+    }
+    const INTERNAL: [&str; 6] = [
+        ".svc",
+        ".local",
+        ".internal",
+        ".localdomain",
+        ".home.arpa",
+        ".lan",
+    ];
+    if INTERNAL.iter().any(|suffix| host.ends_with(suffix)) {
+        return Some(
+            "its host is a cluster-internal or private name that does not resolve on the internet",
+        );
+    }
+    None
+}
+
+/// The shape of every AWS Region name: a two-letter area, lowercase words, a number
+/// (`eu-west-1`, `us-gov-west-1`, `eu-isoe-west-1`). It refuses `eu-west1` or `EU West`, which
+/// would otherwise become an issuer URL that no STS can fetch.
+fn is_region_name(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let [area, words @ .., number] = &parts[..] else {
+        return false;
+    };
+    area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The AWS partition a region belongs to, as it appears in ARNs.
@@ -273,6 +323,30 @@ mod tests {
     }
 
     #[test]
+    fn issuers_sts_cannot_fetch_are_recognised() {
+        for raw in [
+            "https://kubernetes.default.svc",
+            "https://kubernetes.default.svc.cluster.local",
+            "https://api.internal/c1",
+            "https://localhost/c1",
+            "https://10.0.0.1",
+            "https://[fd00::1]/c1",
+            "https://kubernetes",
+            "http://oidc.example.com",
+            "https://oidc.example.com:6443",
+        ] {
+            assert!(unfetchable_by_sts(raw).is_some(), "{raw}");
+        }
+        for raw in [
+            "https://oidc.example.com/c1",
+            "https://my-oidc.s3.eu-west-1.amazonaws.com/prod-1",
+            "https://d111111abcdef8.cloudfront.net",
+        ] {
+            assert_eq!(unfetchable_by_sts(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
     fn partitions_follow_the_region() {
         for (region, partition) in [
             ("eu-west-1", "aws"),
@@ -290,9 +364,24 @@ mod tests {
         let e = Issuer::for_s3_bucket("oidc.example.com", "eu-west-1", "c1").unwrap_err();
         assert!(matches!(e, IssuerError::BucketWithDots { .. }));
         assert!(e.to_string().contains("--issuer"), "{e}");
-        assert!(matches!(
-            Issuer::for_s3_bucket("b", "EU West", "").unwrap_err(),
-            IssuerError::BadRegion(_)
-        ));
+        for region in [
+            "EU West", "eu-west1", "euwest-1", "eu--1", "eu-west-", "e-west-1", "",
+        ] {
+            assert!(
+                matches!(
+                    Issuer::for_s3_bucket("b", region, "").unwrap_err(),
+                    IssuerError::BadRegion(_)
+                ),
+                "{region:?}"
+            );
+        }
+        for region in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-isoe-west-1",
+            "ap-southeast-5",
+        ] {
+            assert!(Issuer::for_s3_bucket("b", region, "").is_ok(), "{region}");
+        }
     }
 }

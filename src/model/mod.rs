@@ -6,6 +6,7 @@ pub mod issuer;
 pub mod jwk;
 pub mod keyfile;
 pub mod policy;
+pub mod prefix;
 pub mod rotation;
 pub mod state;
 pub mod thumbprint;

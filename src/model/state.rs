@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::jwk::{parse_jwks, Jwk};
+use super::jwk::{parse_jwks, Checked, Jwk};
 
 /// Object key of the state, relative to the issuer root. Not covered by the public-read
 /// bucket policy, which names only the two documents.
@@ -75,9 +75,29 @@ pub enum StateError {
     RevokeInSource(String),
 }
 
+/// A key record of the state object that failed the checks every source key passes; it is
+/// left out of the state and never published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidRecord {
+    /// The kid the record is filed under.
+    pub kid: String,
+    pub reason: String,
+}
+
 impl State {
+    /// [`State::parse_checked`], without the list of records left out.
     pub fn parse(bytes: &[u8]) -> Result<State, StateError> {
-        let state: State =
+        Ok(State::parse_checked(bytes)?.0)
+    }
+
+    /// Parses the state and checks every recorded key exactly as a key from the source
+    /// ([`Jwk::check`]), so that a record changed outside this tool (a key member that does not
+    /// belong to its type, a private member, a broken key, a record filed under another kid) is
+    /// never published. Such records are left out and returned: their kid, if the published
+    /// JWKS still holds a valid copy, is then kept from that copy for the full retention
+    /// ([`plan_keys`]), so no key disappears early.
+    pub fn parse_checked(bytes: &[u8]) -> Result<(State, Vec<InvalidRecord>), StateError> {
+        let mut state: State =
             serde_json::from_slice(bytes).map_err(|e| StateError::Malformed(e.to_string()))?;
         if state.version != 1 {
             return Err(StateError::Malformed(format!(
@@ -85,7 +105,24 @@ impl State {
                 state.version
             )));
         }
-        Ok(state)
+        // Parsed once more as plain JSON: the typed record drops members it does not know
+        // (`d`, `p`…), which the checks must see.
+        let raw: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| StateError::Malformed(e.to_string()))?;
+        let mut invalid = Vec::new();
+        state.keys.retain(|kid, record| {
+            match check_record(kid, &raw["keys"][kid.as_str()]["jwk"], &record.jwk) {
+                Ok(()) => true,
+                Err(reason) => {
+                    invalid.push(InvalidRecord {
+                        kid: kid.clone(),
+                        reason,
+                    });
+                    false
+                }
+            }
+        });
+        Ok((state, invalid))
     }
 
     /// Canonical bytes: pretty JSON (people read it when a rotation goes wrong), sorted keys.
@@ -94,6 +131,55 @@ impl State {
         bytes.push(b'\n');
         bytes
     }
+}
+
+/// Why a recorded key must not be published, or `Ok` when it is exactly the key that checking
+/// it as a source key gives (this tool records nothing else).
+fn check_record(kid: &str, raw: &serde_json::Value, recorded: &Jwk) -> Result<(), String> {
+    let checked = match Jwk::check(raw, 0) {
+        Ok(Checked::Usable(jwk)) => jwk,
+        Ok(Checked::Unsupported { reason, .. }) => return Err(reason),
+        Err(error) => return Err(error.to_string()),
+    };
+    if checked.kid != kid {
+        return Err(format!(
+            "it is filed under kid {kid:?} but its key says kid {:?}",
+            checked.kid
+        ));
+    }
+    if checked == *recorded {
+        return Ok(());
+    }
+    let members = |jwk: &Jwk| match serde_json::to_value(jwk) {
+        Ok(serde_json::Value::Object(members)) => members,
+        _ => serde_json::Map::new(),
+    };
+    let (canonical, recorded) = (members(&checked), members(recorded));
+    let foreign: Vec<String> = recorded
+        .keys()
+        .filter(|name| !canonical.contains_key(*name))
+        .map(|name| format!("{name:?}"))
+        .collect();
+    let altered: Vec<String> = recorded
+        .iter()
+        .filter(|(name, value)| canonical.get(*name).is_some_and(|c| c != *value))
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    let mut parts = Vec::new();
+    if !foreign.is_empty() {
+        parts.push(format!(
+            "members that are not part of an {} public key: {}",
+            checked.kty,
+            foreign.join(", ")
+        ));
+    }
+    if !altered.is_empty() {
+        parts.push(format!(
+            "members not in canonical form: {}",
+            altered.join(", ")
+        ));
+    }
+    Err(format!("it carries {}", parts.join("; and ")))
 }
 
 /// A key kept although the source no longer has it.
@@ -318,6 +404,43 @@ mod tests {
             .into_iter()
             .filter(|k| k.kid == NEW)
             .collect()
+    }
+
+    // Regression (issue #14): a retained key's record was published as the state held it.
+    #[test]
+    fn recorded_keys_are_checked_like_source_keys_and_bad_records_left_out() {
+        let plan = step(&keys(ROTATION), &[], &State::default(), t(0));
+        let good = plan.state.render();
+        let (state, invalid) = State::parse_checked(&good).unwrap();
+        assert_eq!((state, invalid), (plan.state.clone(), vec![]));
+        let tamper = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut value: serde_json::Value = serde_json::from_slice(&good).unwrap();
+            edit(&mut value["keys"][NEW]);
+            let (state, invalid) =
+                State::parse_checked(&serde_json::to_vec(&value).unwrap()).unwrap();
+            assert!(!state.keys.contains_key(NEW) && state.keys.contains_key(OLD));
+            assert_eq!(invalid.len(), 1);
+            assert_eq!(invalid[0].kid, NEW);
+            invalid[0].reason.clone()
+        };
+        let reason = tamper(&|r| r["jwk"]["x"] = "AAAA".into());
+        assert!(
+            reason.contains("not part of an RSA public key: \"x\""),
+            "{reason}"
+        );
+        let reason = tamper(&|r| r["jwk"]["d"] = "AAAA".into());
+        assert!(reason.contains("private member \"d\""), "{reason}");
+        let reason = tamper(&|r| r["jwk"]["kid"] = OLD.into());
+        assert!(reason.contains("filed under kid"), "{reason}");
+        let reason = tamper(&|r| r["jwk"]["n"] = "AQAB".into());
+        assert!(reason.contains("bits"), "{reason}");
+        let reason = tamper(&|r| r["jwk"]["alg"] = "PS256".into());
+        assert!(reason.contains("PS256"), "{reason}");
+        // A member the key type does not know and that is never published is harmless.
+        let mut value: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        value["keys"][NEW]["jwk"]["note"] = "hi".into();
+        let (state, invalid) = State::parse_checked(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert!(invalid.is_empty() && state == plan.state);
     }
 
     #[test]

@@ -93,6 +93,10 @@ impl ObjectStore for Gated<'_, dyn ObjectStore + '_> {
         self.inner.location(key)
     }
 
+    async fn region(&self) -> Result<Option<String>, store::Error> {
+        self.inner.region().await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, store::Error> {
         self.inner.get(key).await
     }

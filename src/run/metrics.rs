@@ -86,9 +86,14 @@ impl ErrorKind {
     pub fn of_sync(error: &SyncError) -> ErrorKind {
         match error {
             SyncError::Source(e) => ErrorKind::of_source(e),
-            SyncError::KeySet { .. } | SyncError::IssuerMismatch { .. } => ErrorKind::Input,
+            SyncError::KeySet { .. }
+            | SyncError::IssuerMismatch { .. }
+            | SyncError::IssuerChange { .. }
+            | SyncError::WrongRegion { .. } => ErrorKind::Input,
             SyncError::Retention(_) => ErrorKind::Retention,
-            SyncError::Observe(_) | SyncError::Apply { .. } => ErrorKind::Store,
+            SyncError::Observe(_) | SyncError::Region(_) | SyncError::Apply { .. } => {
+                ErrorKind::Store
+            }
             SyncError::Conflict { .. } => ErrorKind::Conflict,
             SyncError::Provider { .. } | SyncError::UnmanagedProvider { .. } => ErrorKind::Iam,
         }
@@ -280,6 +285,8 @@ mod tests {
                 SyncError::IssuerMismatch {
                     api_server: "a".into(),
                     published: "b".into(),
+                    flags: vec![],
+                    way_out: String::new(),
                 },
                 ErrorKind::Input,
             ),

@@ -28,6 +28,12 @@ pub enum Error {
         action: &'static str,
         location: String,
     },
+    #[error("bucket {bucket:?} is in region {actual}, not {expected}; pass --region {actual} (the default issuer names the bucket's region, and STS could not fetch documents published under another one)")]
+    WrongRegion {
+        bucket: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{location} changed while this run was writing it (another publisher?)")]
     PreconditionFailed { location: String },
     #[error("{operation} {location} timed out ({seconds} s per attempt, up to 3 attempts); check the network path to the store, or raise --timeout")]
@@ -74,6 +80,12 @@ pub trait ObjectStore: Send + Sync {
     /// Where one key lives, for messages (`s3://bucket/prefix/openid/v1/jwks`).
     fn location(&self, key: &str) -> String;
 
+    /// The Region the store reports itself in (S3: HeadBucket's `x-amz-bucket-region`);
+    /// `None` for a store that has none or does not say. One request at most.
+    async fn region(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
     /// Reads one object, body and metadata, or `None` if it does not exist.
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, Error>;
 
@@ -103,8 +115,8 @@ pub enum LocationError {
     NoBucket(String),
     #[error("bucket name {0:?} is not valid: S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit")]
     BadBucket(String),
-    #[error("prefix {0:?} is not valid: use path segments without empty parts, '.' or '..', such as prod-1 or clusters/prod-1")]
-    BadPrefix(String),
+    #[error(transparent)]
+    BadPrefix(#[from] crate::model::prefix::PrefixError),
     #[error("--store {0:?} uses a scheme this tool does not publish to; pass s3://BUCKET[/PREFIX], file://DIR or a directory path")]
     UnknownScheme(String),
 }
@@ -130,13 +142,7 @@ impl Location {
                 return Err(LocationError::BadBucket(bucket.into()));
             }
             let prefix = prefix.trim_matches('/');
-            if !prefix.is_empty()
-                && prefix
-                    .split('/')
-                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-            {
-                return Err(LocationError::BadPrefix(prefix.into()));
-            }
+            crate::model::prefix::check(prefix)?;
             return Ok(Location::S3 {
                 bucket: bucket.into(),
                 prefix: prefix.into(),

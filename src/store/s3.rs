@@ -82,6 +82,22 @@ impl S3Store {
             }
         }
         let status = err.raw_response().map(|r| r.status().as_u16());
+        let bucket_region = err
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_owned);
+        if let (Some(301), Some(actual)) = (status, bucket_region) {
+            return Error::WrongRegion {
+                bucket: self.bucket.clone(),
+                expected: self
+                    .client
+                    .config()
+                    .region()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+                actual,
+            };
+        }
         match err.code() {
             Some("NoSuchBucket") => Error::NoSuchBucket {
                 bucket: self.bucket.clone(),
@@ -112,6 +128,48 @@ impl S3Store {
     }
 }
 
+/// What HeadBucket says about a bucket, by meaning. S3 names the bucket's Region in the
+/// `x-amz-bucket-region` header on a 200, on the 301 of a request sent to another Region's
+/// endpoint, and on a 403 (so even credentials that may not list the bucket learn its Region).
+/// One copy for `bootstrap` and `sync`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadBucket {
+    /// 200: it exists and the caller may list it.
+    Present { region: Option<String> },
+    /// 404.
+    Missing,
+    /// 403: it exists, but belongs to another account or the caller lacks `s3:ListBucket`.
+    Forbidden { region: Option<String> },
+    /// 301: the request went to another Region's endpoint than the bucket's.
+    InAnotherRegion { region: Option<String> },
+}
+
+/// HeadBucket; an answer other than those of [`HeadBucket`] is returned as the SDK's error.
+pub async fn head_bucket(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<HeadBucket, SdkError<aws_sdk_s3::operation::head_bucket::HeadBucketError, HttpResponse>>
+{
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(output) => Ok(HeadBucket::Present {
+            region: output.bucket_region().map(str::to_owned),
+        }),
+        Err(err) => {
+            let response = err.raw_response();
+            let region = response
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_owned);
+            // HeadBucket answers without a body, so only the status tells.
+            match response.map(|r| r.status().as_u16()) {
+                Some(404) => Ok(HeadBucket::Missing),
+                Some(403) => Ok(HeadBucket::Forbidden { region }),
+                Some(301) => Ok(HeadBucket::InAnotherRegion { region }),
+                _ => Err(err),
+            }
+        }
+    }
+}
+
 /// S3's answers for "busy or failing, try later": the statuses and codes the SDK's standard
 /// retry mode treats as transient or throttling.
 fn is_unavailable(status: Option<u16>, code: Option<&str>) -> bool {
@@ -134,6 +192,35 @@ impl ObjectStore for S3Store {
 
     fn location(&self, key: &str) -> String {
         format!("s3://{}/{}", self.bucket, self.object_key(key))
+    }
+
+    /// One HeadBucket. The Region comes from `x-amz-bucket-region`, which S3 sends on a 200, a
+    /// 301 and a 403 alike; `None` when the endpoint sends none (S3-compatible stores).
+    async fn region(&self) -> Result<Option<String>, Error> {
+        let bucket = || format!("s3://{}", self.bucket);
+        match head_bucket(&self.client, &self.bucket).await {
+            Ok(HeadBucket::Present { region }) | Ok(HeadBucket::InAnotherRegion { region }) => {
+                Ok(region)
+            }
+            Ok(HeadBucket::Forbidden {
+                region: Some(region),
+            }) => Ok(Some(region)),
+            Ok(HeadBucket::Forbidden { region: None }) => Err(Error::AccessDenied {
+                action: "s3:ListBucket",
+                location: bucket(),
+            }),
+            Ok(HeadBucket::Missing) => Err(Error::NoSuchBucket {
+                bucket: self.bucket.clone(),
+            }),
+            Err(err) => Err(match self.classify("locating", "s3:ListBucket", "", err) {
+                Error::Service { detail, .. } => Error::Service {
+                    operation: "locating",
+                    location: bucket(),
+                    detail,
+                },
+                other => other,
+            }),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, Error> {
@@ -263,6 +350,20 @@ mod tests {
                 && text.contains("connection closed before message completed, also on the SDK's retries; check the network path"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_request_to_another_regions_endpoint_names_the_buckets_region() {
+        let mut response = HttpResponse::new(301.try_into().unwrap(), SdkBody::from(""));
+        response
+            .headers_mut()
+            .insert("x-amz-bucket-region", "eu-west-1");
+        let err = SdkError::service_error(
+            PutObjectError::generic(ErrorMetadata::builder().code("PermanentRedirect").build()),
+            response,
+        );
+        let text = classify(err);
+        assert!(text.contains("pass --region eu-west-1"), "{text}");
     }
 
     #[test]

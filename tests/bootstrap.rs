@@ -690,3 +690,35 @@ fn outside_us_east_1_the_bucket_gets_a_location_constraint() {
     w.bootstrap(&["--region", "eu-west-1"]).assert_success();
     assert_eq!(moto().requests(&w.bucket).writes(), 0);
 }
+
+/// Issue 14 (messages): with --source files bootstrap printed only the new issuer's flags,
+/// silently dropping the issuer the API server signs with now.
+#[test]
+fn with_source_files_the_flags_say_the_current_issuer_must_be_kept() {
+    let w = world("source-files");
+    let key = fixture_path("key-rsa-old.pub.pem");
+    let key = key.to_str().unwrap();
+    let out = w
+        .bootstrap(&["--source", "files", "--key-file", key])
+        .assert_success();
+    let stdout = stdout_str(&out);
+    assert!(
+        stdout.contains("the issuer your kube-apiservers sign with now is unknown to kube-oidc-publisher (--source files reads no API server)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keep it as a second --service-account-issuer"),
+        "{stdout}"
+    );
+    let out = w
+        .bootstrap(&["--source", "files", "--key-file", key, "--output", "json"])
+        .assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["api_server_issuer"], Value::Null);
+    assert!(
+        summary["api_server_flags_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("keep it as a second --service-account-issuer")),
+        "{summary}"
+    );
+}

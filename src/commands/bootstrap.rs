@@ -17,7 +17,7 @@ use crate::bootstrap::{
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
-use crate::cli::{BootstrapArgs, OutputFormat};
+use crate::cli::{BootstrapArgs, OutputFormat, SourceKind};
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::model::issuer::partition;
@@ -229,6 +229,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         provider_arn: config.iam.as_ref().map(|_| provider_arn.clone()),
         audiences: audiences(&config),
         writes,
+        source_files: config.source == SourceKind::Files,
     });
     match config.output {
         OutputFormat::Json => println!(
@@ -275,6 +276,9 @@ fn sync_action(change: &Change) -> &'static str {
     }
 }
 
+/// With `--source files` nothing reads the API server, so the flags name only the new issuer.
+const CURRENT_ISSUER_UNKNOWN: &str = "the issuer your kube-apiservers sign with now is unknown to kube-oidc-publisher (--source files reads no API server): if it differs from the new one, keep it as a second --service-account-issuer right after the new one, and put it first in --api-audiences, so the tokens already issued stay valid (docs/bootstrap.md)";
+
 struct SummaryInputs<'a> {
     mode: Mode,
     store: &'a str,
@@ -286,6 +290,8 @@ struct SummaryInputs<'a> {
     provider_arn: Option<String>,
     audiences: Vec<String>,
     writes: usize,
+    /// `--source files`: the API server's current issuer is not read.
+    source_files: bool,
 }
 
 /// Everything bootstrap prints; `--output json` prints exactly this object.
@@ -307,6 +313,8 @@ struct Summary {
     /// The issuer the API server signs with now (unknown with --source files).
     api_server_issuer: Option<String>,
     api_server_flags: Vec<String>,
+    /// Set when the current issuer is unknown (`--source files`): what to add by hand.
+    api_server_flags_note: Option<String>,
     flag_locations: BTreeMap<&'static str, &'static str>,
     next_steps: Vec<String>,
     writes: usize,
@@ -332,6 +340,7 @@ impl Summary {
             provider_arn,
             audiences,
             writes,
+            source_files,
         } = inputs;
         let mut calls: Vec<String> = plan.bucket.iter().map(BootstrapChange::describe).collect();
         for change in &report.plan.changes {
@@ -393,6 +402,8 @@ impl Summary {
                     .map_or(policy::DEFAULT_AUDIENCE, String::as_str),
             ),
             api_server_flags: flags,
+            api_server_flags_note: (source_files && report.api_server_issuer.is_none())
+                .then(|| CURRENT_ISSUER_UNKNOWN.to_owned()),
             flag_locations: FLAG_LOCATIONS.into_iter().collect(),
             writes,
             warnings,
@@ -455,7 +466,11 @@ impl Summary {
         for flag in &self.api_server_flags {
             out.push_str(&format!("  {flag}\n"));
         }
-        out.push_str("  (keep any values your --api-audiences already has)\nwhere they go:\n");
+        out.push_str("  (keep any values your --api-audiences already has)\n");
+        if let Some(note) = &self.api_server_flags_note {
+            out.push_str(&format!("  {note}\n"));
+        }
+        out.push_str("where they go:\n");
         for (distribution, place) in FLAG_LOCATIONS {
             out.push_str(&format!("  {distribution:<8} {place}\n"));
         }

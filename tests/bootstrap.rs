@@ -4,7 +4,10 @@
 //! publisher role created, all checked with signed reads; a second run makes no S3 or IAM
 //! write; other bucket-policy statements are kept; --dry-run changes nothing and lists the
 //! calls; the refusals (account-level Block Public Access, AccessDenied, a bucket of another
-//! account, a dotted bucket name) name their fix.
+//! account, a dotted bucket name, another public statement that relaxing the bucket's Block
+//! Public Access would make live, a statement with our Sid that is not ours) name their fix and
+//! change nothing. moto does not enforce Block Public Access, so the tests assert the stored
+//! configuration (PROTOCOL.md §7).
 //!
 //! S3 Control requests go to `<account>.<endpoint host>`, so `AWS_ENDPOINT_URL_S3_CONTROL`
 //! points at the harness's `s3-control.kop.test`, which /etc/hosts resolves with the account
@@ -689,4 +692,219 @@ fn outside_us_east_1_the_bucket_gets_a_location_constraint() {
     moto().reset_requests(&w.bucket);
     w.bootstrap(&["--region", "eu-west-1"]).assert_success();
     assert_eq!(moto().requests(&w.bucket).writes(), 0);
+}
+
+/// Creates the world's bucket with `statements` as its policy and every Block Public Access
+/// flag on (as S3 leaves a new bucket); returns the policy text S3 then serves.
+fn seed_blocked_bucket_with_policy(w: &World, statements: Value) -> String {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    moto().create_bucket(&w.bucket);
+    let client = moto().client();
+    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
+    moto()
+        .block_on(
+            client
+                .put_bucket_policy()
+                .bucket(&w.bucket)
+                .policy(policy.to_string())
+                .send(),
+        )
+        .expect("seed policy");
+    let all_on = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    moto()
+        .block_on(
+            client
+                .put_public_access_block()
+                .bucket(&w.bucket)
+                .public_access_block_configuration(all_on)
+                .send(),
+        )
+        .expect("seed public access block");
+    bucket_policy_text(&w.bucket)
+}
+
+/// The policy text exactly as S3 serves it.
+fn bucket_policy_text(bucket: &str) -> String {
+    let out = moto()
+        .block_on(moto().client().get_bucket_policy().bucket(bucket).send())
+        .expect("bucket policy");
+    out.policy().unwrap().to_owned()
+}
+
+/// The bucket's Block Public Access flags, in S3's order, as stored.
+fn public_access_block(bucket: &str) -> [Option<bool>; 4] {
+    let out = moto()
+        .block_on(
+            moto()
+                .client()
+                .get_public_access_block()
+                .bucket(bucket)
+                .send(),
+        )
+        .expect("public access block");
+    let c = out.public_access_block_configuration().unwrap();
+    [
+        c.block_public_acls(),
+        c.ignore_public_acls(),
+        c.block_public_policy(),
+        c.restrict_public_buckets(),
+    ]
+}
+
+/// The owner's old public-read statement: harmless while Block Public Access is on.
+fn owners_public_read(bucket: &str) -> Value {
+    json!({
+        "Sid": "OldWebsite",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/*")
+    })
+}
+
+/// Issue 14, must-fix 1: bootstrap turned off BlockPublicPolicy and RestrictPublicBuckets
+/// without looking at the rest of the policy, making the owner's dormant `Principal: "*"`
+/// statement live (every object of the bucket world-readable).
+#[test]
+fn a_dormant_public_statement_of_the_owner_stops_bootstrap_before_block_public_access_is_relaxed() {
+    let w = world("dormant-public");
+    let seeded = seed_blocked_bucket_with_policy(&w, json!([owners_public_read(&w.bucket)]));
+    moto().reset_requests(&w.bucket);
+
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = w.with_role(extra).assert_exit(2);
+        let stderr = stderr_str(&out);
+        for expected in [
+            "already grants public access in 1 statement other than kube-oidc-publisher's",
+            &format!(
+                "Sid \"OldWebsite\" (Allow s3:GetObject on arn:aws:s3:::{}/* to *)",
+                w.bucket
+            ),
+            "Block Public Access (BlockPublicPolicy and RestrictPublicBuckets on) keeps it dormant",
+            "Nothing was changed",
+            "Remove it or restrict it",
+            "another --bucket",
+        ] {
+            assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+        }
+    }
+
+    // Nothing written anywhere: Block Public Access still fully on, the policy byte for byte
+    // as it was, no document, no provider, no role.
+    assert_eq!(public_access_block(&w.bucket), [Some(true); 4]);
+    assert_eq!(bucket_policy_text(&w.bucket), seeded);
+    let s3 = moto().requests(&w.bucket);
+    assert_eq!(s3.writes(), 0, "{:?}", s3.counts());
+    assert!(moto()
+        .get_object(&w.bucket, &w.key("openid/v1/jwks"))
+        .is_none());
+    assert_eq!(w.iam_requests().writes(), 0);
+}
+
+#[test]
+fn a_public_statement_restricted_to_a_vpc_endpoint_lets_bootstrap_relax_block_public_access() {
+    let w = world("vpce-restricted");
+    let mut restricted = owners_public_read(&w.bucket);
+    restricted["Condition"] = json!({ "StringEquals": { "aws:SourceVpce": "vpce-1a2b3c4d" } });
+    seed_blocked_bucket_with_policy(&w, json!([restricted]));
+
+    // The plan shows each flag it turns off and why that is safe.
+    let out = w.bootstrap(&["--dry-run"]).assert_success();
+    let stdout = stdout_str(&out);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("s3:PutBucketPublicAccessBlock"))
+        .unwrap_or_else(|| panic!("no Block Public Access change:\n{stdout}"));
+    assert!(
+        line.contains("BlockPublicPolicy true -> false, RestrictPublicBuckets true -> false"),
+        "{line}"
+    );
+    assert!(
+        line.contains("safe: no other statement grants public access (1 other statement checked)"),
+        "{line}"
+    );
+    assert_eq!(public_access_block(&w.bucket), [Some(true); 4]);
+
+    w.bootstrap(&[]).assert_success();
+    assert_eq!(
+        public_access_block(&w.bucket),
+        [Some(true), Some(true), Some(false), Some(false)]
+    );
+    assert_eq!(
+        bucket_policy(&w.bucket).unwrap(),
+        json!({ "Version": "2012-10-17", "Statement": [restricted, our_statement(&w.bucket)] })
+    );
+    // A re-run relaxes nothing and writes nothing.
+    moto().reset_requests(&w.bucket);
+    let out = w.bootstrap(&[]).assert_success();
+    assert!(!stdout_str(&out).contains("s3:PutBucketPublicAccessBlock"));
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+}
+
+/// Issue 14, must-fix 5: a statement carrying our Sid was replaced whatever it said, even the
+/// owner's Deny.
+#[test]
+fn a_deny_statement_with_our_sid_is_refused_and_kept_byte_for_byte() {
+    let w = world("our-sid-deny");
+    let deny = json!({
+        "Sid": "KubeOidcPublisherPublicRead",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{}/private/*", w.bucket)
+    });
+    let seeded = seed_blocked_bucket_with_policy(&w, json!([deny]));
+    moto().reset_requests(&w.bucket);
+
+    let out = w.bootstrap(&[]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    for expected in [
+        "statement \"KubeOidcPublisherPublicRead\" has the Sid kube-oidc-publisher uses for its own statement, but it is not one kube-oidc-publisher wrote",
+        "its Effect is Deny, not Allow",
+        "Nothing was changed",
+        "give it another Sid",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    assert_eq!(bucket_policy_text(&w.bucket), seeded);
+    assert_eq!(public_access_block(&w.bucket), [Some(true); 4]);
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+    assert_eq!(w.iam_requests().writes(), 0);
+}
+
+/// Issue 14 (messages): with --source files bootstrap printed only the new issuer's flags,
+/// silently dropping the issuer the API server signs with now.
+#[test]
+fn with_source_files_the_flags_say_the_current_issuer_must_be_kept() {
+    let w = world("source-files");
+    let key = fixture_path("key-rsa-old.pub.pem");
+    let key = key.to_str().unwrap();
+    let out = w
+        .bootstrap(&["--source", "files", "--key-file", key])
+        .assert_success();
+    let stdout = stdout_str(&out);
+    assert!(
+        stdout.contains("the issuer your kube-apiservers sign with now is unknown to kube-oidc-publisher (--source files reads no API server)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("keep it as a second --service-account-issuer"),
+        "{stdout}"
+    );
+    let out = w
+        .bootstrap(&["--source", "files", "--key-file", key, "--output", "json"])
+        .assert_success();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["api_server_issuer"], Value::Null);
+    assert!(
+        summary["api_server_flags_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("keep it as a second --service-account-issuer")),
+        "{summary}"
+    );
 }

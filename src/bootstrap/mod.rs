@@ -6,8 +6,11 @@
 //! exactly the two documents), and optionally the IAM role the in-cluster publisher assumes
 //! (trust policy for the publisher's own ServiceAccount, a least-privilege inline policy). It
 //! refuses to go on when the account-level Block Public Access would hide the documents from
-//! STS anyway (PROTOCOL.md §3). Publishing the documents and the IAM OIDC provider are `sync`'s
-//! job: the command runs `commands::sync::publish` between the bucket and the role steps.
+//! STS anyway (PROTOCOL.md §3), when relaxing the bucket's Block Public Access would make
+//! another statement of its policy public too, and when a statement carrying our `Sid` is not
+//! ours in shape (it is never overwritten). Publishing the documents and the IAM OIDC provider
+//! are `sync`'s job: the command runs `commands::sync::publish` between the bucket and the
+//! role steps.
 //!
 //! [`plan`] is pure: it compares [`Desired`] with [`Observed`] and returns plain data, a list
 //! of [`BootstrapChange`]s, each one AWS call (`--dry-run` prints them). [`observe`] and
@@ -22,6 +25,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::bucket_statement;
 pub use crate::model::policy::check_role_name;
 use crate::model::policy::{self, PolicyError};
 use crate::plan::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
@@ -59,6 +63,55 @@ impl PublicAccessBlock {
         block_public_policy: false,
         restrict_public_buckets: false,
     };
+
+    /// What S3 gives a new bucket (since April 2023): everything blocked.
+    pub const ALL_BLOCKED: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    /// The flags as (name, value), in the order S3 lists them.
+    pub fn flags(&self) -> [(&'static str, bool); 4] {
+        [
+            ("BlockPublicAcls", self.block_public_acls),
+            ("IgnorePublicAcls", self.ignore_public_acls),
+            ("BlockPublicPolicy", self.block_public_policy),
+            ("RestrictPublicBuckets", self.restrict_public_buckets),
+        ]
+    }
+
+    /// Each flag that differs between `from` (`None`: no configuration) and `self`, as
+    /// `BlockPublicPolicy true -> false` (`not set -> true` without a configuration).
+    pub fn flag_changes(&self, from: Option<&PublicAccessBlock>) -> Vec<String> {
+        self.flags()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (name, to))| {
+                let was = from.map(|f| f.flags()[i].1);
+                (was != Some(to)).then(|| {
+                    format!(
+                        "{name} {} -> {to}",
+                        was.map_or("not set".to_owned(), |w| w.to_string())
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The flags that keep a public bucket policy from working and that `to` turns off
+    /// (`BlockPublicPolicy`, `RestrictPublicBuckets`), by name.
+    pub fn relaxed_by(&self, to: &PublicAccessBlock) -> Vec<&'static str> {
+        let mut relaxed = Vec::new();
+        if self.block_public_policy && !to.block_public_policy {
+            relaxed.push("BlockPublicPolicy");
+        }
+        if self.restrict_public_buckets && !to.restrict_public_buckets {
+            relaxed.push("RestrictPublicBuckets");
+        }
+        relaxed
+    }
 
     /// Whether a public bucket policy is refused (`BlockPublicPolicy`) or ignored for anonymous
     /// readers (`RestrictPublicBuckets`): either keeps STS from reading the documents.
@@ -128,6 +181,14 @@ pub enum Error {
     RoleCreatedMeanwhile { name: String },
     #[error("the bucket policy of {bucket}: {error}")]
     BucketPolicy { bucket: String, error: PolicyError },
+    #[error("{}", other_public_statements_message(.bucket, .statements, .relaxed))]
+    OtherPublicStatements {
+        bucket: String,
+        /// `Sid "X" (Allow s3:GetObject on … to *)`, one per statement.
+        statements: Vec<String>,
+        /// The Block Public Access flags bootstrap would turn off.
+        relaxed: Vec<&'static str>,
+    },
     #[error("{action} on {resource} was rejected: {detail}")]
     Invalid {
         action: &'static str,
@@ -142,6 +203,31 @@ pub enum Error {
         resource: String,
         detail: String,
     },
+}
+
+/// `1 statement`, `2 statements`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn other_public_statements_message(
+    bucket: &str,
+    statements: &[String],
+    relaxed: &[&'static str],
+) -> String {
+    let them = if statements.len() == 1 { "it" } else { "them" };
+    let flags = relaxed.join(" and ");
+    format!(
+        "the bucket policy of {bucket} already grants public access in {} other than \
+         kube-oidc-publisher's: {}. The bucket's Block Public Access ({flags} on) keeps {them} \
+         dormant today; bootstrap would have to turn {flags} off to serve the documents, and \
+         that would make {them} public too. Nothing was changed. Remove {them} or restrict \
+         {them} to fixed values of a condition key such as aws:SourceVpce, aws:SourceArn or \
+         aws:PrincipalOrgID (see docs/bootstrap.md), or serve the documents from a bucket of \
+         their own (another --bucket); then run bootstrap again",
+        count(statements.len(), "statement"),
+        statements.join("; "),
+    )
 }
 
 /// The effect trait: the S3, S3 Control, IAM and STS calls bootstrap makes.
@@ -292,6 +378,9 @@ pub enum BootstrapChange {
         bucket: String,
         from: Option<PublicAccessBlock>,
         to: PublicAccessBlock,
+        /// Set when the change turns off `BlockPublicPolicy` or `RestrictPublicBuckets`: why
+        /// that exposes nothing but the two documents.
+        why_safe: Option<String>,
     },
     PutBucketPolicy {
         bucket: String,
@@ -359,10 +448,18 @@ impl BootstrapChange {
                 "{bucket}: {to}, ACLs disabled (was {})",
                 from.as_deref().unwrap_or("not set")
             ),
-            BootstrapChange::PutBucketPublicAccessBlock { bucket, from, to } => format!(
-                "{bucket}: {} (was {})",
-                to.shorthand(),
-                from.map_or("not set".to_owned(), |f| f.shorthand())
+            BootstrapChange::PutBucketPublicAccessBlock {
+                bucket,
+                from,
+                to,
+                why_safe,
+            } => format!(
+                "{bucket}: {} (was {}){}",
+                to.flag_changes(from.as_ref()).join(", "),
+                from.map_or("not set".to_owned(), |f| f.shorthand()),
+                why_safe
+                    .as_deref()
+                    .map_or(String::new(), |why| format!("; safe: {why}"))
             ),
             BootstrapChange::PutBucketPolicy {
                 bucket,
@@ -466,7 +563,9 @@ pub fn same_policy(observed: &str, desired: &Value) -> bool {
 /// Decides what to change. Pure: no I/O.
 ///
 /// Refuses, before anything is changed, when the account-level Block Public Access would hide
-/// the documents from STS, when the existing bucket policy cannot be edited safely, and when
+/// the documents from STS, when the existing bucket policy cannot be edited safely (not JSON,
+/// or a statement with our `Sid` that is not ours), when turning off the bucket's
+/// `BlockPublicPolicy`/`RestrictPublicBuckets` would make another statement public, and when
 /// the role exists without our tag (unless adopting).
 pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
     if let Some(account_pab) = observed.account_public_access_block {
@@ -488,7 +587,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
             });
             // Created with BucketOwnerEnforced; S3 gives a new bucket a Public Access Block
             // with all four flags on and no policy.
-            (Some(BUCKET_OWNER_ENFORCED.to_owned()), None, None)
+            (
+                Some(BUCKET_OWNER_ENFORCED.to_owned()),
+                Some(PublicAccessBlock::ALL_BLOCKED),
+                None,
+            )
         }
         ObservedBucket::Present {
             ownership,
@@ -504,25 +607,75 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
                 to: BUCKET_OWNER_ENFORCED,
             });
     }
+    // Refuses a statement with our Sid that is not ours, before anything else is decided.
+    let policy_change = plan_bucket_policy(bucket, existing_policy.as_deref(), &desired.statement)?;
     // Before the policy: S3 refuses a public policy while BlockPublicPolicy is on.
-    if public_access_block != Some(PublicAccessBlock::PUBLISHABLE) {
+    let to = PublicAccessBlock::PUBLISHABLE;
+    if public_access_block != Some(to) {
+        let relaxed = public_access_block.map_or_else(Vec::new, |from| from.relaxed_by(&to));
+        let why_safe = if relaxed.is_empty() {
+            None
+        } else {
+            Some(relaxing_is_safe(
+                bucket,
+                existing_policy.as_deref(),
+                &desired.statement,
+                relaxed,
+            )?)
+        };
         plan.bucket
             .push(BootstrapChange::PutBucketPublicAccessBlock {
                 bucket: bucket.clone(),
                 from: public_access_block,
-                to: PublicAccessBlock::PUBLISHABLE,
+                to,
+                why_safe,
             });
     }
-    if let Some(change) =
-        plan_bucket_policy(bucket, existing_policy.as_deref(), &desired.statement)?
-    {
-        plan.bucket.push(change);
-    }
+    plan.bucket.extend(policy_change);
 
     if let Some(role) = &desired.role {
         plan_role(&mut plan, role, observed)?;
     }
     Ok(plan)
+}
+
+/// Turning off `BlockPublicPolicy` or `RestrictPublicBuckets` makes every public statement of
+/// the bucket policy live, not only ours: refuses when another statement is public (as S3
+/// defines it, [`bucket_statement::grants_public_access`]), else says why relaxing is safe.
+fn relaxing_is_safe(
+    bucket: &str,
+    existing: Option<&str>,
+    statement: &Value,
+    relaxed: Vec<&'static str>,
+) -> Result<String, Error> {
+    let our_sid = statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .unwrap_or(policy::BUCKET_POLICY_SID);
+    // plan_bucket_policy has already parsed it: text that is not JSON was refused there.
+    let existing: Option<Value> = existing
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .and_then(|text| serde_json::from_str(text).ok());
+    let Some(existing) = existing else {
+        return Ok("the bucket has no policy yet; only kube-oidc-publisher's statement will grant public access".to_owned());
+    };
+    let public = bucket_statement::public_statements(&existing, our_sid);
+    if !public.is_empty() {
+        return Err(Error::OtherPublicStatements {
+            bucket: bucket.to_owned(),
+            statements: public.iter().map(ToString::to_string).collect(),
+            relaxed,
+        });
+    }
+    let others = bucket_statement::statements(&existing)
+        .into_iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) != Some(our_sid))
+        .count();
+    Ok(format!(
+        "no other statement grants public access ({} checked)",
+        count(others, "other statement")
+    ))
 }
 
 fn plan_bucket_policy(
@@ -535,7 +688,7 @@ fn plan_bucket_policy(
         error,
     };
     let (merged, changed) =
-        policy::merge_bucket_policy(existing, statement.clone()).map_err(policy_error)?;
+        policy::merge_bucket_policy(existing, statement.clone(), bucket).map_err(policy_error)?;
     // merge_bucket_policy compares our statement byte for byte; S3 may hand a policy back
     // reformatted, so write only if the meaning differs.
     if !changed || existing.is_some_and(|text| same_policy(text, &merged)) {

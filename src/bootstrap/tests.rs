@@ -193,8 +193,9 @@ async fn an_existing_bucket_policy_keeps_its_other_statements() {
 async fn a_stale_statement_of_ours_is_replaced_and_a_reformatted_one_is_left_alone() {
     let effects = MemoryEffects::new("eu-west-1");
     let desired = desired("eu-west-1", false);
+    // Ours, from a run with another --prefix.
     let mut stale = desired.statement.clone();
-    stale["Resource"] = json!("arn:aws:s3:::acme-oidc/*");
+    stale["Resource"] = json!("arn:aws:s3:::acme-oidc/old/openid/v1/jwks");
     let bucket = |policy: Value| MemoryBucket {
         region: "eu-west-1".into(),
         ownership: Some(BUCKET_OWNER_ENFORCED.into()),
@@ -252,10 +253,124 @@ async fn ownership_and_public_access_block_are_set_only_when_different() {
         ]
     );
     assert!(plan.bucket[0].describe().contains("was ObjectWriter"));
-    assert!(plan.bucket[1]
-        .describe()
-        .contains("BlockPublicPolicy=false,RestrictPublicBuckets=false (was BlockPublicAcls=true"));
+    let described = plan.bucket[1].describe();
+    assert!(
+        described.contains(
+            "BlockPublicPolicy true -> false, RestrictPublicBuckets true -> false (was BlockPublicAcls=true"
+        ),
+        "{described}"
+    );
+    assert!(
+        described.contains("safe: the bucket has no policy yet"),
+        "{described}"
+    );
     assert!(plan_now(&effects, &desired).await.unwrap().is_empty());
+}
+
+fn bucket_with(public_access_block: PublicAccessBlock, statements: Value) -> MemoryBucket {
+    MemoryBucket {
+        region: "eu-west-1".into(),
+        ownership: Some(BUCKET_OWNER_ENFORCED.into()),
+        public_access_block: Some(public_access_block),
+        policy: Some(json!({ "Version": "2012-10-17", "Statement": statements }).to_string()),
+        foreign: false,
+    }
+}
+
+fn owners_public_read() -> Value {
+    json!({
+        "Sid": "OldWebsite",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::acme-oidc/*"
+    })
+}
+
+#[tokio::test]
+async fn block_public_access_is_not_relaxed_under_a_dormant_public_statement() {
+    let effects = MemoryEffects::new("eu-west-1");
+    let desired = desired("eu-west-1", false);
+    for blocked in [
+        PublicAccessBlock::ALL_BLOCKED,
+        PublicAccessBlock {
+            block_public_policy: false,
+            ..PublicAccessBlock::ALL_BLOCKED
+        },
+        PublicAccessBlock {
+            restrict_public_buckets: false,
+            ..PublicAccessBlock::ALL_BLOCKED
+        },
+    ] {
+        effects.insert_bucket(BUCKET, bucket_with(blocked, json!([owners_public_read()])));
+        let err = plan_now(&effects, &desired).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::OtherPublicStatements { statements, .. } if statements.len() == 1),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "Sid \"OldWebsite\" (Allow s3:GetObject on arn:aws:s3:::acme-oidc/* to *)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Nothing was changed"), "{text}");
+    }
+    assert_eq!(effects.writes(), 0);
+
+    // Restricted to a fixed VPC endpoint, it is not public: bootstrap goes ahead and says why.
+    let mut restricted = owners_public_read();
+    restricted["Condition"] = json!({ "StringEquals": { "aws:SourceVpce": "vpce-1a2b3c4d" } });
+    effects.insert_bucket(
+        BUCKET,
+        bucket_with(PublicAccessBlock::ALL_BLOCKED, json!([restricted])),
+    );
+    let plan = bootstrap(&effects, &desired).await;
+    assert_eq!(
+        actions(&plan.bucket),
+        ["s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"]
+    );
+    assert!(
+        plan.bucket[0]
+            .describe()
+            .ends_with("safe: no other statement grants public access (1 other statement checked)"),
+        "{}",
+        plan.bucket[0].describe()
+    );
+
+    // Block Public Access already off: the statement is live already, nothing is relaxed.
+    effects.insert_bucket(
+        BUCKET,
+        bucket_with(
+            PublicAccessBlock::PUBLISHABLE,
+            json!([owners_public_read()]),
+        ),
+    );
+    let plan = plan_now(&effects, &desired).await.unwrap();
+    assert_eq!(actions(&plan.bucket), ["s3:PutBucketPolicy"]);
+}
+
+#[tokio::test]
+async fn a_statement_with_our_sid_that_is_not_ours_is_refused() {
+    let effects = MemoryEffects::new("eu-west-1");
+    let desired = desired("eu-west-1", false);
+    let mut deny = desired.statement.clone();
+    deny["Effect"] = json!("Deny");
+    effects.insert_bucket(
+        BUCKET,
+        bucket_with(PublicAccessBlock::ALL_BLOCKED, json!([deny])),
+    );
+    let err = plan_now(&effects, &desired).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "statement \"KubeOidcPublisherPublicRead\" has the Sid kube-oidc-publisher uses"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("its Effect is Deny, not Allow"), "{text}");
+    assert_eq!(effects.writes(), 0);
 }
 
 #[tokio::test]

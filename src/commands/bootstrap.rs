@@ -17,7 +17,7 @@ use crate::bootstrap::{
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
-use crate::cli::{BootstrapArgs, OutputFormat};
+use crate::cli::{BootstrapArgs, OutputFormat, SourceKind};
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::model::issuer::partition;
@@ -230,6 +230,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         provider_arn: config.iam.as_ref().map(|_| provider_arn.clone()),
         audiences: audiences(&config),
         writes,
+        source_files: config.source == SourceKind::Files,
     });
     match config.output {
         OutputFormat::Json => println!(
@@ -276,6 +277,9 @@ fn sync_action(change: &Change) -> &'static str {
     }
 }
 
+/// With `--source files` nothing reads the API server, so the flags name only the new issuer.
+const CURRENT_ISSUER_UNKNOWN: &str = "the issuer your kube-apiservers sign with now is unknown to kube-oidc-publisher (--source files reads no API server): if it differs from the new one, keep it as a second --service-account-issuer right after the new one, and put it first in --api-audiences, so the tokens already issued stay valid (docs/bootstrap.md)";
+
 struct SummaryInputs<'a> {
     mode: Mode,
     store: &'a str,
@@ -287,6 +291,8 @@ struct SummaryInputs<'a> {
     provider_arn: Option<String>,
     audiences: Vec<String>,
     writes: usize,
+    /// `--source files`: the API server's current issuer is not read.
+    source_files: bool,
 }
 
 /// Everything bootstrap prints; `--output json` prints exactly this object.
@@ -308,6 +314,8 @@ struct Summary {
     /// The issuer the API server signs with now (unknown with --source files).
     api_server_issuer: Option<String>,
     api_server_flags: Vec<String>,
+    /// Set when the current issuer is unknown (`--source files`): what to add by hand.
+    api_server_flags_note: Option<String>,
     flag_locations: BTreeMap<&'static str, &'static str>,
     next_steps: Vec<String>,
     writes: usize,
@@ -333,6 +341,7 @@ impl Summary {
             provider_arn,
             audiences,
             writes,
+            source_files,
         } = inputs;
         let mut calls: Vec<String> = plan.bucket.iter().map(BootstrapChange::describe).collect();
         for change in &report.plan.changes {
@@ -394,6 +403,8 @@ impl Summary {
                     .map_or(policy::DEFAULT_AUDIENCE, String::as_str),
             ),
             api_server_flags: flags,
+            api_server_flags_note: (source_files && report.api_server_issuer.is_none())
+                .then(|| CURRENT_ISSUER_UNKNOWN.to_owned()),
             flag_locations: FLAG_LOCATIONS.into_iter().collect(),
             writes,
             warnings,
@@ -456,7 +467,11 @@ impl Summary {
         for flag in &self.api_server_flags {
             out.push_str(&format!("  {flag}\n"));
         }
-        out.push_str("  (keep any values your --api-audiences already has)\nwhere they go:\n");
+        out.push_str("  (keep any values your --api-audiences already has)\n");
+        if let Some(note) = &self.api_server_flags_note {
+            out.push_str(&format!("  {note}\n"));
+        }
+        out.push_str("where they go:\n");
         for (distribution, place) in FLAG_LOCATIONS {
             out.push_str(&format!("  {distribution:<8} {place}\n"));
         }

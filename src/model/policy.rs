@@ -10,6 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::bucket_statement;
 use super::issuer::Issuer;
 
 /// The partition of a region, as it appears in ARNs (`aws`, `aws-cn`, `aws-us-gov`, ...).
@@ -134,6 +135,8 @@ pub enum PolicyError {
     ExistingPolicyJson(String),
     #[error("the existing bucket policy has an unexpected shape ({0}); fix it (`aws s3api get-bucket-policy`) and run again")]
     ExistingPolicyShape(&'static str),
+    #[error("statement {sid:?} has the Sid kube-oidc-publisher uses for its own statement, but it is not one kube-oidc-publisher wrote ({reason}), so it was not replaced. Nothing was changed. If it is yours, give it another Sid (`aws s3api get-bucket-policy`, edit, `aws s3api put-bucket-policy`) and bootstrap will add its statement beside it; if it is a leftover, delete it; then run bootstrap again")]
+    NotOurStatement { sid: String, reason: String },
 }
 
 /// Renders `template`, replacing every `${NAME}` in string values and object keys with the
@@ -396,13 +399,18 @@ pub fn operator_policy(
 }
 
 /// Puts `statement` into the bucket policy `existing` (the JSON text GetBucketPolicy returned,
-/// or `None` for a bucket without a policy): a statement with the same `Sid` is replaced, or
-/// ours is appended; every other statement, and `Version`/`Id`, is kept as it was. Accepts a
-/// `Statement` that is a single object, as AWS does. Returns the policy and whether it differs
-/// from `existing` (when it does not, write nothing).
+/// or `None` for a bucket without a policy) of `bucket`: a statement with the same `Sid` is
+/// replaced, or ours is appended; every other statement, and `Version`/`Id`, is kept as it
+/// was. Accepts a `Statement` that is a single object, as AWS does. Returns the policy and
+/// whether it differs from `existing` (when it does not, write nothing).
+///
+/// A statement with our `Sid` is replaced only when it is ours in shape
+/// ([`bucket_statement::not_ours_because`]); otherwise [`PolicyError::NotOurStatement`]: a Sid
+/// is only a name, and the owner's `Deny` that happens to carry it must not be overwritten.
 pub fn merge_bucket_policy(
     existing: Option<&str>,
     statement: Value,
+    bucket: &str,
 ) -> Result<(Value, bool), PolicyError> {
     let sid = statement
         .get("Sid")
@@ -420,10 +428,17 @@ pub fn merge_bucket_policy(
     };
     let mut policy: Value = serde_json::from_str(existing)
         .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
+    if let Some(reason) = bucket_statement::statements(&policy)
+        .into_iter()
+        .filter(|s| is_ours(s))
+        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
+    {
+        return Err(PolicyError::NotOurStatement { sid, reason });
+    }
     let object = policy
         .as_object_mut()
         .ok_or(PolicyError::ExistingPolicyShape("it is not a JSON object"))?;
-    let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
     let changed = match object.get_mut("Statement") {
         None => {
             object.insert("Statement".into(), Value::Array(vec![statement]));
@@ -586,7 +601,7 @@ fn check_account(account: &str) -> Result<(), PolicyError> {
     }
 }
 
-fn check_partition(partition: &str) -> Result<(), PolicyError> {
+pub(crate) fn check_partition(partition: &str) -> Result<(), PolicyError> {
     let valid = partition == "aws"
         || partition.strip_prefix("aws-").is_some_and(|rest| {
             !rest.is_empty()
@@ -1137,8 +1152,9 @@ mod tests {
             "Resource": ["arn:aws:s3:::my-oidc", "arn:aws:s3:::my-oidc/*"],
             "Condition": { "Bool": { "aws:SecureTransport": "false" } }
         });
+        // Ours for another prefix (a bootstrap with another --prefix): ours in shape, replaced.
         let mut stale = ours();
-        stale["Resource"] = json!("arn:aws:s3:::my-oidc/*");
+        stale["Resource"] = json!("arn:aws:s3:::my-oidc/old/openid/v1/jwks");
         let version = json!("2012-10-17");
         // (case, existing policy, expected policy, changed)
         let cases: Vec<(&str, Option<String>, Value, bool)> = vec![
@@ -1206,7 +1222,7 @@ mod tests {
             ),
         ];
         for (case, existing, expected, changed) in cases {
-            let (policy, was_changed) = merge_bucket_policy(existing.as_deref(), ours())
+            let (policy, was_changed) = merge_bucket_policy(existing.as_deref(), ours(), "my-oidc")
                 .unwrap_or_else(|e| panic!("{case}: {e}"));
             assert_eq!(policy, expected, "{case}");
             assert_eq!(was_changed, changed, "{case}");
@@ -1216,20 +1232,37 @@ mod tests {
     #[test]
     fn merge_bucket_policy_refuses_what_it_cannot_edit() {
         assert!(matches!(
-            merge_bucket_policy(Some("{not json"), ours()),
+            merge_bucket_policy(Some("{not json"), ours(), "my-oidc"),
             Err(PolicyError::ExistingPolicyJson(_))
         ));
         assert!(matches!(
-            merge_bucket_policy(Some("[1]"), ours()),
+            merge_bucket_policy(Some("[1]"), ours(), "my-oidc"),
             Err(PolicyError::ExistingPolicyShape(_))
         ));
         assert!(matches!(
-            merge_bucket_policy(Some(r#"{"Statement": "x"}"#), ours()),
+            merge_bucket_policy(Some(r#"{"Statement": "x"}"#), ours(), "my-oidc"),
             Err(PolicyError::ExistingPolicyShape(_))
         ));
         assert!(matches!(
-            merge_bucket_policy(None, json!({ "Effect": "Allow" })),
+            merge_bucket_policy(None, json!({ "Effect": "Allow" }), "my-oidc"),
             Err(PolicyError::ExistingPolicyShape(_))
         ));
+        // A statement with our Sid that is not ours in shape is never replaced.
+        let mut deny = ours();
+        deny["Effect"] = json!("Deny");
+        for existing in [
+            json!({ "Statement": [deny] }),
+            json!({ "Statement": deny }),
+            json!({ "Statement": [ours(), deny] }),
+        ] {
+            assert_eq!(
+                merge_bucket_policy(Some(&existing.to_string()), ours(), "my-oidc").unwrap_err(),
+                PolicyError::NotOurStatement {
+                    sid: BUCKET_POLICY_SID.into(),
+                    reason: "its Effect is Deny, not Allow".into()
+                },
+                "{existing}"
+            );
+        }
     }
 }

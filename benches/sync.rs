@@ -12,6 +12,8 @@
 //! - `s3`: fake kube-apiserver (TLS, bearer token) → moto S3 bucket; curl makes the two
 //!   API-server GETs and a SigV4-signed path-style GET of every object the first sync stored,
 //!   in one `curl --parallel`.
+//! - `s3-iam`: the same with the IAM OIDC provider (pinned thumbprint, so no TLS fetch of the
+//!   public host); curl also makes STS GetCallerIdentity and IAM GetOpenIDConnectProvider.
 //! - `dir`: fake kube-apiserver → directory; curl makes the two API-server GETs.
 //! - `files`: a PEM key file → directory; no network, so no curl counterpart.
 //!
@@ -41,6 +43,8 @@ use support::{moto, snapshot_dir, write_kubeconfig, FakeApiServer, Scenario, ISS
 const JWKS_KEY: &str = "openid/v1/jwks";
 const DISCOVERY_KEY: &str = ".well-known/openid-configuration";
 const KEY_FILE: &str = "key-rsa-old.pub.pem";
+/// The `s3-iam` scenario's pinned thumbprint (the issuer's host is not reachable offline).
+const IAM_PIN: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
 const DEFAULT_RUNS: usize = 21;
 const MAX_RUNS: usize = 1000;
 const WARMUP_RUNS: usize = 2;
@@ -93,7 +97,10 @@ fn main() {
     let mut rows = Vec::new();
     rows.push(bench.process_floor());
     if config.wants("s3") {
-        rows.push(bench.cluster_to_s3());
+        rows.push(bench.cluster_to_s3(false));
+    }
+    if config.wants("s3-iam") {
+        rows.push(bench.cluster_to_s3(true));
     }
     if config.wants("dir") {
         rows.push(bench.cluster_to_dir());
@@ -166,8 +173,8 @@ impl Config {
         }
         for s in &scenarios {
             assert!(
-                ["s3", "dir", "files"].contains(&s.as_str()),
-                "unknown scenario {s:?}: use s3, dir or files"
+                ["s3", "s3-iam", "dir", "files"].contains(&s.as_str()),
+                "unknown scenario {s:?}: use s3, s3-iam, dir or files"
             );
         }
         let strict = std::env::var("KOP_BENCH_STRICT").is_ok_and(|v| v == "1" || v == "true");
@@ -417,9 +424,14 @@ impl Bench {
         row
     }
 
-    fn cluster_to_s3(&self) -> Row {
-        let name = "cluster → S3";
-        let dir = self.dir("s3");
+    /// With `iam`: the IAM provider too (created by the first sync, a pinned thumbprint).
+    fn cluster_to_s3(&self, iam: bool) -> Row {
+        let name = if iam {
+            "cluster → S3, IAM"
+        } else {
+            "cluster → S3"
+        };
+        let dir = self.dir(if iam { "s3-iam" } else { "s3" });
         let rss = dir.join("rss");
         let server = FakeApiServer::with_scenario(Scenario::Rsa);
         let kubeconfig = write_kubeconfig(&dir, &server);
@@ -432,7 +444,12 @@ impl Bench {
         ours.args(["sync", "--store", &format!("s3://{bucket}")])
             .arg("--kubeconfig")
             .arg(&kubeconfig)
-            .args(["--no-iam", "--s3-path-style", "--issuer", ISSUER])
+            .args(["--s3-path-style", "--issuer", ISSUER])
+            .args(if iam {
+                vec!["--thumbprint", IAM_PIN]
+            } else {
+                vec!["--no-iam"]
+            })
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -472,7 +489,30 @@ impl Bench {
                 .args(["--user", "testing:testing"])
                 .arg(s3(key));
         }
-        verify_curl(&curl, &rss, 2 + keys.len());
+        if iam {
+            let arn = format!(
+                "arn:aws:iam::123456789012:oidc-provider/{}",
+                ISSUER.trim_start_matches("https://")
+            );
+            for (service, form) in [
+                ("sts", "Action=GetCallerIdentity&Version=2011-06-15".to_owned()),
+                (
+                    "iam",
+                    format!(
+                        "Action=GetOpenIDConnectProvider&Version=2010-05-08&OpenIDConnectProviderArn={}",
+                        arn.replace(':', "%3A").replace('/', "%2F")
+                    ),
+                ),
+            ] {
+                curl.arg("--next");
+                transfer_options(&mut curl)
+                    .args(["--aws-sigv4", &format!("aws:amz:us-east-1:{service}")])
+                    .args(["--user", "testing:testing", "--data", &form])
+                    .arg(format!("{}/", moto.endpoint()));
+            }
+        }
+        let transfers = 2 + keys.len() + if iam { 2 } else { 0 };
+        verify_curl(&curl, &rss, transfers);
         print_commands(name, &ours, Some(&curl), server.token());
 
         let mut api = Vec::new();
@@ -509,8 +549,13 @@ impl Bench {
             ours: Stats::of(&ours_samples),
             curl: Some(Stats::of(&curl_samples)),
             curl_requests: format!(
-                "2 API-server GETs + {} signed S3 GETs (every stored object), one `curl --parallel`",
-                keys.len()
+                "2 API-server GETs + {} signed S3 GETs (every stored object){}, one `curl --parallel`",
+                keys.len(),
+                if iam {
+                    " + STS GetCallerIdentity + IAM GetOpenIDConnectProvider"
+                } else {
+                    ""
+                }
             ),
             requests: Requests {
                 api: Some(min_max(&api)),
@@ -1048,8 +1093,8 @@ fn print_stalls(rows: &[Row]) {
         if let Some(curl) = row.curl.as_ref().filter(|c| c.stalls > 0) {
             println!(
                 "note: {}: {} of {} curl runs took {STALL_MS:.0}+ ms longer than the fastest, \
-                 which skews curl's median and the ratio (seen: a 40 ms delayed ACK while the \
-                 fake API server does not set TCP_NODELAY; see docs/benchmarks.md)",
+                 which skews curl's median and the ratio (a loaded machine, or moto; the \
+                 40 ms delayed-ACK stall is a client without TCP_NODELAY, see docs/benchmarks.md)",
                 row.name, curl.stalls, row.runs
             );
         }

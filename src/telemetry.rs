@@ -1,7 +1,11 @@
 //! Logging: human-readable or JSON lines on stderr (stdout carries the command's result).
-//! The default filter keeps our own `info` and everyone else's warnings; `RUST_LOG` overrides
-//! it. Nothing logs tokens or credentials: we never log request headers or bodies, and the
-//! dependencies' debug output (which might) is off unless asked for.
+//! The default filter keeps our own `info` and everyone else's warnings, except the kube
+//! client's request tracing (`kube_client`, and `tower_http` under it): it logs every failed
+//! request at ERROR (`failed with error client error (Connect)`), before and besides our own
+//! message, which says what failed and what to do. `RUST_LOG` overrides the default
+//! (`RUST_LOG=kube_client=debug` shows kube's lines again). Nothing logs tokens or
+//! credentials: we never log request headers or bodies, and the dependencies' debug output
+//! (which might) is off unless asked for.
 
 use std::io::IsTerminal as _;
 
@@ -13,9 +17,12 @@ pub enum LogFormat {
     Json,
 }
 
+/// Without `RUST_LOG`: our `info`, others' warnings, none of kube's request tracing.
+pub const DEFAULT_FILTER: &str = "warn,kube_oidc_publisher=info,kube_client=off,tower_http=off";
+
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,kube_oidc_publisher=info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -202,7 +202,8 @@ async fn kube_client(options: &KubeOptions) -> Result<kube::Client, String> {
     };
     config.connect_timeout = Some(options.timeout);
     config.read_timeout = Some(options.timeout);
-    kube::Client::try_from(config).map_err(|e| e.to_string())
+    // sync's client (TCP_NODELAY, the kubeconfig's own self-signed certificate accepted).
+    crate::source::client::build(&config).map_err(|e| e.to_string())
 }
 
 fn kube_error(what: &str, sa: &ServiceAccountRef, error: kube::Error) -> String {

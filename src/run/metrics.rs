@@ -102,7 +102,9 @@ impl ErrorKind {
     fn of_source(error: &source::Error) -> ErrorKind {
         match error {
             // Missing credentials are a set-up problem, not the API server's.
-            source::Error::NoKubeconfig { .. } => ErrorKind::Config,
+            source::Error::NoKubeconfig { .. } | source::Error::UnusableKubeconfig { .. } => {
+                ErrorKind::Config
+            }
             source::Error::Unreachable { .. }
             | source::Error::Timeout { .. }
             | source::Error::Unauthorized { .. }

@@ -118,10 +118,7 @@ impl KubeSource {
                 .trim_matches(['[', ']'])
                 .to_owned()
         });
-        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::Unreachable {
-            server: server.clone(),
-            detail: e.to_string(),
-        })?;
+        let client = build_client(&config, &server)?;
         Ok(KubeSource {
             main: Server {
                 client,
@@ -292,7 +289,7 @@ impl KubeSource {
             .map_err(|e| unreachable(format!("not a URL ({e})")))?;
         config.tls_server_name = Some(self.tls_name.clone());
         config.connect_timeout = Some(self.timeout.min(ENDPOINT_CONNECT_TIMEOUT));
-        let client = kube::Client::try_from(config).map_err(|e| unreachable(e.to_string()))?;
+        let client = build_client(&config, url)?;
         Ok(Server {
             client,
             url: url.to_owned(),
@@ -316,9 +313,13 @@ impl KubeSource {
             }
             // One API server: the server address reaches it (and is routable from here).
             Ok(urls) if urls.len() <= 1 => {
+                let listed = if urls.is_empty() {
+                    "list no ready API server"
+                } else {
+                    "list 1 API server"
+                };
                 tracing::info!(
-                    "the kubernetes EndpointSlices list {} API server; read the keys through {via}",
-                    urls.len()
+                    "the kubernetes EndpointSlices {listed}; read the keys through {via}"
                 );
                 return main;
             }
@@ -384,6 +385,20 @@ impl KeySource for KubeSource {
             ApiServerEndpoints::All => self.fetch_all().await,
         }
     }
+}
+
+/// The kube client for `config` (src/source/client.rs: TCP_NODELAY, the kubeconfig's own
+/// certificate accepted as kubectl does, verification never off).
+fn build_client(config: &kube::Config, server: &str) -> Result<kube::Client, Error> {
+    super::client::build(config).map_err(|e| match e {
+        super::client::BuildError::Kube(e) => Error::Unreachable {
+            server: server.to_owned(),
+            detail: e.to_string(),
+        },
+        refused => Error::UnusableKubeconfig {
+            detail: refused.to_string(),
+        },
+    })
 }
 
 /// An endpoint's failure without the advice meant for the configured server address.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::model::Jwk;
 
+pub mod client;
 pub mod files;
 pub mod kube;
 
@@ -35,6 +36,10 @@ pub struct Dropped {
 pub enum Error {
     #[error("no Kubernetes credentials: {detail}. Pass --kubeconfig and --context, set KUBECONFIG, run inside a pod, or publish key files with --source files --key-file PATH")]
     NoKubeconfig { detail: String },
+    /// The kubeconfig asks for something this tool refuses or cannot do (detail says what to
+    /// change).
+    #[error("cannot use the kubeconfig: {detail}")]
+    UnusableKubeconfig { detail: String },
     #[error("cannot reach the Kubernetes API server at {server}: {detail}. Check that the kubeconfig's server address is reachable from here (`kubectl --context … get --raw /openid/v1/jwks`)")]
     Unreachable { server: String, detail: String },
     #[error("the Kubernetes API server at {server} did not answer GET {path} within {seconds} s; check the API server's health, or raise --timeout")]

@@ -192,6 +192,7 @@ impl FakeApiServer {
             self.shared.token.clone(),
             scenario,
             SocketAddr::from((ip, self.addr.port())),
+            None,
         )
     }
 
@@ -201,6 +202,36 @@ impl FakeApiServer {
     pub fn dns_only(scenario: Scenario) -> FakeApiServer {
         let token = format!("kop-test-admin-{:016x}", random_u64());
         FakeApiServer::serve(Arc::new(TestPki::generate_dns_only()), token, scenario)
+    }
+
+    /// A server whose certificate is self-signed with `CA:TRUE` (SANs IP 127.0.0.1 and DNS
+    /// localhost), and whose [`FakeApiServer::ca_pem`] is that same certificate: the kubeconfig
+    /// many single-node clusters hand out, which kubectl accepts.
+    pub fn self_signed_ca(scenario: Scenario) -> FakeApiServer {
+        let token = format!("kop-test-admin-{:016x}", random_u64());
+        FakeApiServer::serve(
+            Arc::new(TestPki::generate_self_signed_ca()),
+            token,
+            scenario,
+        )
+    }
+
+    /// A server that requires a client certificate signed by `client_ca` (DER) in the TLS
+    /// handshake, and treats a request on such a connection as the admin (as kube-apiserver's
+    /// x509 authenticator does for a certificate of its `--client-ca-file`).
+    pub fn requiring_client_cert(
+        scenario: Scenario,
+        client_ca: CertificateDer<'static>,
+    ) -> FakeApiServer {
+        let token = format!("kop-test-admin-{:016x}", random_u64());
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        FakeApiServer::serve_on(
+            Arc::new(TestPki::generate()),
+            token,
+            scenario,
+            any_port,
+            Some(client_ca),
+        )
     }
 
     /// `https://localhost:PORT`
@@ -220,24 +251,47 @@ impl FakeApiServer {
 
     fn serve(pki: Arc<TestPki>, token: String, scenario: Scenario) -> FakeApiServer {
         let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        FakeApiServer::serve_on(pki, token, scenario, any_port)
+        FakeApiServer::serve_on(pki, token, scenario, any_port, None)
     }
 
+    /// Serve on `bind`; with `client_ca`, require a client certificate it signed.
     fn serve_on(
         pki: Arc<TestPki>,
         token: String,
         scenario: Scenario,
         bind: SocketAddr,
+        client_ca: Option<CertificateDer<'static>>,
     ) -> FakeApiServer {
-        let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
-        .expect("server certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(ca).expect("client CA");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client certificate verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut tls = builder
+            .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
+            .expect("server certificate");
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // As kube-apiserver (Go's crypto/tls) behaves on the wire: Go sends its TLS 1.3
+        // session tickets in its first flight, so after the client's Finished it writes
+        // nothing until the request has arrived, and the kernel acknowledges the Finished
+        // only when its delayed-ACK timer fires (40 ms). rustls would send its tickets right
+        // after the client's Finished, and that data carries the ACK at once, hiding what a
+        // client without TCP_NODELAY waits for on a real API server (its request stays
+        // behind the unacknowledged Finished: Nagle). No tickets: nothing written there.
+        tls.send_tls13_tickets = 0;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
         let shared = Arc::new(Shared {
@@ -384,9 +438,11 @@ async fn accept_loop(
                         return;
                     }
                 };
+            // Only a verified certificate gets here (the verifier refuses the others).
+            let client_cert = tls.get_ref().1.peer_certificates().is_some();
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                async move { Ok::<_, Infallible>(handle(&shared, req, client_cert).await) }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), service)
@@ -401,7 +457,11 @@ enum Caller {
     Invalid,
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(
+    shared: &Shared,
+    req: Request<Incoming>,
+    client_cert: bool,
+) -> Response<Full<Bytes>> {
     let scenario = shared.state.lock().unwrap().scenario.clone();
     if let Scenario::Slow(delay) = scenario {
         tokio::time::sleep(delay).await;
@@ -409,6 +469,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     let path = req.uri().path().to_string();
     let authorization = header_string(&req, header::AUTHORIZATION);
     let caller = match authorization.as_deref() {
+        None if client_cert => Caller::Admin,
         None => Caller::Anonymous,
         Some(value) => match value.strip_prefix("Bearer ") {
             Some(token) if token == shared.token => Caller::Admin,
@@ -681,6 +742,29 @@ impl TestPki {
     /// A leaf for DNS `localhost` only, without the 127.0.0.1 IP address.
     pub fn generate_dns_only() -> TestPki {
         TestPki::generate_with(false)
+    }
+
+    /// One self-signed `CA:TRUE` certificate that is both the CA and the serving
+    /// certificate (SANs IP 127.0.0.1 and DNS localhost).
+    pub fn generate_self_signed_ca() -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+        let key = KeyPair::generate().expect("key");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string()]).expect("certificate params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver self-signed");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        TestPki {
+            ca_pem: cert.pem(),
+            ca_der: cert.der().clone(),
+            leaf_der: cert.der().clone(),
+            leaf_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
     }
 
     fn generate_with(ip_san: bool) -> TestPki {

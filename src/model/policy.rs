@@ -124,11 +124,8 @@ pub enum PolicyError {
     BadProviderArn { arn: String, host_path: String },
     #[error("bucket name {0:?} is not valid: S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit")]
     BadBucket(String),
-    #[error("prefix {prefix:?} cannot appear in a policy ({reason}); use path segments of letters, digits and -_. such as clusters/prod-1")]
-    BadPrefix {
-        prefix: String,
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    BadPrefix(#[from] super::prefix::PrefixError),
     #[error("role name {0:?} is not a valid IAM role name (1-64 letters, digits and +=,.@_-)")]
     BadRoleName(String),
     #[error("the existing bucket policy is not valid JSON ({0}); fix or delete it (`aws s3api get-bucket-policy`) and run again")]
@@ -484,34 +481,14 @@ pub fn merge_bucket_policy(
     Ok((policy, changed))
 }
 
-/// `""` for no prefix, else `prefix/`: object ARNs are then `bucket/<key prefix><key>`.
+/// `""` for no prefix, else `prefix/`: object ARNs are then `bucket/<key prefix><key>`. The
+/// prefix passes the one validator every command uses ([`super::prefix::check`]): no wildcard
+/// or policy variable can widen a resource beyond the documents.
 fn key_prefix(prefix: &str) -> Result<String, PolicyError> {
     let prefix = prefix.trim_matches('/');
+    super::prefix::check(prefix)?;
     if prefix.is_empty() {
         return Ok(String::new());
-    }
-    let bad = |reason| {
-        Err(PolicyError::BadPrefix {
-            prefix: prefix.into(),
-            reason,
-        })
-    };
-    // In a policy `*` and `?` are wildcards and `${` starts a policy variable: any of them
-    // would widen the resource beyond the two documents.
-    if prefix.contains(['*', '?']) {
-        return bad("'*' and '?' are wildcards in policy resources");
-    }
-    if prefix.contains('$') {
-        return bad("'$' can start an IAM policy variable");
-    }
-    if prefix
-        .split('/')
-        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return bad("empty, '.' or '..' path segments");
-    }
-    if prefix.chars().any(char::is_control) {
-        return bad("control characters");
     }
     Ok(format!("{prefix}/"))
 }
@@ -956,7 +933,7 @@ mod tests {
             assert!(
                 matches!(
                     bucket_policy_statement("aws", "my-oidc", prefix),
-                    Err(PolicyError::BadPrefix { .. })
+                    Err(PolicyError::BadPrefix(_))
                 ),
                 "{prefix:?}"
             );

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod doctor;
+pub mod lockout;
 pub mod rotate;
 pub mod run;
 pub mod sync;

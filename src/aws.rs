@@ -62,6 +62,9 @@ where
     R: std::fmt::Debug,
 {
     use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    if let Some(answer) = refused_web_identity(err) {
+        return format!("{WEB_IDENTITY_REFUSED}: {answer}");
+    }
     if let Some(code) = err.code() {
         return match err.message() {
             Some(message) => format!("{code}: {message}"),
@@ -78,6 +81,40 @@ where
         source = cause.source();
     }
     parts.join(": ")
+}
+
+/// How [`describe_error`] starts when STS refused the web identity token the credentials
+/// provider presented; `commands::lockout` looks for it to check for a lock-out.
+pub const WEB_IDENTITY_REFUSED: &str =
+    "STS refused the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE) in exchange for AWS credentials";
+
+/// STS's answer (`InvalidIdentityToken: <message>`) when the credentials provider's
+/// AssumeRoleWithWebIdentity was refused because STS could not verify the token, the error
+/// behind any S3/IAM call made with web identity credentials (AWS_ROLE_ARN +
+/// AWS_WEB_IDENTITY_TOKEN_FILE). Found by walking the causes to STS's own typed error, so a
+/// store or IAM answer that merely mentions the code does not count.
+pub fn refused_web_identity<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_sts::error::ProvideErrorMetadata as _;
+    use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(sts) = cause.downcast_ref::<AssumeRoleWithWebIdentityError>() {
+            if !sts.is_invalid_identity_token_exception() {
+                return None;
+            }
+            let code = sts.code().unwrap_or("InvalidIdentityToken");
+            return Some(match sts.message() {
+                Some(message) => format!("{code}: {message}"),
+                None => code.to_owned(),
+            });
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Whether an SDK error means "there are no credentials" (nothing in the provider chain), as
@@ -153,6 +190,42 @@ mod tests {
             describe_error(&err),
             "SlowDown: Please reduce your request rate."
         );
+    }
+
+    #[test]
+    fn sts_refusing_the_web_identity_token_is_recognised_behind_the_credentials_error() {
+        use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
+        use aws_sdk_sts::types::error::InvalidIdentityTokenException;
+        let message = "Couldn't retrieve verification key from your identity provider";
+        let sts: SdkError<AssumeRoleWithWebIdentityError, HttpResponse> = SdkError::service_error(
+            AssumeRoleWithWebIdentityError::InvalidIdentityTokenException(
+                InvalidIdentityTokenException::builder()
+                    .message(message)
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("InvalidIdentityToken")
+                            .message(message)
+                            .build(),
+                    )
+                    .build(),
+            ),
+            HttpResponse::new(400.try_into().unwrap(), SdkBody::empty()),
+        );
+        let err: SdkError<PutObjectError, HttpResponse> = SdkError::dispatch_failure(
+            aws_sdk_s3::error::ConnectorError::other(Box::new(sts), None),
+        );
+        let answer = format!("InvalidIdentityToken: {message}");
+        assert_eq!(refused_web_identity(&err).as_deref(), Some(answer.as_str()));
+        assert_eq!(
+            describe_error(&err),
+            format!("{WEB_IDENTITY_REFUSED}: {answer}")
+        );
+        // Any other dispatch failure is not.
+        let other: SdkError<PutObjectError, HttpResponse> =
+            SdkError::dispatch_failure(aws_sdk_s3::error::ConnectorError::io(Box::new(
+                std::io::Error::other("InvalidIdentityToken in a message"),
+            )));
+        assert_eq!(refused_web_identity(&other), None);
     }
 
     #[test]

@@ -60,6 +60,55 @@ pub enum Command {
     /// Check the whole IRSA chain the way STS walks it; name each STS error before it happens.
     #[command(long_about = DOCTOR_LONG_ABOUT)]
     Doctor(Box<DoctorArgs>),
+    /// Print the shell completion script for bash, zsh, fish, powershell or elvish.
+    #[command(long_about = COMPLETIONS_LONG_ABOUT)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(long_about = MAN_LONG_ABOUT)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_LONG_ABOUT: &str = "\
+Print the shell completion script for SHELL on stdout, generated from this binary's own
+definitions of every command and option (so it always matches the installed version).
+
+Examples:
+  # bash: for the current shell, or for every new one
+  source <(kube-oidc-publisher completions bash)
+  kube-oidc-publisher completions bash > ~/.local/share/bash-completion/completions/kube-oidc-publisher
+
+  # zsh: a directory on $fpath
+  kube-oidc-publisher completions zsh > ~/.zfunc/_kube-oidc-publisher
+
+  # fish
+  kube-oidc-publisher completions fish > ~/.config/fish/completions/kube-oidc-publisher.fish
+
+  # PowerShell: add to $PROFILE
+  kube-oidc-publisher completions powershell | Out-String | Invoke-Expression";
+
+/// `completions SHELL`.
+#[derive(Clone, Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_LONG_ABOUT: &str = "\
+Print the man page of kube-oidc-publisher (roff) on stdout, generated from this binary's own
+definitions of every command and option. With --out-dir, write one page per command instead:
+kube-oidc-publisher.1, kube-oidc-publisher-sync.1, kube-oidc-publisher-rotate-stage.1, ...
+
+Examples:
+  kube-oidc-publisher man | man -l -
+  kube-oidc-publisher man --out-dir ~/.local/share/man/man1 && man kube-oidc-publisher-sync";
+
+/// `man [--out-dir DIR]`.
+#[derive(Clone, Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (section 1) into this directory instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 const SYNC_LONG_ABOUT: &str = "\

@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             Command::Rotate(command) => commands::rotate::run(command).await,
             Command::Bootstrap(args) => commands::bootstrap::run(args).await,
             Command::Doctor(args) => commands::doctor::run(args).await,
+            Command::Completions(args) => commands::completions::run(args),
+            Command::Man(args) => commands::man::run(args),
         }
     });
     // Do not wait for a blocking task left behind (a DNS lookup of an abandoned pass): `run`

@@ -2,7 +2,10 @@
 //! print, and return the exit code.
 
 pub mod bootstrap;
+pub mod completions;
 pub mod doctor;
+pub mod lockout;
+pub mod man;
 pub mod rotate;
 pub mod run;
 pub mod sync;

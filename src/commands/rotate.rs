@@ -231,7 +231,7 @@ async fn wait_until_visible(
     }
 }
 
-fn fetch_problem(error: &FetchError) -> String {
+pub(crate) fn fetch_problem(error: &FetchError) -> String {
     match error {
         FetchError::Timeout { budget_ms } => {
             format!("no complete answer within STS's {} s", budget_ms / 1000)

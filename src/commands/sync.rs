@@ -141,7 +141,17 @@ pub async fn publish_with(
         Some(gated) => gated,
         None => store.as_ref(),
     };
-    Ok(reconcile::sync_once(inputs, source.as_ref(), store).await?)
+    match reconcile::sync_once(inputs, source.as_ref(), store).await {
+        Ok(report) => Ok(report),
+        // In the cluster, STS refusing the pod's own token may mean the publisher locked
+        // itself out (the API server signs with a key not yet published): say so.
+        Err(error) => {
+            Err(
+                crate::commands::lockout::explain(error.into(), config, &issuer, &store.describe())
+                    .await,
+            )
+        }
+    }
 }
 
 fn no_region() -> anyhow::Error {

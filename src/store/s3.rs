@@ -73,7 +73,9 @@ impl S3Store {
             };
         }
         if let SdkError::DispatchFailure(e) = &err {
-            if !e.is_user() {
+            // STS refusing the web identity token also arrives as a dispatch failure (the
+            // credentials are resolved before sending), but it is not the network's fault.
+            if !e.is_user() && crate::aws::refused_web_identity(&err).is_none() {
                 return Error::Connection {
                     operation,
                     location,

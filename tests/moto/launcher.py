@@ -40,11 +40,15 @@ other.
 
 moto's IAM OpenID Connect provider support is also made to behave as the IAM API reference
 documents it (see `patch_iam`): Add/RemoveClientID, input validation, the optional
-ThumbprintList, and a duplicate URL answered with EntityAlreadyExists.
+ThumbprintList, and a duplicate URL answered with EntityAlreadyExists. STS's unsigned
+AssumeRoleWithWebIdentity is logged (service "sts") and, for a token carrying the claim
+"kop-test-sts": "InvalidIdentityToken", refused the way AWS refuses a token signed with a key
+the public JWKS does not list (see `refuses_web_identity`).
 
 The process exits by itself once its parent (the test process) is gone.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -266,6 +270,35 @@ XML_NAMESPACES = {
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[0-9]{8}/[^/]+/([^/]+)/aws4_request")
 
 
+# --- STS AssumeRoleWithWebIdentity with a token STS cannot verify ----------------------------
+#
+# moto exchanges any web identity token for credentials without looking at it. AWS fetches the
+# issuer's JWKS and looks the token's `kid` up there; when the key is not found (or the JWKS
+# cannot be fetched) it answers HTTP 400, query-protocol error, Type Sender, code
+# InvalidIdentityToken, with the message below (STS API reference, AssumeRoleWithWebIdentity,
+# "Errors": InvalidIdentityToken, 400; message as AWS words it, PROTOCOL.md's STS error table;
+# the double space is AWS's). Tests mark a token STS is to refuse with the payload claim
+# "kop-test-sts": "InvalidIdentityToken" (a test's stand-in for "signed with a key the public
+# JWKS does not list"); other tokens still reach moto.
+STS_REFUSE_CLAIM = "kop-test-sts"
+STS_UNVERIFIABLE_TOKEN = (
+    "Couldn't retrieve verification key from your identity provider,  please reference "
+    "AssumeRoleWithWebIdentity documentation for requirements"
+)
+
+
+def refuses_web_identity(token):
+    """Whether `token` (a compact JWT) carries the test mark that makes STS refuse it."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get(STS_REFUSE_CLAIM) == "InvalidIdentityToken"
+
+
 def signing_scope(environ):
     """(service, access key id) from a SigV4 Authorization header, or ("", "")."""
     match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -424,6 +457,10 @@ class TestHooks:
         service, access_key = signing_scope(environ)
         if service in ("iam", "sts"):
             return self.iam_call(environ, start_response, service, access_key)
+        if not service and environ.get("REQUEST_METHOD") == "POST":
+            refused = self.web_identity_call(environ, start_response)
+            if refused is not None:
+                return refused
 
         method = environ["REQUEST_METHOD"]
         bucket, key = split_path(environ)
@@ -574,6 +611,46 @@ class TestHooks:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, recording_start_response)
+
+    def web_identity_call(self, environ, start_response):
+        """An unsigned STS AssumeRoleWithWebIdentity (the token is the credential, so the SDK
+        does not sign it): logged as service "sts"; refused as AWS refuses a token it cannot
+        verify when the token is marked (see `refuses_web_identity`), else None (moto answers).
+        The body is left for moto either way."""
+        body = read_all(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        params = parse_qs(body.decode("utf-8", "replace"))
+        if params.get("Action", [""])[0] != "AssumeRoleWithWebIdentity":
+            return None
+        entry = {
+            "service": "sts",
+            "action": "AssumeRoleWithWebIdentity",
+            "provider": "",
+            "access_key": "",
+            "status": None,
+            "fault": False,
+        }
+        with self.lock:
+            self.iam_log.append(entry)
+        if not refuses_web_identity(params.get("WebIdentityToken", [""])[0]):
+            def recording_start_response(status, headers, exc_info=None):
+                entry["status"] = int(status.split(" ", 1)[0])
+                return start_response(status, headers, exc_info)
+
+            return self.app(environ, recording_start_response)
+        entry["status"] = 400
+        entry["fault"] = True
+        fault = IamFault(
+            {
+                "service": "sts",
+                "code": "InvalidIdentityToken",
+                "status": 400,
+                "message": STS_UNVERIFIABLE_TOKEN,
+            }
+        )
+        fault.fired = 1
+        return self.iam_error(start_response, "sts", "AssumeRoleWithWebIdentity", "", fault)
 
     def iam_error(self, start_response, service, action, provider, fault):
         """An error as the AWS query protocol returns it (IAM API reference, "Common Errors")."""

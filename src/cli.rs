@@ -107,7 +107,7 @@ Examples:
 #[derive(Clone, Debug, Args)]
 pub struct ManArgs {
     /// Write one page per command (section 1) into this directory instead of printing one.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "KUBE_OIDC_PUBLISHER_OUT_DIR")]
     pub out_dir: Option<PathBuf>,
 }
 

@@ -2,7 +2,10 @@
 //! The default filter keeps our own `info` and everyone else's warnings, except the kube
 //! client's request tracing (`kube_client`, and `tower_http` under it): it logs every failed
 //! request at ERROR (`failed with error client error (Connect)`), before and besides our own
-//! message, which says what failed and what to do. `RUST_LOG` overrides the default
+//! message, which says what failed and what to do. Likewise the AWS SDK's credential chain and
+//! web-identity provider (`aws_config::meta::credentials::chain`,
+//! `aws_config::web_identity_token`): they log a provider's failure at WARN, and the same error
+//! reaches our message through the failed request. `RUST_LOG` overrides the default
 //! (`RUST_LOG=kube_client=debug` shows kube's lines again). Nothing logs tokens or
 //! credentials: we never log request headers or bodies, and the dependencies' debug output
 //! (which might) is off unless asked for.
@@ -17,8 +20,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Without `RUST_LOG`: our `info`, others' warnings, none of kube's request tracing.
-pub const DEFAULT_FILTER: &str = "warn,kube_oidc_publisher=info,kube_client=off,tower_http=off";
+/// Without `RUST_LOG`: our `info`, others' warnings, none of kube's request tracing, and no
+/// warning from the AWS credential providers whose error our own message already carries.
+pub const DEFAULT_FILTER: &str = "warn,kube_oidc_publisher=info,kube_client=off,tower_http=off,\
+aws_config::meta::credentials::chain=error,aws_config::web_identity_token=error";
 
 pub fn init(format: LogFormat) {
     let filter =

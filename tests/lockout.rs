@@ -131,6 +131,11 @@ fn a_token_signed_with_an_unpublished_key_is_named_as_a_lockout_and_nothing_is_w
         1,
         "one message: {err}"
     );
+    // Not the AWS SDK's own log lines first (its credential chain logs the STS answer at WARN).
+    assert!(
+        !err.contains("WARN") && !err.contains("provider failed to provide credentials"),
+        "only our message: {err}"
+    );
     assert!(
         !err.contains("check the network path"),
         "not a network problem: {err}"

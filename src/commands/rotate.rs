@@ -27,7 +27,7 @@ use crate::model::state::{State, STATE_PATH};
 use crate::model::{Issuer, Jwk};
 use crate::source::files::KeyFiles;
 use crate::source::KeySource;
-use crate::store::Location;
+use crate::store::{Location, ObjectStore};
 
 /// The audience of the token `status` mints: no relying party accepts it, so the token is
 /// useless to anyone who might see it (it is never printed anyway).
@@ -246,21 +246,11 @@ pub(crate) fn fetch_problem(error: &FetchError) -> String {
 
 async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
     let config = SyncConfig::from_args(&args.sync)?;
-    let sdk = match config.store {
-        Location::S3 { .. } => {
-            Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
-        }
-        Location::Dir(_) => None,
-    };
-    let region = sdk
-        .as_ref()
-        .and_then(|s| s.region())
-        .map(|r| r.as_ref().to_owned());
     let kube = match config.source {
         SourceKind::Files => None,
         SourceKind::Cluster => Some(kube_source(&config).await?),
     };
-    let (store, _issuer) = build_store(&config, sdk.as_ref(), region.as_deref())?;
+    let store = open_store(&config).await?;
     // The API server's keys (the union over every API server) and any --key-file, as sync
     // reads them; the kube client is kept for TokenRequest.
     let keys = async {
@@ -467,8 +457,8 @@ async fn revoke(args: &RevokeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// The store's retention state (empty when there is none yet).
-async fn read_state(config: &SyncConfig) -> anyhow::Result<State> {
+/// The configured store; the AWS configuration is loaded only for S3.
+async fn open_store(config: &SyncConfig) -> anyhow::Result<Box<dyn ObjectStore>> {
     let sdk = match config.store {
         Location::S3 { .. } => {
             Some(crate::aws::load(config.region.as_deref(), config.timeout).await)
@@ -480,6 +470,12 @@ async fn read_state(config: &SyncConfig) -> anyhow::Result<State> {
         .and_then(|s| s.region())
         .map(|r| r.as_ref().to_owned());
     let (store, _issuer) = build_store(config, sdk.as_ref(), region.as_deref())?;
+    Ok(store)
+}
+
+/// The store's retention state (empty when there is none yet).
+async fn read_state(config: &SyncConfig) -> anyhow::Result<State> {
+    let store = open_store(config).await?;
     Ok(match store.get(STATE_PATH).await? {
         Some(object) => State::parse(&object.body)?,
         None => State::default(),

@@ -452,7 +452,7 @@ pub async fn sync_once(
                 return Err(SyncError::IssuerMismatch {
                     api_server: api_issuer.clone(),
                     published: inputs.issuer.to_string(),
-                    flags: crate::bootstrap::api_server_flags(
+                    flags: crate::model::apiserver_flags::api_server_flags(
                         inputs.issuer.as_str(),
                         Some(api_issuer),
                         &audiences,

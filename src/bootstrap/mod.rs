@@ -935,37 +935,6 @@ pub fn role_arn(partition: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{name}")
 }
 
-/// The kube-apiserver flags that make tokens verifiable by STS, in order.
-///
-/// The new issuer comes first (the API server signs with the first) and the current one, when
-/// known and different, second (tokens already issued keep being accepted, PROTOCOL.md §1).
-/// `--api-audiences` gets the configured audiences, after the current issuer: without the
-/// flag the API server's audience defaults to its first issuer, so changing the first issuer
-/// would otherwise stop it from accepting the in-cluster tokens already issued.
-pub fn api_server_flags(issuer: &str, current: Option<&str>, audiences: &[String]) -> Vec<String> {
-    let current = current.filter(|c| *c != issuer);
-    let mut flags = vec![format!("--service-account-issuer={issuer}")];
-    if let Some(current) = current {
-        flags.push(format!("--service-account-issuer={current}"));
-    }
-    flags.push(format!(
-        "--service-account-jwks-uri={issuer}/openid/v1/jwks"
-    ));
-    let mut api_audiences: Vec<&str> = Vec::new();
-    for audience in current
-        .into_iter()
-        .chain(audiences.iter().map(String::as_str))
-    {
-        if !api_audiences.contains(&audience) {
-            api_audiences.push(audience);
-        }
-    }
-    if !api_audiences.is_empty() {
-        flags.push(format!("--api-audiences={}", api_audiences.join(",")));
-    }
-    flags
-}
-
 /// Where the flags go, per distribution (the long form, with snippets, is docs/bootstrap.md).
 pub const FLAG_LOCATIONS: [(&str, &str); 5] = [
     (

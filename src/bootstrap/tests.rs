@@ -546,33 +546,6 @@ async fn an_unparseable_bucket_policy_is_refused_not_overwritten() {
 }
 
 #[test]
-fn api_server_flags_put_the_new_issuer_first_and_keep_the_current_one() {
-    let audiences = vec!["sts.amazonaws.com".to_owned()];
-    let new = "https://acme-oidc.s3.eu-west-1.amazonaws.com/prod-1";
-    let current = "https://kubernetes.default.svc.cluster.local";
-    assert_eq!(
-        api_server_flags(new, Some(current), &audiences),
-        [
-            format!("--service-account-issuer={new}"),
-            format!("--service-account-issuer={current}"),
-            format!("--service-account-jwks-uri={new}/openid/v1/jwks"),
-            format!("--api-audiences={current},sts.amazonaws.com"),
-        ]
-    );
-    // Already migrated, or unknown: one issuer.
-    for current in [Some(new), None] {
-        assert_eq!(
-            api_server_flags(new, current, &audiences),
-            [
-                format!("--service-account-issuer={new}"),
-                format!("--service-account-jwks-uri={new}/openid/v1/jwks"),
-                "--api-audiences=sts.amazonaws.com".to_owned(),
-            ]
-        );
-    }
-}
-
-#[test]
 fn next_steps_name_the_issuer_and_the_role() {
     let steps = next_steps(
         "https://o.example/c1",

@@ -369,7 +369,7 @@ impl Summary {
         };
         let mut publish = serde_json::to_value(report).expect("a report always serialises");
         publish["status"] = json!(crate::output::status(report));
-        let flags = bootstrap::api_server_flags(
+        let flags = crate::model::apiserver_flags::api_server_flags(
             issuer.as_str(),
             report.api_server_issuer.as_deref(),
             &audiences,

@@ -1,6 +1,7 @@
 //! The pure core's data: issuers, JWKs, key sets and the discovery document, with their
 //! validation and canonical rendering. Nothing here does I/O or reads the clock.
 
+pub mod apiserver_flags;
 pub mod bucket_statement;
 pub mod discovery;
 pub mod issuer;

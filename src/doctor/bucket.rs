@@ -8,20 +8,44 @@ use serde_json::Value;
 use super::facts::{Gathered, PublicAccessBlock, S3Facts};
 use super::findings::{sts, Finding};
 use super::trust::glob;
+use crate::model::bucket_statement;
+use crate::model::policy::BUCKET_POLICY_SID;
 use crate::model::{DISCOVERY_PATH, JWKS_PATH};
 
 /// `s3.public_access_block`, `s3.account_public_access_block`, `s3.object_ownership`,
 /// `s3.bucket_policy`.
 pub fn check(s3: &S3Facts) -> Vec<Finding> {
     let keys = object_arns(s3);
+    // Relaxing Block Public Access makes every public statement of the policy live, not only
+    // ours: name the others first, as bootstrap refuses to relax it under them.
+    let first = dormant_public_statements(s3).map_or(String::new(), |dormant| {
+        format!("first remove or restrict the bucket policy's other public statements, which relaxing Block Public Access would make live: {dormant}; then ")
+    });
     vec![
         block_finding("s3.public_access_block", &s3.bucket_block, &format!("bucket {}", s3.bucket),
-            &format!("aws s3api put-public-access-block --bucket {} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false", s3.bucket)),
+            &format!("{first}aws s3api put-public-access-block --bucket {} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false", s3.bucket)),
         block_finding("s3.account_public_access_block", &s3.account_block, "the account",
-            "aws s3control put-public-access-block --account-id <account> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false (or serve the documents from another account, or through CloudFront)"),
+            &format!("{first}aws s3control put-public-access-block --account-id <account> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false (or serve the documents from another account, or through CloudFront)")),
         ownership_finding(s3),
         policy_finding(s3, &keys),
     ]
+}
+
+/// The bucket policy's public statements other than ours, listed for a message; `None` when
+/// there are none (or no readable policy).
+fn dormant_public_statements(s3: &S3Facts) -> Option<String> {
+    let Gathered::Got(Some(policy)) = &s3.policy else {
+        return None;
+    };
+    let policy: Value = serde_json::from_str(policy).ok()?;
+    let public = bucket_statement::public_statements(&policy, BUCKET_POLICY_SID);
+    (!public.is_empty()).then(|| {
+        public
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// The two object ARNs STS reads.

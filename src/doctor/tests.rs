@@ -499,3 +499,51 @@ fn the_role_and_the_service_account() {
     );
     assert_eq!(report.verdict(), Verdict::Pass);
 }
+
+#[test]
+fn the_block_public_access_fix_names_the_owners_public_statements_it_would_make_live() {
+    let on = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+    let ours = serde_json::json!({"Sid": "KubeOidcPublisherPublicRead", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:GetObject",
+        "Resource": ["arn:aws:s3:::acme-oidc/cluster-a/.well-known/openid-configuration",
+                     "arn:aws:s3:::acme-oidc/cluster-a/openid/v1/jwks"]});
+    let owners = serde_json::json!({"Sid": "LegacyWebsite", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-oidc/*"});
+    let with_policy = |statements: serde_json::Value| {
+        let mut facts = working();
+        let Gathered::Got(s3) = &mut facts.s3 else {
+            unreachable!()
+        };
+        s3.bucket_block = Gathered::Got(Some(on));
+        s3.policy = Gathered::Got(Some(
+            serde_json::json!({ "Statement": statements }).to_string(),
+        ));
+        facts
+    };
+
+    let report = run(&with_policy(serde_json::json!([ours.clone(), owners])));
+    let fix = finding(&report, "s3.public_access_block")
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.starts_with("first remove or restrict") && fix.contains("Sid \"LegacyWebsite\""),
+        "{fix}"
+    );
+    assert!(!fix.contains("KubeOidcPublisherPublicRead"), "{fix}");
+
+    let report = run(&with_policy(serde_json::json!([ours])));
+    let fix = finding(&report, "s3.public_access_block")
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.starts_with("aws s3api put-public-access-block"),
+        "{fix}"
+    );
+}

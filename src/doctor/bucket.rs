@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::facts::{Gathered, PublicAccessBlock, S3Facts};
 use super::findings::{sts, Finding};
-use super::trust::glob;
+use super::trust::{glob, strings};
 use crate::model::bucket_statement;
 use crate::model::policy::BUCKET_POLICY_SID;
 use crate::model::{DISCOVERY_PATH, JWKS_PATH};
@@ -159,11 +159,9 @@ fn policy_finding(s3: &S3Facts, keys: &[String; 2]) -> Finding {
             )
         }
     };
-    let statements: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
-    };
+    // A `Statement` that is neither a list nor an object (which the model's reading drops) has
+    // no Effect, so it could neither allow nor deny here.
+    let statements = bucket_statement::statements(&doc);
     let mut missing = Vec::new();
     let mut denied = Vec::new();
     let mut conditional = Vec::new();
@@ -224,19 +222,16 @@ fn effect(statement: &Value) -> &str {
         .unwrap_or("")
 }
 
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    match value {
-        Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// `Principal: "*"` or `{"AWS": "*"}` (or a list holding `"*"`).
+///
+/// Narrower than the wildcard principal of [`bucket_statement::grants_public_access`], on
+/// purpose: this asks whether a statement matches STS's anonymous GET, that one whether S3
+/// counts a statement public (conservatively: any `*` under any principal type, or
+/// `NotPrincipal`).
 fn anonymous(statement: &Value) -> bool {
     match statement.get("Principal") {
         Some(Value::String(s)) => s == "*",
-        Some(Value::Object(p)) => strings(p.get("AWS")).contains(&"*"),
+        Some(Value::Object(p)) => strings(p.get("AWS")).iter().any(|aws| aws == "*"),
         _ => false,
     }
 }

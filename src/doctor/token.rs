@@ -105,40 +105,25 @@ pub fn verify(token: &Decoded, key: &Jwk) -> Result<(), String> {
     }
     let json = serde_json::to_vec(key).map_err(|e| e.to_string())?;
     let jwk = josekit::jwk::Jwk::from_bytes(json).map_err(|e| format!("{e:#}"))?;
-    use josekit::jws::{ES256, ES384, ES512, RS256, RS384, RS512};
-    let verifier: Box<dyn josekit::jws::JwsVerifier> = match key.alg.as_str() {
-        "RS256" => Box::new(
-            RS256
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        "RS384" => Box::new(
-            RS384
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        "RS512" => Box::new(
-            RS512
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        "ES256" => Box::new(
-            ES256
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        "ES384" => Box::new(
-            ES384
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        "ES512" => Box::new(
-            ES512
-                .verifier_from_jwk(&jwk)
-                .map_err(|e| format!("{e:#}"))?,
-        ),
-        other => return Err(format!("algorithm {other} is not one STS verifies")),
+    use josekit::jws::alg::{ecdsa::EcdsaJwsAlgorithm, rsassa::RsassaJwsAlgorithm};
+    use josekit::jws::{JwsVerifier, ES256, ES384, ES512, RS256, RS384, RS512};
+    use josekit::JoseError;
+    let rsa = |alg: RsassaJwsAlgorithm| -> Result<Box<dyn JwsVerifier>, JoseError> {
+        Ok(Box::new(alg.verifier_from_jwk(&jwk)?))
     };
+    let ec = |alg: EcdsaJwsAlgorithm| -> Result<Box<dyn JwsVerifier>, JoseError> {
+        Ok(Box::new(alg.verifier_from_jwk(&jwk)?))
+    };
+    let verifier = match key.alg.as_str() {
+        "RS256" => rsa(RS256),
+        "RS384" => rsa(RS384),
+        "RS512" => rsa(RS512),
+        "ES256" => ec(ES256),
+        "ES384" => ec(ES384),
+        "ES512" => ec(ES512),
+        other => return Err(format!("algorithm {other} is not one STS verifies")),
+    }
+    .map_err(|e| format!("{e:#}"))?;
     verifier
         .verify(token.signing_input.as_bytes(), &token.signature)
         .map_err(|_| {

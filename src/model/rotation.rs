@@ -273,6 +273,23 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_795_000_000 + minutes * 60).unwrap()
     }
 
+    /// [`status`] with the test's max-age and the default retention.
+    fn status_at(
+        state: &State,
+        api_server_kids: &[String],
+        signing: &Signing,
+        now: OffsetDateTime,
+    ) -> RotationStatus {
+        status(
+            state,
+            api_server_kids,
+            signing,
+            now,
+            MAX_AGE,
+            DEFAULT_RETENTION,
+        )
+    }
+
     fn state_after(steps: &[(&[u8], i64)]) -> State {
         let mut state = State::default();
         let mut published = vec![];
@@ -296,24 +313,10 @@ mod tests {
     fn a_staged_key_is_safe_to_sign_with_once_caches_expired() {
         let staged = state_after(&[(RSA, 0), (ROTATION, 60)]);
         let kids = vec![OLD.to_owned()];
-        let s = status(
-            &staged,
-            &kids,
-            &unknown(),
-            t(62),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&staged, &kids, &unknown(), t(62));
         assert!(s.next_step.starts_with("wait 8 minutes"), "{}", s.next_step);
         assert!(s.next_step.contains(NEW));
-        let s = status(
-            &staged,
-            &kids,
-            &unknown(),
-            t(70),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&staged, &kids, &unknown(), t(70));
         assert!(s.next_step.starts_with("safe to switch"), "{}", s.next_step);
         let new = s.keys.iter().find(|k| k.kid == NEW).unwrap();
         assert!(!new.at_api_server && new.published);
@@ -324,14 +327,7 @@ mod tests {
         let state = state_after(&[(RSA, 0), (ROTATION, 60)]);
         let mut switched = state.clone();
         switched.keys.get_mut(OLD).unwrap().removed_since = Some(t(120));
-        let s = status(
-            &switched,
-            &[NEW.to_owned()],
-            &unknown(),
-            t(130),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&switched, &[NEW.to_owned()], &unknown(), t(130));
         assert!(
             s.next_step
                 .starts_with(&format!("old key {OLD} removable at")),
@@ -345,27 +341,13 @@ mod tests {
     #[test]
     fn an_unpublished_key_at_the_api_server_comes_first() {
         let state = state_after(&[(RSA, 0)]);
-        let s = status(
-            &state,
-            &[OLD.to_owned(), NEW.to_owned()],
-            &unknown(),
-            t(10),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &[OLD.to_owned(), NEW.to_owned()], &unknown(), t(10));
         assert!(
             s.next_step.contains("not published: run sync"),
             "{}",
             s.next_step
         );
-        let s = status(
-            &state,
-            &[OLD.to_owned()],
-            &unknown(),
-            t(10),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &[OLD.to_owned()], &unknown(), t(10));
         assert!(s.next_step.starts_with("nothing to do"), "{}", s.next_step);
     }
 
@@ -378,38 +360,17 @@ mod tests {
         let state = state_after(&[(RSA, 0), (ROTATION, 60)]);
         let both = vec![OLD.to_owned(), NEW.to_owned()];
         // Before the switch: the old key signs; wait, then switch to the new one by name.
-        let s = status(
-            &state,
-            &both,
-            &known(OLD),
-            t(62),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &both, &known(OLD), t(62));
         assert!(s.next_step.starts_with("wait 8 minutes"), "{}", s.next_step);
         let signing: Vec<Option<bool>> = s.keys.iter().map(|k| k.signing).collect();
         assert_eq!(signing, [Some(true), Some(false)]);
-        let s = status(
-            &state,
-            &both,
-            &known(OLD),
-            t(70),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &both, &known(OLD), t(70));
         assert_eq!(
             s.next_step,
             format!("safe to switch the API server's signing key from {OLD} to {NEW} now: it is visible everywhere; keep the old public key in --service-account-key-file until its tokens expire")
         );
         // Switched: the old key may leave the key files; removable a retention later.
-        let s = status(
-            &state,
-            &both,
-            &known(NEW),
-            t(80),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &both, &known(NEW), t(80));
         assert!(
             s.next_step.starts_with(&format!("the API server signs with the new key {NEW}: once every API server does, remove the old key {OLD}"))
                 && s.next_step.contains(&at(t(80) + DEFAULT_RETENTION)),
@@ -417,14 +378,7 @@ mod tests {
             s.next_step
         );
         // Switched too early: said plainly.
-        let s = status(
-            &state,
-            &both,
-            &known(NEW),
-            t(61),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &both, &known(NEW), t(61));
         assert!(
             s.next_step
                 .starts_with(&format!("the API server already signs with key {NEW}")),
@@ -432,14 +386,7 @@ mod tests {
             s.next_step
         );
         // Signing with a key nobody publishes.
-        let s = status(
-            &state,
-            &both,
-            &known("other"),
-            t(80),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &both, &known("other"), t(80));
         assert!(
             s.next_step
                 .contains("which it does not serve and which is not published"),
@@ -452,14 +399,7 @@ mod tests {
     fn a_staged_key_not_yet_seen_publicly_must_be_checked_before_the_switch() {
         let mut state = state_after(&[(RSA, 0), (ROTATION, 60)]);
         state.keys.get_mut(NEW).unwrap().staged = true;
-        let s = status(
-            &state,
-            &[OLD.to_owned()],
-            &known(OLD),
-            t(80),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &[OLD.to_owned()], &known(OLD), t(80));
         assert!(
             s.next_step.contains("is staged but was not yet seen"),
             "{}",
@@ -467,14 +407,7 @@ mod tests {
         );
         // Seen late (a slow cache): the wait counts from then, not from the write.
         state.keys.get_mut(NEW).unwrap().publicly_visible_since = Some(t(75));
-        let s = status(
-            &state,
-            &[OLD.to_owned()],
-            &known(OLD),
-            t(80),
-            MAX_AGE,
-            DEFAULT_RETENTION,
-        );
+        let s = status_at(&state, &[OLD.to_owned()], &known(OLD), t(80));
         assert!(s.next_step.starts_with("wait 5 minutes"), "{}", s.next_step);
     }
 }

@@ -392,6 +392,23 @@ mod tests {
         .unwrap()
     }
 
+    /// The plan that follows `previous`, with the default retention and `requests`.
+    fn next(
+        source: &[Jwk],
+        previous: &KeyPlan,
+        now: OffsetDateTime,
+        requests: &Requests,
+    ) -> Result<KeyPlan, StateError> {
+        plan_keys(
+            source,
+            &previous.publish,
+            &previous.state,
+            now,
+            DEFAULT_RETENTION,
+            requests,
+        )
+    }
+
     fn revoke(kid: String) -> Requests {
         Requests {
             revoke: vec![kid],
@@ -505,33 +522,11 @@ mod tests {
     #[test]
     fn revoke_removes_at_once_only_a_published_key_the_source_no_longer_has() {
         let start = step(&keys(ROTATION), &[], &State::default(), t(0));
-        let err = plan_keys(
-            &keys(ROTATION),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &revoke(OLD.into()),
-        );
+        let err = next(&keys(ROTATION), &start, t(1), &revoke(OLD.into()));
         assert_eq!(err.unwrap_err(), StateError::RevokeInSource(OLD.into()));
-        let err = plan_keys(
-            &only_new(),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &revoke("nope".into()),
-        );
+        let err = next(&only_new(), &start, t(1), &revoke("nope".into()));
         assert_eq!(err.unwrap_err(), StateError::RevokeUnknown("nope".into()));
-        let revoked = plan_keys(
-            &only_new(),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &revoke(OLD.into()),
-        )
-        .unwrap();
+        let revoked = next(&only_new(), &start, t(1), &revoke(OLD.into())).unwrap();
         assert_eq!(revoked.revoked, [OLD]);
         assert_eq!(revoked.publish.len(), 1);
     }
@@ -543,15 +538,7 @@ mod tests {
             stage: only_new(),
             ..Requests::default()
         };
-        let staged = plan_keys(
-            &keys(RSA),
-            &start.publish,
-            &start.state,
-            t(1),
-            DEFAULT_RETENTION,
-            &stage,
-        )
-        .unwrap();
+        let staged = next(&keys(RSA), &start, t(1), &stage).unwrap();
         assert_eq!(staged.staged, [NEW]);
         assert_eq!(staged.publish.len(), 2);
         // Later syncs ask nothing, long past any retention: the staged key stays, unchanged.
@@ -564,25 +551,9 @@ mod tests {
             seen_publicly: vec![(NEW.to_owned(), at)],
             ..Requests::default()
         };
-        let recorded = plan_keys(
-            &keys(RSA),
-            &later.publish,
-            &later.state,
-            t(2),
-            DEFAULT_RETENTION,
-            &seen(t(2)),
-        )
-        .unwrap();
+        let recorded = next(&keys(RSA), &later, t(2), &seen(t(2))).unwrap();
         assert_eq!(recorded.state.keys[NEW].publicly_visible_since, Some(t(2)));
-        let again = plan_keys(
-            &keys(RSA),
-            &recorded.publish,
-            &recorded.state,
-            t(3),
-            DEFAULT_RETENTION,
-            &seen(t(3)),
-        )
-        .unwrap();
+        let again = next(&keys(RSA), &recorded, t(3), &seen(t(3))).unwrap();
         assert_eq!(again.state, recorded.state, "staging again changes nothing");
         // The API server serves it: ordinary, its history kept.
         let served = step(&keys(ROTATION), &again.publish, &again.state, t(4));
@@ -591,15 +562,7 @@ mod tests {
         assert_eq!(record.first_published, t(1));
         assert_eq!(record.publicly_visible_since, Some(t(2)));
         // An abandoned stage goes with revoke.
-        let revoked = plan_keys(
-            &keys(RSA),
-            &again.publish,
-            &again.state,
-            t(5),
-            DEFAULT_RETENTION,
-            &revoke(NEW.into()),
-        )
-        .unwrap();
+        let revoked = next(&keys(RSA), &again, t(5), &revoke(NEW.into())).unwrap();
         assert_eq!(revoked.revoked, [NEW]);
         assert_eq!(revoked.publish.len(), 1);
     }
@@ -612,15 +575,7 @@ mod tests {
             hold_retirement: true,
             ..Requests::default()
         };
-        let held = plan_keys(
-            &only_new(),
-            &removed.publish,
-            &removed.state,
-            t(30),
-            DEFAULT_RETENTION,
-            &partial,
-        )
-        .unwrap();
+        let held = next(&only_new(), &removed, t(30), &partial).unwrap();
         assert_eq!(held.held, [OLD]);
         assert!(held.retired.is_empty());
         assert_eq!(held.publish.len(), 2);
@@ -635,17 +590,7 @@ mod tests {
             hold_retirement: true,
             ..Requests::default()
         };
-        let at = |now| {
-            plan_keys(
-                &only_new(),
-                &removed.publish,
-                &removed.state,
-                now,
-                DEFAULT_RETENTION,
-                &partial,
-            )
-            .unwrap()
-        };
+        let at = |now| next(&only_new(), &removed, now, &partial).unwrap();
         let removed_at = t(1);
         let bound = removed_at + DEFAULT_RETENTION + DEFAULT_RETENTION;
         let still_held = at(bound - Duration::from_secs(1));

@@ -98,6 +98,30 @@ where
     }
 }
 
+/// A failed call, classified and described: what an adapter needs to build its own error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    /// [`describe_error`]'s line.
+    pub detail: String,
+    /// The service's own message when it gave one, else `detail`: for "invalid" answers, where
+    /// the message says what is wrong.
+    pub message: String,
+}
+
+/// [`classify`] and [`describe_error`] of one error.
+pub fn failure<E>(err: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = describe_error(err);
+    Failure {
+        kind: classify(err),
+        message: err.message().unwrap_or(&detail).to_owned(),
+        detail,
+    }
+}
+
 /// Whether the service answered with one of these error codes.
 pub fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
     err.code().is_some_and(|code| codes.contains(&code))

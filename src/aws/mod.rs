@@ -17,8 +17,8 @@ mod classify;
 mod policy_document;
 
 pub use classify::{
-    classify, describe_error, is_code, missing_credentials, refused_web_identity, Kind,
-    WEB_IDENTITY_REFUSED,
+    classify, describe_error, failure, is_code, missing_credentials, refused_web_identity, Failure,
+    Kind, WEB_IDENTITY_REFUSED,
 };
 pub use policy_document::decode_policy_document;
 

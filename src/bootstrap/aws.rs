@@ -12,7 +12,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::{BucketHead, Effects, Error, PublicAccessBlock, RoleState};
-use crate::aws::{is_code, Kind};
+use crate::aws::{is_code, Failure, Kind};
 
 pub struct AwsEffects {
     s3: aws_sdk_s3::Client,
@@ -51,19 +51,21 @@ impl AwsEffects {
 /// Maps an SDK error to its meaning. `action` is the IAM action, `resource` what it was on.
 fn classify<E>(action: &'static str, resource: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = crate::aws::describe_error(err);
-    match crate::aws::classify(err) {
+    let Failure {
+        kind,
+        detail,
+        message,
+    } = crate::aws::failure(err);
+    let resource = resource.to_owned();
+    match kind {
         Kind::NoCredentials | Kind::BadCredentials => Error::Credentials { detail },
-        Kind::Denied => Error::AccessDenied {
-            action,
-            resource: resource.to_owned(),
-        },
+        Kind::Denied => Error::AccessDenied { action, resource },
         Kind::Invalid => Error::Invalid {
             action,
-            resource: resource.to_owned(),
-            detail: err.message().unwrap_or(&detail).to_owned(),
+            resource,
+            detail: message,
         },
         // An answer that means "not configured" or "already done" is matched by the call that
         // knows (`is_code`); anything else is a failure of the call.
@@ -74,7 +76,7 @@ where
         | Kind::Transient
         | Kind::Other => Error::Service {
             action,
-            resource: resource.to_owned(),
+            resource,
             detail,
         },
     }

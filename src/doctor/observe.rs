@@ -303,37 +303,26 @@ async fn aws_side(
     let sts = crate::aws::sts_client(&global);
     let identity = match sts.get_caller_identity().send().await {
         Ok(identity) => identity,
-        Err(e) if crate::aws::classify(&e) == Kind::NoCredentials => {
-            let absent =
-                Gathered::<AwsFacts>::not_given("not checked: no AWS credentials", PASS_AWS);
-            let role = if config.role_arn.is_some() {
-                absent.absent()
-            } else {
-                no_role()
-            };
-            let s3 = if s3_store.is_some() {
-                absent.absent()
-            } else {
-                no_s3()
-            };
-            return (absent, role, s3);
-        }
         Err(e) => {
-            let failed = Gathered::<AwsFacts>::failed(format!(
-                "STS GetCallerIdentity failed ({}); check the AWS credentials in use (`aws sts get-caller-identity`)",
-                crate::aws::describe_error(&e)
-            ));
+            let aws = if crate::aws::classify(&e) == Kind::NoCredentials {
+                Gathered::<AwsFacts>::not_given("not checked: no AWS credentials", PASS_AWS)
+            } else {
+                Gathered::<AwsFacts>::failed(format!(
+                    "STS GetCallerIdentity failed ({}); check the AWS credentials in use (`aws sts get-caller-identity`)",
+                    crate::aws::describe_error(&e)
+                ))
+            };
             let role = if config.role_arn.is_some() {
-                failed.absent()
+                aws.absent()
             } else {
                 no_role()
             };
             let s3 = if s3_store.is_some() {
-                failed.absent()
+                aws.absent()
             } else {
                 no_s3()
             };
-            return (failed, role, s3);
+            return (aws, role, s3);
         }
     };
     let account = identity.account().unwrap_or_default().to_owned();

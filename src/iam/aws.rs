@@ -41,27 +41,26 @@ impl AwsProviders {
 /// Maps an SDK error to its meaning. `action` is the IAM action, `resource` what it was on.
 fn classify<E>(action: &'static str, resource: &str, err: &SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = crate::aws::describe_error(err);
-    match crate::aws::classify(err) {
-        Kind::NoCredentials | Kind::BadCredentials => Error::Credentials { detail },
-        Kind::Denied => Error::AccessDenied {
-            action,
-            resource: resource.to_owned(),
+    let failure = crate::aws::failure(err);
+    let resource = resource.to_owned();
+    match failure.kind {
+        Kind::NoCredentials | Kind::BadCredentials => Error::Credentials {
+            detail: failure.detail,
         },
+        Kind::Denied => Error::AccessDenied { action, resource },
         Kind::LimitExceeded => Error::LimitExceeded,
-        Kind::NotFound => Error::NotFound {
-            resource: resource.to_owned(),
-        },
-        Kind::AlreadyExists => Error::AlreadyExists {
-            url: resource.to_owned(),
-        },
+        Kind::NotFound => Error::NotFound { resource },
+        Kind::AlreadyExists => Error::AlreadyExists { url: resource },
         Kind::Invalid => Error::Invalid {
             action,
-            detail: err.message().unwrap_or(&detail).to_owned(),
+            detail: failure.message,
         },
-        Kind::Throttled | Kind::Transient | Kind::Other => Error::Service { action, detail },
+        Kind::Throttled | Kind::Transient | Kind::Other => Error::Service {
+            action,
+            detail: failure.detail,
+        },
     }
 }
 

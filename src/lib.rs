@@ -13,10 +13,14 @@
 //!
 //! `model` and `plan` never import from `source`, `store` or the AWS/kube SDKs: they are the
 //! pure core, tested without a network. Only `reconcile` and `commands` see both sides.
+//!
+//! `calls` is what the in-memory effects (`iam::memory`, `bootstrap::memory`) share: calls
+//! counted by name and a chosen call failing, for unit tests.
 #![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod bootstrap;
+pub mod calls;
 pub mod cli;
 pub mod commands;
 pub mod config;

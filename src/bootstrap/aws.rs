@@ -1,6 +1,6 @@
 //! [`Effects`] over the real S3, S3 Control, IAM and STS APIs (AWS SDK; credentials, region and
 //! `AWS_ENDPOINT_URL*` from the standard chain, see `crate::aws`). Each failure is mapped to
-//! its meaning, naming the IAM action a denial is about; "not configured" answers
+//! its meaning (`crate::aws::classify`), naming the IAM action a denial is about; "not configured" answers
 //! (`NoSuchBucketPolicy`, `NoSuchPublicAccessBlockConfiguration`, `NoSuchEntity`, ...) become
 //! `None`. The SDK retries throttling and 5xx answers itself; what reaches the caller is final.
 //! Nothing here decides about dry runs or sets an ACL.
@@ -12,6 +12,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::{BucketHead, Effects, Error, PublicAccessBlock, RoleState};
+use crate::aws::{is_code, Failure, Kind};
 
 pub struct AwsEffects {
     s3: aws_sdk_s3::Client,
@@ -47,66 +48,38 @@ impl AwsEffects {
     }
 }
 
-/// The HTTP status of a failed call, when a response arrived.
-fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
-}
-
 /// Maps an SDK error to its meaning. `action` is the IAM action, `resource` what it was on.
 fn classify<E>(action: &'static str, resource: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = crate::aws::describe_error(err);
-    if crate::aws::missing_credentials(err) {
-        return Error::Credentials { detail };
-    }
-    match err.code() {
-        Some(
-            "InvalidAccessKeyId"
-            | "InvalidClientTokenId"
-            | "SignatureDoesNotMatch"
-            | "ExpiredToken"
-            | "ExpiredTokenException"
-            | "TokenRefreshRequired",
-        ) => Error::Credentials { detail },
-        Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled") => {
-            Error::AccessDenied {
-                action,
-                resource: resource.to_owned(),
-            }
-        }
-        None if status(err) == Some(403) => Error::AccessDenied {
+    let Failure {
+        kind,
+        detail,
+        message,
+    } = crate::aws::failure(err);
+    let resource = resource.to_owned();
+    match kind {
+        Kind::NoCredentials | Kind::BadCredentials => Error::Credentials { detail },
+        Kind::Denied => Error::AccessDenied { action, resource },
+        Kind::Invalid => Error::Invalid {
             action,
-            resource: resource.to_owned(),
+            resource,
+            detail: message,
         },
-        Some(
-            "MalformedPolicy"
-            | "MalformedPolicyDocument"
-            | "MalformedPolicyDocumentException"
-            | "InvalidInput"
-            | "ValidationError"
-            | "InvalidRequest"
-            | "InvalidArgument"
-            | "InvalidBucketName"
-            | "InvalidLocationConstraint"
-            | "IllegalLocationConstraintException",
-        ) => Error::Invalid {
+        // An answer that means "not configured" or "already done" is matched by the call that
+        // knows (`is_code`); anything else is a failure of the call.
+        Kind::NotFound
+        | Kind::AlreadyExists
+        | Kind::LimitExceeded
+        | Kind::Throttled
+        | Kind::Transient
+        | Kind::Other => Error::Service {
             action,
-            resource: resource.to_owned(),
-            detail: err.message().unwrap_or(&detail).to_owned(),
-        },
-        _ => Error::Service {
-            action,
-            resource: resource.to_owned(),
+            resource,
             detail,
         },
     }
-}
-
-/// Whether the service answered with one of these error codes.
-fn is_code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, codes: &[&str]) -> bool {
-    err.code().is_some_and(|code| codes.contains(&code))
 }
 
 fn pab_from_s3(
@@ -362,7 +335,7 @@ impl Effects for AwsEffects {
                     .map(|t| (t.key().to_owned(), t.value().to_owned()))
                     .collect(),
             })),
-            Err(e) if is_code(&e, &["NoSuchEntity", "NoSuchEntityException"]) => Ok(None),
+            Err(e) if crate::aws::classify(&e) == Kind::NotFound => Ok(None),
             Err(e) => Err(classify("iam:GetRole", &self.role_resource(name), &e)),
         }
     }
@@ -379,7 +352,7 @@ impl Effects for AwsEffects {
             Ok(output) => Ok(Some(crate::aws::decode_policy_document(
                 output.policy_document(),
             ))),
-            Err(e) if is_code(&e, &["NoSuchEntity", "NoSuchEntityException"]) => Ok(None),
+            Err(e) if crate::aws::classify(&e) == Kind::NotFound => Ok(None),
             Err(e) => Err(classify("iam:GetRolePolicy", &self.role_resource(role), &e)),
         }
     }
@@ -404,7 +377,7 @@ impl Effects for AwsEffects {
                 .role()
                 .map(|r| r.arn().to_owned())
                 .unwrap_or_default()),
-            Err(e) if is_code(&e, &["EntityAlreadyExists", "EntityAlreadyExistsException"]) => {
+            Err(e) if crate::aws::classify(&e) == Kind::AlreadyExists => {
                 Err(Error::RoleCreatedMeanwhile {
                     name: name.to_owned(),
                 })

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{BucketHead, Effects, Error, PublicAccessBlock, RoleState};
+use crate::calls::Calls;
 
 /// One bucket's configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,16 +30,12 @@ pub struct MemoryRole {
     pub policies: BTreeMap<String, String>,
 }
 
-/// A call name and the error it fails with.
-type Failure = (&'static str, fn() -> Error);
-
 #[derive(Default)]
 struct State {
     account_public_access_block: Option<PublicAccessBlock>,
     buckets: BTreeMap<String, MemoryBucket>,
     roles: BTreeMap<String, MemoryRole>,
-    calls: BTreeMap<&'static str, usize>,
-    fail: Option<Failure>,
+    calls: Calls<Error>,
 }
 
 /// Account 123456789012 in region `region` (the region a created bucket gets).
@@ -95,37 +92,26 @@ impl MemoryEffects {
 
     /// Calls of `name` so far ("put_bucket_policy", "create_role", ...).
     pub fn calls(&self, name: &str) -> usize {
-        *self.state.lock().unwrap().calls.get(name).unwrap_or(&0)
+        self.state.lock().unwrap().calls.count(name)
     }
 
     /// Calls that change something.
     pub fn writes(&self) -> usize {
-        let state = self.state.lock().unwrap();
-        state
-            .calls
-            .iter()
-            .filter(|(name, _)| !READS.contains(name))
-            .map(|(_, n)| n)
-            .sum()
+        self.state.lock().unwrap().calls.writes(&READS)
     }
 
     /// Makes every call of `name` fail with `error()`.
     pub fn fail(&self, name: &'static str, error: fn() -> Error) {
-        self.state.lock().unwrap().fail = Some((name, error));
+        self.state.lock().unwrap().calls.fail(Some((name, error)));
     }
 
     pub fn clear_failure(&self) {
-        self.state.lock().unwrap().fail = None;
+        self.state.lock().unwrap().calls.fail(None);
     }
 
     fn call(&self, name: &'static str) -> Result<MutexGuard<'_, State>, Error> {
         let mut state = self.state.lock().unwrap();
-        *state.calls.entry(name).or_default() += 1;
-        if let Some((failing, error)) = state.fail {
-            if failing == name {
-                return Err(error());
-            }
-        }
+        state.calls.record(name)?;
         Ok(state)
     }
 

@@ -1,30 +1,24 @@
 //! Anonymous HTTPS GETs made the way STS makes them: no credentials, no cookies, no redirect
 //! followed, one fresh connection per document, STS's ~5-second budget for the whole exchange
 //! (connect, TLS, headers and body), and the latency measured. TLS is tokio-rustls (ring) with
-//! a verifier that delegates every decision to WebPKI over the system roots plus `--ca-file`,
-//! and also notes whether the chain would verify against the public roots alone: IAM uses a
+//! `tls::Verifier`, which delegates every decision to WebPKI over the system roots plus
+//! `--ca-file`, and also notes whether the chain would verify against the public roots alone: IAM uses a
 //! provider's thumbprints only for hosts whose chain does not lead to a publicly trusted root
 //! (PROTOCOL.md §4). HTTP/1.1 is hyper's client over that stream. Nothing here logs a body.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Limited};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::client::WebPkiServerVerifier;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{
-    self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::facts::{Answer, FetchError, Fetched, TlsFacts};
 use crate::model::thumbprint::{thumbprint, CertSummary};
-use crate::tls::ConnectTo;
+use crate::tls::{ConnectTo, Seen, Verifier};
 
 /// The most of a body doctor reads: the documents are a few kilobytes.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -42,8 +36,9 @@ pub enum ClientError {
 
 /// The client for the public documents.
 pub struct PublicClient {
-    all: Arc<WebPkiServerVerifier>,
-    public: Option<Arc<WebPkiServerVerifier>>,
+    /// Over the system roots plus `--ca-file`, also asking the public roots alone; a fresh copy
+    /// per GET records that GET's chain.
+    verifier: Verifier,
     provider: Arc<rustls::crypto::CryptoProvider>,
     ca_files: Vec<PathBuf>,
     connect_to: Vec<ConnectTo>,
@@ -62,18 +57,11 @@ impl PublicClient {
         let mut all_roots = public_roots.clone();
         all_roots.roots.extend(extra.roots);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let build = |roots: RootCertStore| {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()
-        };
-        let public = if public_roots.is_empty() {
-            None
-        } else {
-            build(public_roots).ok()
-        };
-        let all = build(all_roots).map_err(|_| ClientError::NoRoots)?;
+        let verifier = Verifier::new(all_roots, provider.clone())
+            .map_err(|_| ClientError::NoRoots)?
+            .also_public(public_roots, provider.clone());
         Ok(PublicClient {
-            all,
-            public,
+            verifier,
             provider,
             ca_files: ca_files.to_vec(),
             connect_to: connect_to.to_vec(),
@@ -83,11 +71,7 @@ impl PublicClient {
 
     /// One anonymous GET of `url` (https only), within the budget.
     pub async fn get(&self, url: &str) -> Fetched {
-        let verifier = Arc::new(Verifier {
-            all: self.all.clone(),
-            public: self.public.clone(),
-            seen: Mutex::new(None),
-        });
+        let verifier = Arc::new(self.verifier.fresh());
         let start = Instant::now();
         let result =
             match tokio::time::timeout(self.budget, self.exchange(url, verifier.clone())).await {
@@ -105,17 +89,25 @@ impl PublicClient {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
-        let tls = verifier.take().map(|(served, publicly_trusted)| {
-            let last = served.last().expect("a verified chain is never empty");
-            TlsFacts {
-                host: host.trim_matches(['[', ']']).to_owned(),
-                last_sha1: thumbprint(last),
-                last_subject: CertSummary::from_der(served.len() - 1, last)
-                    .map(|s| s.name().to_owned())
-                    .unwrap_or_else(|_| "an unreadable certificate".into()),
-                publicly_trusted,
-            }
-        });
+        // Only a chain that verified is described.
+        let verified = verifier.take().filter(|seen| seen.verdict.is_ok());
+        let tls = verified.map(
+            |Seen {
+                 served,
+                 publicly_trusted,
+                 ..
+             }| {
+                let last = served.last().expect("a verified chain is never empty");
+                TlsFacts {
+                    host: host.trim_matches(['[', ']']).to_owned(),
+                    last_sha1: thumbprint(last),
+                    last_subject: CertSummary::from_der(served.len() - 1, last)
+                        .map(|s| s.name().to_owned())
+                        .unwrap_or_else(|_| "an unreadable certificate".into()),
+                    publicly_trusted,
+                }
+            },
+        );
         // A failed handshake is explained by the `thumbprint` command's classifier, which
         // names the certificate at fault (expired, wrong name, unknown issuer).
         let result = match result {
@@ -272,75 +264,5 @@ impl PublicClient {
         let result = exchange.await;
         driver.abort();
         result
-    }
-}
-
-/// Delegates every decision to WebPKI over all roots, and records the chain as served and
-/// whether it also verifies against the public roots alone.
-#[derive(Debug)]
-struct Verifier {
-    all: Arc<WebPkiServerVerifier>,
-    public: Option<Arc<WebPkiServerVerifier>>,
-    seen: Mutex<Option<(Vec<CertificateDer<'static>>, bool)>>,
-}
-
-impl Verifier {
-    /// The chain served (leaf first) and whether it is publicly trusted, if it verified.
-    fn take(&self) -> Option<(Vec<CertificateDer<'static>>, bool)> {
-        self.seen.lock().ok().and_then(|mut seen| seen.take())
-    }
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.all.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
-        let publicly_trusted = self.public.as_ref().is_some_and(|public| {
-            public
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .is_ok()
-        });
-        let served = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some((served, publicly_trusted));
-        }
-        Ok(verdict)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.all.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.all.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.all.supported_verify_schemes()
     }
 }

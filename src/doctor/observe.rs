@@ -8,7 +8,6 @@
 //! Nothing is written anywhere, and no token or credential is logged.
 
 use aws_config::SdkConfig;
-use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
@@ -20,6 +19,7 @@ use super::facts::{
     RoleFacts, S3Facts, ServiceAccountRef, Token,
 };
 use super::http::PublicClient;
+use crate::aws::{is_code, Kind};
 use crate::iam::aws::AwsProviders;
 use crate::iam::OidcProviders as _;
 use crate::source::kube::{KubeOptions, KubeSource};
@@ -303,37 +303,26 @@ async fn aws_side(
     let sts = crate::aws::sts_client(&global);
     let identity = match sts.get_caller_identity().send().await {
         Ok(identity) => identity,
-        Err(e) if crate::aws::missing_credentials(&e) => {
-            let absent =
-                Gathered::<AwsFacts>::not_given("not checked: no AWS credentials", PASS_AWS);
-            let role = if config.role_arn.is_some() {
-                absent.absent()
-            } else {
-                no_role()
-            };
-            let s3 = if s3_store.is_some() {
-                absent.absent()
-            } else {
-                no_s3()
-            };
-            return (absent, role, s3);
-        }
         Err(e) => {
-            let failed = Gathered::<AwsFacts>::failed(format!(
-                "STS GetCallerIdentity failed ({}); check the AWS credentials in use (`aws sts get-caller-identity`)",
-                crate::aws::describe_error(&e)
-            ));
+            let aws = if crate::aws::classify(&e) == Kind::NoCredentials {
+                Gathered::<AwsFacts>::not_given("not checked: no AWS credentials", PASS_AWS)
+            } else {
+                Gathered::<AwsFacts>::failed(format!(
+                    "STS GetCallerIdentity failed ({}); check the AWS credentials in use (`aws sts get-caller-identity`)",
+                    crate::aws::describe_error(&e)
+                ))
+            };
             let role = if config.role_arn.is_some() {
-                failed.absent()
+                aws.absent()
             } else {
                 no_role()
             };
             let s3 = if s3_store.is_some() {
-                failed.absent()
+                aws.absent()
             } else {
                 no_s3()
             };
-            return (failed, role, s3);
+            return (aws, role, s3);
         }
     };
     let account = identity.account().unwrap_or_default().to_owned();
@@ -423,34 +412,33 @@ async fn read_role(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Gathered<RoleFa
                     .unwrap_or("{}"),
             )),
         }),
-        Err(e) if e.code() == Some("NoSuchEntity") => Gathered::Got(RoleFacts {
-            arn: role.arn.clone(),
-            trust_policy: None,
-        }),
-        Err(e) if matches!(e.code(), Some("AccessDenied" | "AccessDeniedException")) => {
-            Gathered::failed(format!(
+        Err(e) => match crate::aws::classify(&e) {
+            Kind::NotFound => Gathered::Got(RoleFacts {
+                arn: role.arn.clone(),
+                trust_policy: None,
+            }),
+            Kind::Denied => Gathered::failed(format!(
                 "access denied: iam:GetRole on {}; grant it to the credentials in use (or run doctor with credentials of the role's account)",
                 role.arn
-            ))
-        }
-        Err(e) => Gathered::failed(format!(
-            "iam:GetRole on {} failed: {}",
-            role.arn,
-            crate::aws::describe_error(&e)
-        )),
+            )),
+            _ => Gathered::failed(format!(
+                "iam:GetRole on {} failed: {}",
+                role.arn,
+                crate::aws::describe_error(&e)
+            )),
+        },
     }
 }
 
-fn s3_failure<E, R>(what: &str, bucket: &str, error: &aws_sdk_s3::error::SdkError<E, R>) -> String
+fn s3_failure<E>(what: &str, bucket: &str, error: &aws_sdk_s3::error::SdkError<E>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    match error.code() {
-        Some("AccessDenied") => {
+    match crate::aws::classify(error) {
+        Kind::Denied => {
             format!("access denied: {what} on bucket {bucket}; grant it to the credentials in use")
         }
-        Some("NoSuchBucket") => {
+        Kind::NotFound => {
             format!("bucket {bucket} does not exist (or is in another partition); check --store")
         }
         _ => format!(
@@ -475,23 +463,23 @@ async fn read_bucket(
     }
     let s3 = crate::aws::s3_client(sdk, config.s3_path_style);
     let control = aws_sdk_s3control::Client::new(sdk);
-    let bucket_block =
-        async {
-            match s3.get_public_access_block().bucket(bucket).send().await {
-                Ok(out) => Gathered::Got(out.public_access_block_configuration().map(|c| {
-                    PublicAccessBlock {
-                        block_public_acls: c.block_public_acls().unwrap_or(false),
-                        ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                        block_public_policy: c.block_public_policy().unwrap_or(false),
-                        restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-                    }
-                })),
-                Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => {
-                    Gathered::Got(None)
-                }
-                Err(e) => Gathered::failed(s3_failure("s3:GetBucketPublicAccessBlock", bucket, &e)),
+    let bucket_block = async {
+        match s3.get_public_access_block().bucket(bucket).send().await {
+            Ok(out) => {
+                Gathered::Got(
+                    out.public_access_block_configuration()
+                        .map(|c| PublicAccessBlock {
+                            block_public_acls: c.block_public_acls().unwrap_or(false),
+                            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                            block_public_policy: c.block_public_policy().unwrap_or(false),
+                            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                        }),
+                )
             }
-        };
+            Err(e) if is_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Gathered::Got(None),
+            Err(e) => Gathered::failed(s3_failure("s3:GetBucketPublicAccessBlock", bucket, &e)),
+        }
+    };
     let account_block = async {
         match control.get_public_access_block().account_id(account).send().await {
             Ok(out) => Gathered::Got(out.public_access_block_configuration().map(|c| PublicAccessBlock {
@@ -500,7 +488,7 @@ async fn read_bucket(
                 block_public_policy: c.block_public_policy().unwrap_or(false),
                 restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
             })),
-            Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => Gathered::Got(None),
+            Err(e) if is_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Gathered::Got(None),
             Err(e) => Gathered::failed(format!(
                 "reading the account's Block Public Access (s3:GetAccountPublicAccessBlock, S3 Control) failed: {}; grant it, or check it with `aws s3control get-public-access-block --account-id {account}`",
                 crate::aws::describe_error(&e)
@@ -519,14 +507,14 @@ async fn read_bucket(
                     .and_then(|c| c.rules().first())
                     .map(|rule| rule.object_ownership().as_str().to_owned()),
             ),
-            Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => Gathered::Got(None),
+            Err(e) if is_code(&e, &["OwnershipControlsNotFoundError"]) => Gathered::Got(None),
             Err(e) => Gathered::failed(s3_failure("s3:GetBucketOwnershipControls", bucket, &e)),
         }
     };
     let policy = async {
         match s3.get_bucket_policy().bucket(bucket).send().await {
             Ok(out) => Gathered::Got(out.policy().map(str::to_owned)),
-            Err(e) if e.code() == Some("NoSuchBucketPolicy") => Gathered::Got(None),
+            Err(e) if is_code(&e, &["NoSuchBucketPolicy"]) => Gathered::Got(None),
             Err(e) => Gathered::failed(s3_failure("s3:GetBucketPolicy", bucket, &e)),
         }
     };

@@ -2,7 +2,7 @@
 //! `AWS_ENDPOINT_URL_IAM`/`_STS` from the standard chain). Retryable failures are retried here
 //! with backoff: `ConcurrentModification` (which the SDK does not retry), and throttling or
 //! `ServiceFailure` that outlast the SDK's own retries. Every other failure is mapped to its
-//! meaning, naming the IAM action a denial is about.
+//! meaning (`crate::aws::classify`), naming the IAM action a denial is about.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -13,6 +13,7 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 
 use super::{Account, Error, OidcProviders, ProviderState};
+use crate::aws::Kind;
 
 /// Attempts per call for retryable failures (each attempt includes the SDK's own retries).
 const ATTEMPTS: u32 = 4;
@@ -37,80 +38,48 @@ impl AwsProviders {
     }
 }
 
-fn is_retryable(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ConcurrentModification"
-                | "ConcurrentModificationException"
-                | "ServiceFailure"
-                | "ServiceFailureException"
-        ) | Some(
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequestsException"
-        )
-    )
-}
-
 /// Maps an SDK error to its meaning. `action` is the IAM action, `resource` what it was on.
-fn classify<E, R>(action: &'static str, resource: &str, err: &SdkError<E, R>) -> Error
+fn classify<E>(action: &'static str, resource: &str, err: &SdkError<E>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = crate::aws::describe_error(err);
-    if crate::aws::missing_credentials(err) {
-        return Error::Credentials { detail };
-    }
-    match err.code() {
-        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
-            Error::AccessDenied {
-                action,
-                resource: resource.to_owned(),
-            }
-        }
-        Some(
-            "InvalidClientTokenId"
-            | "SignatureDoesNotMatch"
-            | "ExpiredToken"
-            | "ExpiredTokenException",
-        ) => Error::Credentials { detail },
-        Some("LimitExceeded" | "LimitExceededException") => Error::LimitExceeded,
-        Some("NoSuchEntity" | "NoSuchEntityException") => Error::NotFound {
-            resource: resource.to_owned(),
+    let failure = crate::aws::failure(err);
+    let resource = resource.to_owned();
+    match failure.kind {
+        Kind::NoCredentials | Kind::BadCredentials => Error::Credentials {
+            detail: failure.detail,
         },
-        Some("EntityAlreadyExists" | "EntityAlreadyExistsException") => Error::AlreadyExists {
-            url: resource.to_owned(),
-        },
-        Some(
-            "InvalidInput" | "InvalidInputException" | "ValidationError" | "ValidationException",
-        ) => Error::Invalid {
+        Kind::Denied => Error::AccessDenied { action, resource },
+        Kind::LimitExceeded => Error::LimitExceeded,
+        Kind::NotFound => Error::NotFound { resource },
+        Kind::AlreadyExists => Error::AlreadyExists { url: resource },
+        Kind::Invalid => Error::Invalid {
             action,
-            detail: err.message().unwrap_or(&detail).to_owned(),
+            detail: failure.message,
         },
-        _ => Error::Service { action, detail },
+        Kind::Throttled | Kind::Transient | Kind::Other => Error::Service {
+            action,
+            detail: failure.detail,
+        },
     }
 }
 
 /// Runs `call` until it succeeds, fails for good, or retryable failures exhaust [`ATTEMPTS`].
-async fn with_retries<T, E, R, F, Fut>(
+async fn with_retries<T, E, F, Fut>(
     action: &'static str,
     resource: &str,
     mut call: F,
 ) -> Result<T, Error>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    Fut: Future<Output = Result<T, SdkError<E>>>,
 {
     let mut attempt = 1;
     loop {
         match call().await {
             Ok(value) => return Ok(value),
-            Err(err) if is_retryable(err.code()) => {
+            Err(err) if crate::aws::classify(&err).retryable() => {
                 if attempt >= ATTEMPTS {
                     return Err(Error::Exhausted {
                         action,

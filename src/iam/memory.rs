@@ -8,15 +8,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Account, Error, OidcProviders, ProviderState};
-
-/// A call name and the error it fails with.
-type Failure = (&'static str, fn() -> Error);
+use crate::calls::Calls;
 
 #[derive(Default)]
 struct State {
     providers: BTreeMap<String, ProviderState>,
-    calls: BTreeMap<&'static str, usize>,
-    fail: Option<Failure>,
+    calls: Calls<Error>,
 }
 
 pub struct MemoryProviders {
@@ -55,33 +52,22 @@ impl MemoryProviders {
 
     /// Calls of `name` so far ("create", "set_thumbprints", …).
     pub fn calls(&self, name: &str) -> usize {
-        *self.state.lock().unwrap().calls.get(name).unwrap_or(&0)
+        self.state.lock().unwrap().calls.count(name)
     }
 
     /// Calls that change IAM.
     pub fn writes(&self) -> usize {
-        let state = self.state.lock().unwrap();
-        state
-            .calls
-            .iter()
-            .filter(|(name, _)| !matches!(**name, "get" | "account"))
-            .map(|(_, n)| n)
-            .sum()
+        self.state.lock().unwrap().calls.writes(&["get", "account"])
     }
 
     /// Makes every call of `name` fail with `error()`.
     pub fn fail(&self, name: &'static str, error: fn() -> Error) {
-        self.state.lock().unwrap().fail = Some((name, error));
+        self.state.lock().unwrap().calls.fail(Some((name, error)));
     }
 
     fn call(&self, name: &'static str) -> Result<std::sync::MutexGuard<'_, State>, Error> {
         let mut state = self.state.lock().unwrap();
-        *state.calls.entry(name).or_default() += 1;
-        if let Some((failing, error)) = state.fail {
-            if failing == name {
-                return Err(error());
-            }
-        }
+        state.calls.record(name)?;
         Ok(state)
     }
 }

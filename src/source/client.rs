@@ -11,7 +11,7 @@
 //!   `certificate-authority(-data)` is the API server's self-signed certificate with `CA:TRUE`
 //!   is accepted by kubectl (Go takes a certificate in the root pool as a complete chain),
 //!   while webpki refuses a CA certificate as an end entity (`CaUsedAsEndEntity`). The
-//!   [`KubeconfigCaVerifier`] accepts exactly that case: the presented certificate is
+//!   [`kubeconfig_ca_verifier`] accepts exactly that case: the presented certificate is
 //!   byte-identical to a certificate of the bundle, is valid now and names the server; the
 //!   handshake signature is verified as always, and everything else is the webpki verifier's
 //!   decision.
@@ -30,13 +30,10 @@ use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt as _};
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::client::WebPkiServerVerifier;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tower::ServiceBuilder;
+
+use crate::tls::Verifier;
 
 /// Why no client could be built from the kubeconfig.
 #[derive(Debug, thiserror::Error)]
@@ -119,12 +116,12 @@ where
 }
 
 /// kube's rustls configuration (its roots, client certificate, exec plugin certificate,
-/// in-cluster CA reloading), with the [`KubeconfigCaVerifier`] when the CA bundle comes from
+/// in-cluster CA reloading), with the [`kubeconfig_ca_verifier`] when the CA bundle comes from
 /// the kubeconfig.
 fn rustls_config(config: &kube::Config) -> Result<rustls::ClientConfig, BuildError> {
     let mut tls = config.rustls_client_config()?;
     if let (Some(bundle), None) = (&config.root_cert, &config.root_cert_file) {
-        let verifier = KubeconfigCaVerifier::new(bundle, tls.crypto_provider().clone())?;
+        let verifier = kubeconfig_ca_verifier(bundle, tls.crypto_provider().clone())?;
         tls.dangerous().set_certificate_verifier(Arc::new(verifier));
     }
     Ok(tls)
@@ -143,130 +140,30 @@ fn proxy_basic_auth(proxy: &http::Uri) -> Option<HeaderValue> {
     Some(value)
 }
 
-/// The webpki verifier over the kubeconfig's CA bundle, plus what kubectl also accepts: a
-/// server presenting one of the bundle's own certificates, byte for byte, even when it is a
-/// CA certificate (`CaUsedAsEndEntity` for webpki), as long as it is within its validity
-/// period and valid for the server name. Signatures are always checked by webpki.
-#[derive(Debug)]
-pub(crate) struct KubeconfigCaVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    bundle: Vec<CertificateDer<'static>>,
-}
-
-impl KubeconfigCaVerifier {
-    pub(crate) fn new(
-        bundle: &[Vec<u8>],
-        provider: Arc<rustls::crypto::CryptoProvider>,
-    ) -> Result<KubeconfigCaVerifier, BuildError> {
-        let bundle: Vec<CertificateDer<'static>> = bundle
-            .iter()
-            .map(|der| CertificateDer::from(der.clone()))
-            .collect();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in &bundle {
-            roots.add(cert.clone()).map_err(|e| {
-                kube::Error::RustlsTls(kube::client::RustlsTlsError::AddRootCertificate(Box::new(
-                    e,
-                )))
-            })?;
-        }
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| {
-                kube::Error::RustlsTls(kube::client::RustlsTlsError::AddRootCertificate(Box::new(
-                    e,
-                )))
-            })?;
-        Ok(KubeconfigCaVerifier { webpki, bundle })
+/// The [`Verifier`] over the kubeconfig's CA bundle, plus what kubectl also accepts: a server
+/// presenting one of the bundle's own certificates, byte for byte, even when it is a CA
+/// certificate (`CaUsedAsEndEntity` for webpki), as long as it is within its validity period
+/// and valid for the server name. Signatures are always checked by webpki.
+pub(crate) fn kubeconfig_ca_verifier(
+    bundle: &[Vec<u8>],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Verifier, BuildError> {
+    fn add_root(e: impl std::error::Error + Send + Sync + 'static) -> kube::Error {
+        kube::Error::RustlsTls(kube::client::RustlsTlsError::AddRootCertificate(Box::new(
+            e,
+        )))
     }
-
-    /// The presented certificate is one of the bundle's, valid now and for `server_name`.
-    fn pinned(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        server_name: &ServerName<'_>,
-        now: UnixTime,
-    ) -> Result<(), rustls::Error> {
-        use rustls::CertificateError;
-        let invalid = |e: CertificateError| rustls::Error::InvalidCertificate(e);
-        let (_, parsed) = x509_parser::parse_x509_certificate(end_entity)
-            .map_err(|_| invalid(CertificateError::BadEncoding))?;
-        let now_asn1 = i64::try_from(now.as_secs())
-            .ok()
-            .and_then(|secs| x509_parser::time::ASN1Time::from_timestamp(secs).ok())
-            .ok_or(invalid(CertificateError::BadEncoding))?;
-        if now_asn1 < parsed.validity().not_before {
-            return Err(invalid(CertificateError::NotValidYet));
-        }
-        if now_asn1 > parsed.validity().not_after {
-            return Err(invalid(CertificateError::Expired));
-        }
-        webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|_| invalid(CertificateError::BadEncoding))?
-            .verify_is_valid_for_subject_name(server_name)
-            .map_err(|_| invalid(CertificateError::NotValidForName))
+    let bundle: Vec<CertificateDer<'static>> = bundle
+        .iter()
+        .map(|der| CertificateDer::from(der.clone()))
+        .collect();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in &bundle {
+        roots.add(cert.clone()).map_err(add_root)?;
     }
-}
-
-impl ServerCertVerifier for KubeconfigCaVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        match verdict {
-            Err(refused)
-                if self
-                    .bundle
-                    .iter()
-                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
-            {
-                // Only a certificate that webpki refuses because it is a CA gets here; a
-                // failure of the pinned checks says why that certificate is not acceptable.
-                self.pinned(end_entity, server_name, now)
-                    .map(|()| ServerCertVerified::assertion())
-                    .map_err(|pinned| match pinned {
-                        rustls::Error::InvalidCertificate(
-                            rustls::CertificateError::BadEncoding,
-                        ) => refused,
-                        other => other,
-                    })
-            }
-            verdict => verdict,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
+    Ok(Verifier::new(roots, provider)
+        .map_err(add_root)?
+        .accepting_own_certificates(bundle))
 }
 
 #[cfg(test)]

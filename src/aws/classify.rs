@@ -1,55 +1,130 @@
-//! Loading AWS configuration: the SDK's standard chain (environment, profiles, SSO, web
-//! identity, `AWS_ENDPOINT_URL*`), with a rustls/ring HTTPS client and our timeouts. Loaded only
-//! by commands that talk to AWS, so an offline run never touches it.
+//! What a failed AWS call means, for every adapter: [`classify`] sorts an SDK error into a
+//! [`Kind`] (no credentials, credentials refused, denied, not found, throttled, transient, ...),
+//! by the service's error code, and [`describe_error`] says it in one line people can act on.
+//! Each adapter turns a kind into its own error, naming the action and the resource. Which
+//! "not found" answer means "not configured" (`NoSuchBucketPolicy` for GetBucketPolicy, ...)
+//! stays with the call that knows ([`is_code`]).
 
-use std::time::Duration;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+/// What a failed AWS call means, whatever the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// No credentials at all: nothing in the provider chain.
+    NoCredentials,
+    /// Credentials that were refused: unknown, expired, or a bad signature.
+    BadCredentials,
+    /// The credentials are not allowed the action (or a 403 without an error code).
+    Denied,
+    /// The entity does not exist (`NoSuchEntity`, `NoSuchBucket`).
+    NotFound,
+    /// The entity exists already (`EntityAlreadyExists`).
+    AlreadyExists,
+    /// A quota is reached (`LimitExceeded`).
+    LimitExceeded,
+    /// The service asks callers to slow down.
+    Throttled,
+    /// A passing failure another attempt may get past: `ConcurrentModification`,
+    /// `ServiceFailure`.
+    Transient,
+    /// The request was refused as malformed (a policy document, an argument, a name).
+    Invalid,
+    /// Anything else; [`describe_error`] says what.
+    Other,
+}
 
-/// Loads the shared configuration. `region` overrides the chain's region.
-pub async fn load(region: Option<&str>, timeout: Duration) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .operation_attempt_timeout(timeout)
-        .operation_timeout(timeout * 3)
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .timeout_config(timeouts);
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
+impl Kind {
+    /// Whether another attempt, after a pause, may succeed.
+    pub fn retryable(self) -> bool {
+        matches!(self, Kind::Throttled | Kind::Transient)
     }
-    loader.load().await
 }
 
-/// An S3 client from the shared configuration; `path_style` for endpoints such as MinIO.
-pub fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(path_style)
-        .build();
-    aws_sdk_s3::Client::from_conf(s3)
+/// The [`Kind`] of an SDK error: missing credentials first, then the service's error code.
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Kind
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if missing_credentials(err) {
+        return Kind::NoCredentials;
+    }
+    match err.code() {
+        Some(
+            "InvalidAccessKeyId"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "TokenRefreshRequired",
+        ) => Kind::BadCredentials,
+        Some(
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "AllAccessDisabled"
+            | "UnauthorizedOperation",
+        ) => Kind::Denied,
+        None if err.raw_response().map(|r| r.status().as_u16()) == Some(403) => Kind::Denied,
+        Some("NoSuchEntity" | "NoSuchEntityException" | "NoSuchBucket") => Kind::NotFound,
+        Some("EntityAlreadyExists" | "EntityAlreadyExistsException") => Kind::AlreadyExists,
+        Some("LimitExceeded" | "LimitExceededException") => Kind::LimitExceeded,
+        Some(
+            "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException",
+        ) => Kind::Throttled,
+        Some(
+            "ConcurrentModification"
+            | "ConcurrentModificationException"
+            | "ServiceFailure"
+            | "ServiceFailureException",
+        ) => Kind::Transient,
+        Some(
+            "MalformedPolicy"
+            | "MalformedPolicyDocument"
+            | "MalformedPolicyDocumentException"
+            | "InvalidInput"
+            | "InvalidInputException"
+            | "ValidationError"
+            | "ValidationException"
+            | "InvalidRequest"
+            | "InvalidArgument"
+            | "InvalidBucketName"
+            | "InvalidLocationConstraint"
+            | "IllegalLocationConstraintException",
+        ) => Kind::Invalid,
+        _ => Kind::Other,
+    }
 }
 
-/// An IAM client from the shared configuration (`AWS_ENDPOINT_URL_IAM` is honoured).
-pub fn iam_client(config: &SdkConfig) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(config)
+/// A failed call, classified and described: what an adapter needs to build its own error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    /// [`describe_error`]'s line.
+    pub detail: String,
+    /// The service's own message when it gave one, else `detail`: for "invalid" answers, where
+    /// the message says what is wrong.
+    pub message: String,
 }
 
-/// An STS client from the shared configuration (`AWS_ENDPOINT_URL_STS` is honoured).
-pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::new(config)
+/// [`classify`] and [`describe_error`] of one error.
+pub fn failure<E>(err: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = describe_error(err);
+    Failure {
+        kind: classify(err),
+        message: err.message().unwrap_or(&detail).to_owned(),
+        detail,
+    }
 }
 
-/// An S3 Control client from the shared configuration. S3 Control requests go to
-/// `<account id>.<endpoint host>`; `AWS_ENDPOINT_URL_S3_CONTROL` overrides the endpoint.
-pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
-    aws_sdk_s3control::Client::new(config)
+/// Whether the service answered with one of these error codes.
+pub fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
+    err.code().is_some_and(|code| codes.contains(&code))
 }
 
 /// One line about an SDK error, for messages people read: the service's code and message when
@@ -132,43 +207,10 @@ where
     detail.contains("no credentials") || detail.contains("credentials provider was not enabled")
 }
 
-/// IAM answers policy documents (GetRole, GetRolePolicy) URL-encoded (RFC 3986); decode them
-/// once. Text that already parses as JSON, or would not decode to UTF-8, is returned as it is.
-pub fn decode_policy_document(text: &str) -> String {
-    if serde_json::from_str::<serde_json::Value>(text).is_ok() {
-        return text.to_owned();
-    }
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8()
-        .map_or_else(|_| text.to_owned(), |decoded| decoded.into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iam_documents_are_url_decoded_unless_already_json() {
-        let json = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        assert_eq!(decode_policy_document(json), json);
-        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(decode_policy_document(encoded), json);
-        // A stray '%' is kept as it is.
-        assert_eq!(decode_policy_document("100%"), "100%");
-    }
-
-    #[test]
-    fn policy_documents_are_url_decoded_once() {
-        assert_eq!(decode_policy_document("{\"a\":1}"), "{\"a\":1}");
-        assert_eq!(
-            decode_policy_document("%7B%22Version%22%3A%222012-10-17%22%7D"),
-            "{\"Version\":\"2012-10-17\"}"
-        );
-        assert_eq!(decode_policy_document("100%"), "100%");
-        assert_eq!(decode_policy_document("%7"), "%7");
-    }
-    use aws_sdk_s3::config::http::HttpResponse;
-    use aws_sdk_s3::error::{ErrorMetadata, SdkError};
+    use aws_sdk_s3::error::ErrorMetadata;
     use aws_sdk_s3::operation::put_object::PutObjectError;
     use aws_smithy_types::body::SdkBody;
 

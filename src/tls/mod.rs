@@ -4,25 +4,25 @@
 //! verify is an error, never a thumbprint: tools that hashed whatever a TLS-intercepting proxy
 //! served produced a different thumbprint on every run (PROTOCOL.md §4). This module only
 //! fetches; what the chain means (thumbprint, summaries) is `model::thumbprint`'s.
+//!
+//! [`Verifier`] (in `verifier.rs`) is the one rustls certificate verifier of the tool: this
+//! module, doctor's anonymous GETs and the API server client each configure it.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{
-    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, CertificateError, ClientConfig, RootCertStore};
 
 use crate::model::thumbprint::{self as model, CertSummary, Endpoint};
+
+mod verifier;
+pub use verifier::{Seen, Verifier};
 
 /// What went wrong fetching a verified chain, by meaning. Messages say what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -206,20 +206,18 @@ pub async fn fetch_verified_chain_via(
         host: host.to_owned(),
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| Error::NoRoots {
-            detail: e.to_string(),
-        })?;
-    let verifier = Arc::new(Recording {
-        inner: webpki,
-        seen: Mutex::new(None),
-    });
+    let verifier = Arc::new(
+        Verifier::new(roots, provider.clone())
+            .map_err(|e| Error::NoRoots {
+                detail: e.to_string(),
+            })?
+            .recording(),
+    );
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("the ring provider supports the default protocol versions")
         .dangerous()
-        // Not dangerous: `Recording` delegates every decision to the WebPKI verifier and only
+        // Not dangerous: `Verifier` delegates every decision to the WebPKI verifier and only
         // keeps the served chain, so errors can name the certificate at fault.
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
@@ -352,84 +350,10 @@ async fn connect(host: &str, port: u16, endpoint: &str) -> Result<TcpStream, Err
     })
 }
 
-/// What the verifier saw: the chain as served and its verdict.
-#[derive(Debug)]
-struct Seen {
-    served: Vec<CertificateDer<'static>>,
-    verdict: Result<(), rustls::Error>,
-}
-
-/// A verifier that delegates every decision to the WebPKI verifier and remembers the served
-/// chain and the verdict: after a failed handshake rustls gives back only the error, which does
-/// not say which certificate expired or what the leaf covers.
-#[derive(Debug)]
-struct Recording {
-    inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<Seen>>,
-}
-
-impl Recording {
-    fn take(&self) -> Option<Seen> {
-        self.seen.lock().ok().and_then(|mut seen| seen.take())
-    }
-}
-
-impl ServerCertVerifier for Recording {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        let served = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(Seen {
-                served,
-                verdict: verdict.as_ref().map(|_| ()).map_err(Clone::clone),
-            });
-        }
-        verdict
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// Turns a failed handshake into an [`Error`] by meaning, naming the certificate at fault.
 fn classify(
     error: io::Error,
-    verifier: &Recording,
+    verifier: &Verifier,
     endpoint: &str,
     host: &str,
     from_files: usize,

@@ -26,6 +26,7 @@ pub mod iam;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod publish;
 pub mod reconcile;
 pub mod run;
 pub mod source;

@@ -1,6 +1,6 @@
 //! `bootstrap`: validate the flags (no I/O), load the AWS configuration, observe the account,
 //! bucket and role, plan ([`crate::bootstrap::plan`]), then apply in order: the bucket's
-//! changes, the documents and the OIDC provider through `commands::sync::publish`, the role's
+//! changes, the documents and the OIDC provider through `publish::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
 //! next steps.
@@ -188,7 +188,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let report = match config.mode {
         Mode::Apply => {
             writes += apply(&plan.bucket, &effects, "configuring the bucket").await?;
-            let report = crate::commands::sync::publish(&config).await.with_context(|| {
+            let report = crate::publish::publish(&config).await.with_context(|| {
                 format!(
                     "publishing the documents to {store} (the bucket is configured; bootstrap needs the permissions in {OPERATOR_POLICY_FILE}; run it again once this is fixed)"
                 )
@@ -204,7 +204,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 config.store = Location::Dir(empty_location());
                 config.issuer = IssuerChoice::Explicit(issuer.clone());
             }
-            let mut report = crate::commands::sync::publish(&config).await?;
+            let mut report = crate::publish::publish(&config).await?;
             report.store = store.clone();
             report
         }

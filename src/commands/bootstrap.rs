@@ -1,5 +1,5 @@
 //! `bootstrap`: validate the flags (no I/O), load the AWS configuration, observe the account,
-//! bucket and role, plan ([`crate::bootstrap::plan`]), then apply in order: the bucket's
+//! bucket and role, plan ([`crate::bootstrap::plan()`]), then apply in order: the bucket's
 //! changes, the documents and the OIDC provider through `publish::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the

@@ -12,7 +12,7 @@ use aws_config::SdkConfig;
 use crate::cli::SourceKind;
 use crate::config::{IssuerChoice, SyncConfig, ThumbprintMode};
 use crate::iam::aws::AwsProviders;
-use crate::iam::OidcProviders;
+use crate::iam::{Account, OidcProviders};
 use crate::model::issuer::partition;
 use crate::model::Issuer;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
@@ -35,6 +35,10 @@ pub struct Session {
     /// The AWS configuration, loaded on the first publish that needs it: its credential cache
     /// (a web identity's STS credentials, for instance) then lasts across passes.
     pub sdk: tokio::sync::OnceCell<SdkConfig>,
+    /// The caller's account, asked of STS (GetCallerIdentity) on the first publish that manages
+    /// IAM, or given by a caller that already knows it (`bootstrap`): credentials are refreshed,
+    /// but they stay those of one account for the life of the process.
+    pub account: tokio::sync::OnceCell<Account>,
     /// The daemon's write gate; `None` for a one-shot publish.
     pub gate: Option<WriteGate>,
 }
@@ -45,8 +49,10 @@ pub async fn publish(config: &SyncConfig) -> anyhow::Result<reconcile::SyncRepor
     publish_with(config, &Session::default()).await
 }
 
-/// [`publish`], for a caller that runs many passes (`run`): the AWS configuration (and so its
-/// cached credentials) is loaded once and kept, and with a gate every write goes through it.
+/// [`publish`], for a caller that publishes more than once (`run`) or already holds the AWS
+/// configuration and the account (`bootstrap`): the AWS configuration (and so its cached
+/// credentials) is loaded once and kept, the account asked of STS once, and with a gate every
+/// write goes through it.
 pub async fn publish_with(
     config: &SyncConfig,
     session: &Session,
@@ -98,6 +104,7 @@ pub async fn publish_with(
                     ThumbprintMode::Pinned(pinned) => ThumbprintSource::Pinned(pinned.clone()),
                 },
                 client_ids: iam.audiences.clone(),
+                account: &session.account,
                 cluster_name: iam.cluster_name.clone(),
                 adopt: iam.adopt,
             })

@@ -2,7 +2,9 @@
 //! together with the thumbprints the public host's chain gives, and applying the provider's
 //! changes in order.
 
-use crate::iam::{self, OidcProviders};
+use tokio::sync::OnceCell;
+
+use crate::iam::{self, Account, OidcProviders};
 use crate::model::Issuer;
 use crate::plan::{Change, DesiredProvider, ObservedProvider};
 use crate::tls::Thumbprints;
@@ -22,6 +24,10 @@ pub enum ThumbprintSource<'a> {
 /// What the IAM side needs.
 pub struct ProviderInputs<'a> {
     pub providers: &'a dyn OidcProviders,
+    /// The caller's account once known: asked of `providers` (STS) only while empty, so a
+    /// caller that keeps the cell across passes (`run`), or fills it (`bootstrap`, which has
+    /// already asked), asks STS once per process.
+    pub account: &'a OnceCell<Account>,
     pub thumbprints: ThumbprintSource<'a>,
     pub client_ids: Vec<String>,
     /// `--cluster-name`; `None` keeps the provider's cluster tag.
@@ -73,7 +79,10 @@ pub(super) async fn observe_provider(
         }
     };
     let observed = async {
-        let account = inputs.providers.account().await?;
+        let account = inputs
+            .account
+            .get_or_try_init(|| inputs.providers.account())
+            .await?;
         let arn = account.provider_arn(issuer.provider_url());
         let provider = inputs.providers.get(&arn).await?;
         Ok::<_, ProviderError>((arn, provider))

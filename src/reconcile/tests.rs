@@ -103,6 +103,7 @@ async fn run_with_iam(
         issuer_region: None,
         provider: Some(ProviderInputs {
             providers,
+            account: &Default::default(),
             thumbprints: ThumbprintSource::Auto(thumbprints),
             client_ids: vec!["sts.amazonaws.com".into()],
             cluster_name: Some("cluster-a".into()),

@@ -7,12 +7,20 @@
 //!    [`source`]) and what is already published (see [`store`]);
 //! 2. **plan** with a pure function ([`plan::plan`]) that compares the desired documents,
 //!    rendered by [`model`], with the observed ones and returns plain data;
-//! 3. **apply** the plan against the effect traits ([`reconcile`]).
+//! 3. **apply** the plan against the effect traits ([`reconcile`]: `mod.rs` the sequence,
+//!    `documents` the store's side, `provider` the IAM side, `report` what a sync reports).
 //!
-//! `run` repeats that loop as a daemon, with health and metrics endpoints.
+//! [`publish`] builds the effects a validated [`config::SyncConfig`] names and runs that loop
+//! once; every command that publishes (`sync`, `bootstrap`, `rotate`) goes through it, and
+//! [`run`] repeats it as a daemon, with health and metrics endpoints. [`bootstrap`] is the
+//! one-time AWS setup (bucket, publisher role) as its own observe → plan → apply; [`doctor`]
+//! observes everything and explains what is wrong. [`commands`] holds one thin file per
+//! subcommand; [`cli`] the flags.
 //!
-//! `model` and `plan` never import from `source`, `store` or the AWS/kube SDKs: they are the
-//! pure core, tested without a network. Only `reconcile` and `commands` see both sides.
+//! The arrows point one way: `commands` → `run` → `publish` → `reconcile` → the effects
+//! (`source`, `store`, `iam`, `tls`, `aws`) → `model` and `plan`. `model` and `plan` never
+//! import from `source`, `store` or the AWS/kube SDKs: they are the pure core, tested without a
+//! network. Only `reconcile`, `publish` and `commands` see both sides.
 //!
 //! `calls` is what the in-memory effects (`iam::memory`, `bootstrap::memory`) share: calls
 //! counted by name and a chosen call failing, for unit tests.
@@ -30,6 +38,7 @@ pub mod iam;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod publish;
 pub mod reconcile;
 pub mod run;
 pub mod source;

@@ -908,3 +908,13 @@ fn with_source_files_the_flags_say_the_current_issuer_must_be_kept() {
         "{summary}"
     );
 }
+
+/// Regression (#9): bootstrap asked STS GetCallerIdentity twice, once for its own plan and
+/// again when it published the documents and the provider. It asks once and hands the account on.
+#[test]
+fn sts_is_asked_for_the_account_once_per_bootstrap() {
+    let w = world("sts-once");
+    w.with_role(&[]).assert_success();
+    let sts = moto().iam_requests_where(&[("service", "sts"), ("access_key", &w.access_key)]);
+    assert_eq!(sts.count("GetCallerIdentity"), 1, "{:?}", sts.counts());
+}

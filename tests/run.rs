@@ -521,3 +521,33 @@ fn a_connection_flood_neither_takes_the_descriptors_nor_stops_sync_passes() {
     let (status, _) = daemon.stop("SIGTERM");
     assert!(status.success());
 }
+
+/// Regression (#9): the daemon asked STS GetCallerIdentity on every pass. The account is asked
+/// once for the life of the process; every later pass reuses it.
+#[test]
+fn sts_is_asked_for_the_account_once_for_the_life_of_the_daemon() {
+    let (dir, mut cmd) = setup("run-sts-once");
+    let key = moto().unique_access_key("run-sts-once");
+    cmd.moto(moto())
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .args(["run", "--interval", "1s", "--listen", "127.0.0.1:0"])
+        .args(["--source", "files", "--key-file"])
+        .arg(fixture_path("key-rsa-old.pub.pem"))
+        .arg("--store")
+        .arg(dir.path().join("public"))
+        .args([
+            "--issuer",
+            "https://oidc.example.test/run-sts-once",
+            "--thumbprint",
+            "9e99a48a9960b14926bb7f3b02e22da2b0ab7280",
+        ]);
+    let mut daemon = Daemon::start(&cmd);
+    daemon.wait_for("three successful passes", |d| {
+        d.metric("kube_oidc_publisher_syncs_total{result=\"success\"}")
+            .filter(|n| *n >= 3.0)
+    });
+    let (status, log) = daemon.stop("TERM");
+    assert_eq!(status.code(), Some(0), "{log}");
+    let sts = moto().iam_requests_where(&[("service", "sts"), ("access_key", &key)]);
+    assert_eq!(sts.count("GetCallerIdentity"), 1, "{:?}", sts.counts());
+}

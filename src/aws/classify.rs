@@ -159,7 +159,7 @@ where
 }
 
 /// How [`describe_error`] starts when STS refused the web identity token the credentials
-/// provider presented; `commands::lockout` looks for it to check for a lock-out.
+/// provider presented; `publish::lockout` looks for it to check for a lock-out.
 pub const WEB_IDENTITY_REFUSED: &str =
     "STS refused the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE) in exchange for AWS credentials";
 

@@ -9,6 +9,7 @@ use super::memory::{MemoryBucket, MemoryEffects, MemoryRole};
 use super::*;
 use crate::model::policy;
 use crate::model::Issuer;
+use crate::plan::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
 const BUCKET: &str = "acme-oidc";
 const ROLE: &str = "kube-oidc-publisher-prod-1";

@@ -1,6 +1,6 @@
 //! `bootstrap`: validate the flags (no I/O), load the AWS configuration, observe the account,
-//! bucket and role, plan ([`crate::bootstrap::plan`]), then apply in order: the bucket's
-//! changes, the documents and the OIDC provider through `commands::sync::publish`, the role's
+//! bucket and role, plan ([`crate::bootstrap::plan()`]), then apply in order: the bucket's
+//! changes, the documents and the OIDC provider through `crate::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
 //! next steps.
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::OnceCell;
 
 use crate::bootstrap::aws::AwsEffects;
 use crate::bootstrap::{
@@ -20,10 +21,12 @@ use crate::bootstrap::{
 use crate::cli::{BootstrapArgs, OutputFormat, SourceKind};
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
+use crate::iam::Account;
 use crate::model::issuer::partition;
 use crate::model::policy;
 use crate::model::Issuer;
 use crate::plan::{Change, CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE};
+use crate::publish::{publish_with, Session};
 use crate::reconcile::SyncReport;
 use crate::store::Location;
 
@@ -183,12 +186,21 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         plan.role_arn = Some(bootstrap::role_arn(partition, &account, name));
     }
 
-    // apply (or only plan the documents and the provider, in the same mode)
+    // apply (or only plan the documents and the provider, in the same mode), with the AWS
+    // configuration and the account already at hand: STS is asked for the account once.
+    let session = Session {
+        sdk: OnceCell::new_with(Some(sdk.clone())),
+        account: OnceCell::new_with(Some(Account {
+            id: account.clone(),
+            partition: partition.to_owned(),
+        })),
+        gate: None,
+    };
     let mut writes = 0;
     let report = match config.mode {
         Mode::Apply => {
             writes += apply(&plan.bucket, &effects, "configuring the bucket").await?;
-            let report = crate::commands::sync::publish(&config).await.with_context(|| {
+            let report = publish_with(&config, &session).await.with_context(|| {
                 format!(
                     "publishing the documents to {store} (the bucket is configured; bootstrap needs the permissions in {OPERATOR_POLICY_FILE}; run it again once this is fixed)"
                 )
@@ -204,7 +216,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 config.store = Location::Dir(empty_location());
                 config.issuer = IssuerChoice::Explicit(issuer.clone());
             }
-            let mut report = crate::commands::sync::publish(&config).await?;
+            let mut report = publish_with(&config, &session).await?;
             report.store = store.clone();
             report
         }

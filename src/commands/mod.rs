@@ -4,7 +4,6 @@
 pub mod bootstrap;
 pub mod completions;
 pub mod doctor;
-pub mod lockout;
 pub mod man;
 pub mod rotate;
 pub mod run;

@@ -14,10 +14,9 @@ use kube::api::{Api, PostParams};
 use crate::cli::{
     OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs, SyncArgs,
 };
-use crate::commands::sync::{build_store, kube_source, publish};
 use crate::config::{Mode, SyncConfig};
 use crate::doctor::checks::STS_BUDGET_MS;
-use crate::doctor::facts::FetchError;
+use crate::doctor::facts::fetch_problem;
 use crate::doctor::http::PublicClient;
 use crate::doctor::token;
 use crate::exit::Exit;
@@ -25,6 +24,7 @@ use crate::model::jwk::parse_jwks;
 use crate::model::rotation::{self, Signing};
 use crate::model::state::{State, STATE_PATH};
 use crate::model::{Issuer, Jwk};
+use crate::publish::{build_store, kube_source, publish};
 use crate::source::files::KeyFiles;
 use crate::source::KeySource;
 use crate::store::{Location, ObjectStore};
@@ -228,19 +228,6 @@ async fn wait_until_visible(
         }
         tokio::time::sleep(pause.min(left)).await;
         pause = (pause * 2).min(Duration::from_secs(10));
-    }
-}
-
-pub(crate) fn fetch_problem(error: &FetchError) -> String {
-    match error {
-        FetchError::Timeout { budget_ms } => {
-            format!("no complete answer within STS's {} s", budget_ms / 1000)
-        }
-        FetchError::UnknownIssuer { detail } => {
-            format!("{detail} (pass --ca-file with the CA of a privately signed host)")
-        }
-        FetchError::Tls { detail } | FetchError::Transport { detail } => detail.clone(),
-        FetchError::TooLarge { limit } => format!("the body is larger than {limit} bytes"),
     }
 }
 

@@ -160,6 +160,21 @@ pub enum FetchError {
     TooLarge { limit: usize },
 }
 
+/// One line saying why a fetch failed, for messages outside doctor's findings (`rotate`, the
+/// lock-out check).
+pub fn fetch_problem(error: &FetchError) -> String {
+    match error {
+        FetchError::Timeout { budget_ms } => {
+            format!("no complete answer within STS's {} s", budget_ms / 1000)
+        }
+        FetchError::UnknownIssuer { detail } => {
+            format!("{detail} (pass --ca-file with the CA of a privately signed host)")
+        }
+        FetchError::Tls { detail } | FetchError::Transport { detail } => detail.clone(),
+        FetchError::TooLarge { limit } => format!("the body is larger than {limit} bytes"),
+    }
+}
+
 /// What the handshake showed of the host's certificates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFacts {

@@ -60,7 +60,7 @@ impl ErrorKind {
         }
     }
 
-    /// The kind of the error that ended a pass (`commands::sync::publish` wraps the typed
+    /// The kind of the error that ended a pass (`publish::publish` wraps the typed
     /// errors in `anyhow`; the first typed one in the chain decides).
     pub fn of(error: &anyhow::Error) -> ErrorKind {
         for cause in error.chain() {

@@ -1,10 +1,11 @@
 //! `run`: the daemon. `loop { pass; sleep(next delay) }`, where a pass is exactly one `sync`
-//! (`commands::sync::publish_with`), joined with an HTTP server for `/healthz`, `/readyz` and
+//! (`publish::publish_with`), joined with an HTTP server for `/healthz`, `/readyz` and
 //! `/metrics`, and stopped by SIGTERM or SIGINT between two writes.
 //!
 //! What each part owns: [`schedule`] the pure arithmetic of the next delay (interval, backoff,
 //! jitter); [`metrics`] the metrics and the fixed error kinds; [`server`] the HTTP endpoints;
-//! [`gate`] stopping between writes. This file only sequences them and logs one line per pass.
+//! `publish::gate` stopping between writes. This file only sequences them and logs one line per
+//! pass.
 //! It must not duplicate anything `sync` does: a pass here is byte for byte a `sync` run.
 
 use std::future::Future;
@@ -13,20 +14,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use aws_config::SdkConfig;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use crate::config::RunConfig;
 use crate::exit::Exit;
+use crate::publish::gate::WriteGate;
+use crate::publish::{publish_with, Session};
 use crate::reconcile::SyncReport;
 
-pub mod gate;
 pub mod metrics;
 pub mod schedule;
 pub mod server;
 
-use gate::WriteGate;
 use metrics::{ErrorKind, Metrics};
 use server::Health;
 
@@ -37,15 +37,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// A pass is bounded by the per-request --timeout times the handful of requests it makes in a
 /// row (re-planning and IAM's own retries included); longer than this and `/healthz` fails.
 pub const STALL_FACTOR: u32 = 30;
-
-/// What the daemon keeps from one pass to the next.
-#[derive(Default)]
-pub struct PassContext {
-    /// The AWS configuration, loaded on the first pass that needs it: its credential cache
-    /// (a web identity's STS credentials, for instance) then lasts across passes.
-    pub sdk: tokio::sync::OnceCell<SdkConfig>,
-    pub gate: WriteGate,
-}
 
 pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     let mut signals = Signals::install().context("installing the SIGTERM and SIGINT handlers")?;
@@ -67,18 +58,23 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
         "serving /healthz, /readyz and /metrics"
     );
 
-    let context = PassContext::default();
+    // What the daemon keeps from one pass to the next.
+    let session = Session {
+        gate: Some(WriteGate::default()),
+        ..Session::default()
+    };
+    let gate = session.gate.as_ref().expect("set just above");
     let mut failures = 0u32;
     let signal = loop {
         health.pass_started();
         let started = Instant::now();
-        let pass = crate::commands::sync::publish_with(&config.sync, Some(&context));
+        let pass = publish_with(&config.sync, &session);
         tokio::pin!(pass);
         let result = tokio::select! {
             result = &mut pass => result,
             signal = signals.recv() => {
                 tracing::info!(signal, "stopping: no new write starts; waiting for the write in progress, if any");
-                if let Some(result) = stop_pass(pass, &context.gate).await {
+                if let Some(result) = stop_pass(pass, gate).await {
                     record(&result, started.elapsed(), &metrics, &health, failures, None);
                 }
                 break signal;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::aws;
 use crate::config::SyncConfig;
 use crate::doctor::checks::STS_BUDGET_MS;
+use crate::doctor::facts::fetch_problem;
 use crate::doctor::http::PublicClient;
 use crate::model::jwk::parse_jwks;
 use crate::model::Issuer;
@@ -90,10 +91,7 @@ async fn check(config: &SyncConfig, jwks_uri: &str) -> Finding {
         }
         Err(e) => {
             return Finding::Unknown {
-                why: format!(
-                    "GET {jwks_uri} failed: {}",
-                    super::rotate::fetch_problem(&e)
-                ),
+                why: format!("GET {jwks_uri} failed: {}", fetch_problem(&e)),
             }
         }
     };

@@ -1,4 +1,5 @@
-//! The write gate: how the daemon stops between two writes, never in the middle of one.
+//! The write gate: how the daemon stops between two writes, never in the middle of one. It
+//! lives in `publish`, below `run`, because the publish step wraps its effects in it.
 //!
 //! Each pass's store and IAM provider writes go through [`Gated`], which counts the writes in
 //! flight. On SIGTERM the loop [`closes`](WriteGate::close) the gate: a write already started

@@ -1,0 +1,86 @@
+//! What can go wrong in bootstrap, by meaning ([`Error`]); every message says what to do next.
+
+use crate::model::policy::PolicyError;
+use crate::plan::MANAGED_BY_TAG;
+
+use super::{PublicAccessBlock, OPERATOR_POLICY_FILE, ROLE_POLICY_NAME};
+
+/// What went wrong, by meaning. Every message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("access denied: {action} on {resource}; grant it to the credentials in use (see `aws sts get-caller-identity`): {OPERATOR_POLICY_FILE} lists everything bootstrap needs")]
+    AccessDenied {
+        action: &'static str,
+        resource: String,
+    },
+    #[error("no AWS credentials could be found or used ({detail}); configure them as for the aws CLI (AWS_PROFILE, environment variables, SSO), with the permissions in {OPERATOR_POLICY_FILE}")]
+    Credentials { detail: String },
+    #[error("bucket {bucket:?} already exists and belongs to another AWS account (bucket names are global across all accounts); pick another --bucket name")]
+    BucketOwnedByAnother { bucket: String },
+    #[error("bucket {bucket:?} exists but HeadBucket was refused (403): either it belongs to another AWS account (bucket names are global; pick another --bucket name), or the credentials in use lack s3:ListBucket on it ({OPERATOR_POLICY_FILE})")]
+    BucketForbidden { bucket: String },
+    #[error("bucket {bucket:?} is in region {actual}, not {expected}; pass --region {actual} (the default issuer names the bucket's region)")]
+    WrongRegion {
+        bucket: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("account {account} has S3 Block Public Access on at the account level ({}), which overrides every bucket's own setting: STS could not read the documents anonymously and would reject every token (\"Couldn't retrieve verification key from your identity provider\"). Nothing was changed. If this account may serve these two public documents, allow public bucket policies at the account level while keeping ACLs blocked:\n    aws s3control put-public-access-block --account-id {account} --public-access-block-configuration {}\nthen run bootstrap again. Otherwise serve the documents from another account, or from a private bucket behind CloudFront (Origin Access Control) with sync --issuer. An organization-level policy, if any, must allow it too", .current.shorthand(), PublicAccessBlock::PUBLISHABLE.shorthand())]
+    AccountBlocksPublicPolicy {
+        account: String,
+        current: PublicAccessBlock,
+    },
+    #[error("IAM role {name} ({arn}) exists but is not managed by kube-oidc-publisher (it has no {MANAGED_BY_TAG} tag; another tool may own it). Nothing about it was changed. Pick another --publisher-role name, or pass --adopt to let bootstrap tag it and set its trust policy and its {ROLE_POLICY_NAME} inline policy")]
+    UnmanagedRole { name: String, arn: String },
+    #[error("IAM role {name} was created by someone else while this run was creating it; run bootstrap again to reconcile it")]
+    RoleCreatedMeanwhile { name: String },
+    #[error("the bucket policy of {bucket}: {error}")]
+    BucketPolicy { bucket: String, error: PolicyError },
+    #[error("{}", other_public_statements_message(.bucket, .statements, .relaxed))]
+    OtherPublicStatements {
+        bucket: String,
+        /// `Sid "X" (Allow s3:GetObject on … to *)`, one per statement.
+        statements: Vec<String>,
+        /// The Block Public Access flags bootstrap would turn off.
+        relaxed: Vec<&'static str>,
+    },
+    #[error("{action} on {resource} was rejected: {detail}")]
+    Invalid {
+        action: &'static str,
+        resource: String,
+        detail: String,
+    },
+    #[error(
+        "{action} on {resource} failed: {detail}; run bootstrap again (every step is repeatable)"
+    )]
+    Service {
+        action: &'static str,
+        resource: String,
+        detail: String,
+    },
+}
+
+/// `1 statement`, `2 statements`.
+pub(super) fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn other_public_statements_message(
+    bucket: &str,
+    statements: &[String],
+    relaxed: &[&'static str],
+) -> String {
+    let them = if statements.len() == 1 { "it" } else { "them" };
+    let flags = relaxed.join(" and ");
+    format!(
+        "the bucket policy of {bucket} already grants public access in {} other than \
+         kube-oidc-publisher's: {}. The bucket's Block Public Access ({flags} on) keeps {them} \
+         dormant today; bootstrap would have to turn {flags} off to serve the documents, and \
+         that would make {them} public too. Nothing was changed. Remove {them} or restrict \
+         {them} to fixed values of a condition key such as aws:SourceVpce, aws:SourceArn or \
+         aws:PrincipalOrgID (see docs/bootstrap.md), or serve the documents from a bucket of \
+         their own (another --bucket); then run bootstrap again",
+        count(statements.len(), "statement"),
+        statements.join("; "),
+    )
+}

@@ -64,13 +64,18 @@ impl World {
     /// `bootstrap` for this world's bucket with prefix prod-1, path-style S3, no thumbprint
     /// fetch (the bucket's public host is not reachable from here), plus `extra`.
     fn bootstrap(&self, extra: &[&str]) -> TestCommand {
+        self.bootstrap_prefix(PREFIX, extra)
+    }
+
+    /// `bootstrap` of the cluster published under `prefix` of this world's bucket.
+    fn bootstrap_prefix(&self, prefix: &str, extra: &[&str]) -> TestCommand {
         let mut cmd = self.cmd.clone();
         cmd.args([
             "bootstrap",
             "--bucket",
             &self.bucket,
             "--prefix",
-            PREFIX,
+            prefix,
             "--s3-path-style",
             "--thumbprint",
             "none",
@@ -917,4 +922,147 @@ fn sts_is_asked_for_the_account_once_per_bootstrap() {
     w.with_role(&[]).assert_success();
     let sts = moto().iam_requests_where(&[("service", "sts"), ("access_key", &w.access_key)]);
     assert_eq!(sts.count("GetCallerIdentity"), 1, "{:?}", sts.counts());
+}
+
+/// The public grant's resources of every cluster in `prefixes`, in that order.
+fn documents_of(bucket: &str, prefixes: &[&str]) -> Vec<String> {
+    prefixes
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("arn:aws:s3:::{bucket}/{p}/.well-known/openid-configuration"),
+                format!("arn:aws:s3:::{bucket}/{p}/openid/v1/jwks"),
+            ]
+        })
+        .collect()
+}
+
+fn our_resources(bucket: &str) -> Vec<String> {
+    let policy = bucket_policy(bucket).expect("a bucket policy");
+    let statements = match &policy["Statement"] {
+        Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    let ours: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Sid"] == "KubeOidcPublisherPublicRead")
+        .collect();
+    assert_eq!(ours.len(), 1, "{policy:#}");
+    serde_json::from_value(ours[0]["Resource"].clone()).unwrap()
+}
+
+/// Issue 11: the second cluster's bootstrap in a shared bucket replaced the public grant, so
+/// the first cluster's documents stopped being public (STS: "Couldn't retrieve verification
+/// key"). Each bootstrap now adds its two documents to the grant and keeps every other
+/// cluster's, the owner's statement stays as it was, and re-running either cluster's
+/// bootstrap or sync writes nothing.
+#[test]
+fn clusters_sharing_a_bucket_keep_each_others_public_grant() {
+    let w = world("shared-bucket");
+    moto().create_bucket(&w.bucket);
+    let theirs = json!({
+        "Sid": "AllowServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:aws:s3:::{}/access-logs/*", w.bucket)
+    });
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(&w.bucket)
+                .policy(json!({ "Version": "2012-10-17", "Statement": [theirs] }).to_string())
+                .send(),
+        )
+        .expect("seed policy");
+
+    for prefix in ["c1", "c2", "c3"] {
+        w.bootstrap_prefix(prefix, &[]).assert_success();
+    }
+    assert_eq!(
+        our_resources(&w.bucket),
+        documents_of(&w.bucket, &["c1", "c2", "c3"])
+    );
+    let policy = bucket_policy(&w.bucket).unwrap();
+    assert_eq!(policy["Statement"][0], theirs, "{policy:#}");
+
+    // Any cluster's re-run, in any order, writes nothing, and its JSON says how full the
+    // policy is.
+    moto().reset_requests(&w.bucket);
+    for prefix in ["c2", "c1", "c3"] {
+        let out = w
+            .bootstrap_prefix(prefix, &["--output", "json"])
+            .assert_success();
+        let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(summary["writes"], 0, "{prefix}: {summary}");
+        assert_eq!(
+            summary["bucket_policy_bytes"],
+            bucket_policy(&w.bucket).unwrap().to_string().len(),
+            "{summary}"
+        );
+        assert_eq!(summary["bucket_policy_limit_bytes"], 20480, "{summary}");
+    }
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+    assert_eq!(
+        our_resources(&w.bucket),
+        documents_of(&w.bucket, &["c1", "c2", "c3"])
+    );
+}
+
+/// Issue 11: S3 refuses a bucket policy over 20 KB. With the grant already holding about as
+/// many clusters as fit, the next cluster's bootstrap stops before any write and says what to
+/// do, the policy byte for byte as it was.
+#[test]
+fn a_bucket_policy_over_20_kb_is_refused_before_s3_and_nothing_changes() {
+    let w = world("policy-limit");
+    moto().create_bucket(&w.bucket);
+    let mut prefixes: Vec<String> = Vec::new();
+    let statement = |prefixes: &[String]| {
+        let names: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        json!({
+            "Sid": "KubeOidcPublisherPublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": documents_of(&w.bucket, &names),
+        })
+    };
+    // Fill the grant until one more cluster of this name length would not fit.
+    loop {
+        prefixes.push(format!("fleet-cluster-{:04}", prefixes.len()));
+        let policy = json!({ "Version": "2012-10-17", "Statement": [statement(&prefixes)] });
+        if policy.to_string().len() > 20480 - 200 {
+            break;
+        }
+    }
+    let seeded =
+        json!({ "Version": "2012-10-17", "Statement": [statement(&prefixes)] }).to_string();
+    assert!(prefixes.len() >= 100, "{} clusters", prefixes.len());
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(&w.bucket)
+                .policy(&seeded)
+                .send(),
+        )
+        .expect("seed policy");
+    moto().reset_requests(&w.bucket);
+
+    let out = w.bootstrap_prefix("fleet-cluster-new1", &[]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    for expected in [
+        "over S3's limit of 20 KB (20480 bytes)",
+        &format!("{} clusters' documents public", prefixes.len() + 1),
+        "nothing was changed",
+        "another bucket (--bucket)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    assert_eq!(bucket_policy_text(&w.bucket), seeded);
+    assert_eq!(moto().requests(&w.bucket).writes(), 0);
+    assert_eq!(w.iam_requests().writes(), 0);
 }

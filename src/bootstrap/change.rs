@@ -34,7 +34,8 @@ pub enum BootstrapChange {
     PutBucketPolicy {
         bucket: String,
         sid: String,
-        /// Whether our statement was already there (and is replaced).
+        /// Whether our statement was already there (and is extended with this cluster's
+        /// documents, every other cluster's kept).
         replaces: bool,
         /// How many other statements are kept as they were.
         kept: usize,
@@ -117,7 +118,7 @@ impl BootstrapChange {
                 kept,
                 ..
             } => format!(
-                "{bucket}: {} statement {sid} (anonymous s3:GetObject on the two documents only); {kept} other statement{} kept",
+                "{bucket}: {} statement {sid} (anonymous s3:GetObject on each cluster's two documents only); {kept} other statement{} kept",
                 if *replaces { "update" } else { "add" },
                 if *kept == 1 { "" } else { "s" }
             ),

@@ -75,6 +75,9 @@ pub struct Plan {
     pub role: Vec<BootstrapChange>,
     /// The role's ARN: observed, or the one it will have (`arn:<partition>:iam::<account>:role/<name>`).
     pub role_arn: Option<String>,
+    /// The size of the bucket policy with our grant, as sent to S3 (its limit is
+    /// [`policy::BUCKET_POLICY_MAX_BYTES`]); [`plan`] always sets it, also when nothing changes.
+    pub bucket_policy_bytes: Option<usize>,
 }
 
 impl Plan {
@@ -169,7 +172,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
             });
     }
     // Refuses a statement with our Sid that is not ours, before anything else is decided.
-    let policy_change = plan_bucket_policy(bucket, existing_policy.as_deref(), &desired.statement)?;
+    let (policy_change, policy_bytes) =
+        plan_bucket_policy(bucket, existing_policy.as_deref(), &desired.statement)?;
+    plan.bucket_policy_bytes = Some(policy_bytes);
     // Before the policy: S3 refuses a public policy while BlockPublicPolicy is on.
     let to = PublicAccessBlock::PUBLISHABLE;
     if public_access_block != Some(to) {
@@ -243,17 +248,18 @@ fn plan_bucket_policy(
     bucket: &str,
     existing: Option<&str>,
     statement: &Value,
-) -> Result<Option<BootstrapChange>, Error> {
+) -> Result<(Option<BootstrapChange>, usize), Error> {
     let policy_error = |error| Error::BucketPolicy {
         bucket: bucket.to_owned(),
         error,
     };
     let (merged, changed) =
         policy::merge_bucket_policy(existing, statement.clone(), bucket).map_err(policy_error)?;
+    let bytes = policy::policy_bytes(&merged);
     // merge_bucket_policy compares our statement byte for byte; S3 may hand a policy back
     // reformatted, so write only if the meaning differs.
     if !changed || existing.is_some_and(|text| same_policy(text, &merged)) {
-        return Ok(None);
+        return Ok((None, bytes));
     }
     let sid = statement
         .get("Sid")
@@ -277,13 +283,14 @@ fn plan_bucket_policy(
             };
             list.iter().any(|s| is_ours(&s))
         });
-    Ok(Some(BootstrapChange::PutBucketPolicy {
+    let change = BootstrapChange::PutBucketPolicy {
         bucket: bucket.to_owned(),
         sid,
         replaces,
         kept,
         policy: merged,
-    }))
+    };
+    Ok((Some(change), bytes))
 }
 
 fn plan_role(plan: &mut Plan, role: &DesiredRole, observed: &Observed) -> Result<(), Error> {

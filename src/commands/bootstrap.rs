@@ -323,6 +323,10 @@ struct Summary {
     publish: serde_json::Value,
     provider_arn: Option<String>,
     role_arn: Option<String>,
+    /// The bucket policy's size with this cluster's grant, and S3's limit (20 KB): one bucket
+    /// holds about a hundred clusters' grants.
+    bucket_policy_bytes: Option<usize>,
+    bucket_policy_limit_bytes: usize,
     /// The issuer the API server signs with now (unknown with --source files).
     api_server_issuer: Option<String>,
     api_server_flags: Vec<String>,
@@ -406,6 +410,8 @@ impl Summary {
             publish,
             provider_arn,
             role_arn: plan.role_arn.clone(),
+            bucket_policy_bytes: plan.bucket_policy_bytes,
+            bucket_policy_limit_bytes: policy::BUCKET_POLICY_MAX_BYTES,
             api_server_issuer: report.api_server_issuer.clone(),
             next_steps: bootstrap::next_steps(
                 issuer.as_str(),

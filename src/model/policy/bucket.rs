@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::names::{check_bucket, check_partition, key_prefix};
 use super::template::{render, BUCKET_POLICY_STATEMENT};
-use super::{PolicyError, POLICY_VERSION};
+use super::{PolicyError, BUCKET_POLICY_SID, POLICY_VERSION};
 use crate::model::bucket_statement;
 
 /// The one statement of the bucket policy this tool owns (`Sid` [`BUCKET_POLICY_SID`]):
@@ -31,12 +31,14 @@ pub fn bucket_policy_statement(
 }
 
 /// Puts `statement` into the bucket policy `existing` (the JSON text GetBucketPolicy returned,
-/// or `None` for a bucket without a policy) of `bucket`: a statement with the same `Sid` is
-/// replaced, or ours is appended; every other statement, and `Version`/`Id`, is kept as it
-/// was. Accepts a `Statement` that is a single object, as AWS does. Returns the policy and
-/// whether it differs from `existing` (when it does not, write nothing).
+/// or `None` for a bucket without a policy) of `bucket`: a statement with the same `Sid` gets
+/// `statement`'s resources added to its own (the other clusters that share the bucket keep
+/// their grant), or ours is appended; every other statement, and `Version`/`Id`, is kept as
+/// it was. Accepts a `Statement` that is a single object, as AWS does. Returns the policy and
+/// whether it differs from `existing` (when it does not, write nothing); refuses a policy over
+/// S3's 20 KB ([`PolicyError::PolicyTooLarge`]).
 ///
-/// A statement with our `Sid` is replaced only when it is ours in shape
+/// A statement with our `Sid` is extended only when it is ours in shape
 /// ([`bucket_statement::not_ours_because`]); otherwise [`PolicyError::NotOurStatement`]: a Sid
 /// is only a name, and the owner's `Deny` that happens to carry it must not be overwritten.
 pub fn merge_bucket_policy(
@@ -68,6 +70,14 @@ pub fn merge_bucket_policy(
     {
         return Err(PolicyError::NotOurStatement { sid, reason });
     }
+    // Other clusters that share the bucket are granted by the same statement: keep their
+    // documents and add ours, so no cluster's bootstrap takes another's grant away.
+    let granted: Vec<Value> = bucket_statement::statements(&policy)
+        .into_iter()
+        .filter(|s| is_ours(s))
+        .flat_map(|s| resources(s).into_iter().cloned())
+        .collect();
+    let statement = with_resources(statement, granted);
     let object = policy
         .as_object_mut()
         .ok_or(PolicyError::ExistingPolicyShape("it is not a JSON object"))?;
@@ -113,14 +123,67 @@ pub fn merge_bucket_policy(
             ))
         }
     };
+    check_size(&policy, bucket)?;
     Ok((policy, changed))
+}
+
+/// The most bytes S3 accepts in a bucket policy (20 KB; PROTOCOL.md §9).
+pub const BUCKET_POLICY_MAX_BYTES: usize = 20 * 1024;
+
+/// The size of `policy` as it is sent to S3 (compact JSON).
+pub fn policy_bytes(policy: &Value) -> usize {
+    policy.to_string().len()
+}
+
+/// Refuses a policy S3 would refuse for its size, naming how many clusters share the bucket.
+fn check_size(policy: &Value, bucket: &str) -> Result<(), PolicyError> {
+    let bytes = policy_bytes(policy);
+    if bytes <= BUCKET_POLICY_MAX_BYTES {
+        return Ok(());
+    }
+    let clusters = bucket_statement::statements(policy)
+        .into_iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(BUCKET_POLICY_SID))
+        .flat_map(resources)
+        .filter_map(Value::as_str)
+        .filter(|r| r.ends_with("openid/v1/jwks"))
+        .count();
+    Err(PolicyError::PolicyTooLarge {
+        bucket: bucket.to_owned(),
+        bytes,
+        clusters,
+    })
+}
+
+/// The items of a statement's `Resource` (a string or a list).
+fn resources(statement: &Value) -> Vec<&Value> {
+    match statement.get("Resource") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => vec![],
+    }
+}
+
+/// `statement` granting `granted` (in their order, each once) and then its own resources that
+/// are not among them.
+fn with_resources(mut statement: Value, granted: Vec<Value>) -> Value {
+    let own: Vec<Value> = resources(&statement).into_iter().cloned().collect();
+    let mut all: Vec<Value> = Vec::with_capacity(granted.len() + own.len());
+    for resource in granted.into_iter().chain(own) {
+        if !all.contains(&resource) {
+            all.push(resource);
+        }
+    }
+    if let Some(object) = statement.as_object_mut() {
+        object.insert("Resource".into(), Value::Array(all));
+    }
+    statement
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::model::policy::BUCKET_POLICY_SID;
     use crate::model::{DISCOVERY_PATH, JWKS_PATH};
 
     #[test]
@@ -227,9 +290,16 @@ mod tests {
             "Resource": ["arn:aws:s3:::my-oidc", "arn:aws:s3:::my-oidc/*"],
             "Condition": { "Bool": { "aws:SecureTransport": "false" } }
         });
-        // Ours for another prefix (a bootstrap with another --prefix): ours in shape, replaced.
-        let mut stale = ours();
-        stale["Resource"] = json!("arn:aws:s3:::my-oidc/old/openid/v1/jwks");
+        // Ours for another prefix (another cluster's bootstrap): kept, with our documents added,
+        // so one cluster's bootstrap never takes another's grant away.
+        let mut other = ours();
+        other["Resource"] = json!("arn:aws:s3:::my-oidc/c0/openid/v1/jwks");
+        let mut both = ours();
+        both["Resource"] = json!([
+            "arn:aws:s3:::my-oidc/c0/openid/v1/jwks",
+            "arn:aws:s3:::my-oidc/c1/.well-known/openid-configuration",
+            "arn:aws:s3:::my-oidc/c1/openid/v1/jwks"
+        ]);
         let version = json!("2012-10-17");
         // (case, existing policy, expected policy, changed)
         let cases: Vec<(&str, Option<String>, Value, bool)> = vec![
@@ -258,17 +328,23 @@ mod tests {
                 false,
             ),
             (
-                "ours stale: replaced in place",
-                Some(json!({ "Version": version, "Statement": [stale, theirs] }).to_string()),
-                json!({ "Version": version, "Statement": [ours(), theirs] }),
+                "ours with another cluster's documents: ours added in place",
+                Some(json!({ "Version": version, "Statement": [other, theirs] }).to_string()),
+                json!({ "Version": version, "Statement": [both, theirs] }),
                 true,
             ),
             (
-                "ours twice: one left",
+                "ours with both clusters' documents: unchanged",
+                Some(json!({ "Version": version, "Statement": [both, theirs] }).to_string()),
+                json!({ "Version": version, "Statement": [both, theirs] }),
+                false,
+            ),
+            (
+                "ours twice: one left, granting what both granted",
                 Some(
-                    json!({ "Version": version, "Statement": [ours(), theirs, stale] }).to_string(),
+                    json!({ "Version": version, "Statement": [other, theirs, ours()] }).to_string(),
                 ),
-                json!({ "Version": version, "Statement": [ours(), theirs] }),
+                json!({ "Version": version, "Statement": [both, theirs] }),
                 true,
             ),
             (
@@ -284,9 +360,9 @@ mod tests {
                 false,
             ),
             (
-                "single statement object, ours and stale",
-                Some(json!({ "Statement": stale }).to_string()),
-                json!({ "Statement": ours() }),
+                "single statement object, ours for another cluster",
+                Some(json!({ "Statement": other }).to_string()),
+                json!({ "Statement": both }),
                 true,
             ),
             (
@@ -302,6 +378,42 @@ mod tests {
             assert_eq!(policy, expected, "{case}");
             assert_eq!(was_changed, changed, "{case}");
         }
+    }
+
+    #[test]
+    fn a_hundred_clusters_fit_in_one_bucket_policy_and_the_limit_is_refused_before_s3() {
+        // Names as long as operators use: a 30-character bucket, prefixes like prod-eu-west-1-042.
+        let bucket = "acme-platform-oidc-issuers-prd";
+        let mut policy: Option<String> = None;
+        let mut fitted = 0;
+        let error = loop {
+            let prefix = format!("prod-eu-west-1-{fitted:03}");
+            let statement = bucket_policy_statement("aws", bucket, &prefix).unwrap();
+            match merge_bucket_policy(policy.as_deref(), statement, bucket) {
+                Ok((merged, changed)) => {
+                    assert!(changed, "cluster {fitted} was added");
+                    assert!(policy_bytes(&merged) <= BUCKET_POLICY_MAX_BYTES);
+                    policy = Some(merged.to_string());
+                    fitted += 1;
+                }
+                Err(error) => break error,
+            }
+            assert!(fitted < 1000, "the limit is never reached");
+        };
+        assert!(fitted >= 100, "only {fitted} clusters fit");
+        let PolicyError::PolicyTooLarge {
+            bytes, clusters, ..
+        } = &error
+        else {
+            panic!("{error}");
+        };
+        assert!(*bytes > BUCKET_POLICY_MAX_BYTES);
+        assert_eq!(*clusters, fitted + 1);
+        assert!(error.to_string().contains("20 KB"), "{error}");
+        // Every cluster already there is still granted: re-adding one changes nothing.
+        let first = bucket_policy_statement("aws", bucket, "prod-eu-west-1-000").unwrap();
+        let (_, changed) = merge_bucket_policy(policy.as_deref(), first, bucket).unwrap();
+        assert!(!changed);
     }
 
     #[test]

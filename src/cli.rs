@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+use crate::output::OutputFormat;
+use crate::source::{ApiServerEndpoints, SourceKind};
 use crate::telemetry::LogFormat;
 
 const ABOUT: &str = "Publish a self-managed Kubernetes cluster's OIDC discovery documents so AWS IAM Roles for Service Accounts work without stored keys";
@@ -188,32 +190,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub sync: SyncArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SourceKind {
-    /// The API server's /openid/v1/jwks, plus any --key-file.
-    Cluster,
-    /// Only the --key-file PEM files; nothing else is contacted.
-    Files,
-}
-
-/// Which API servers `--source cluster` reads the keys from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum ApiServerEndpoints {
-    /// Every ready endpoint of the `kubernetes` Service (its EndpointSlices), the union of
-    /// their keys; falls back to the server address, with a warning, when they cannot be read.
-    All,
-    /// Only the kubeconfig's server address (one API server per request behind a balancer).
-    /// The default for callers without the flag (doctor); the flag defaults to `all`.
-    #[default]
-    Service,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
 }
 
 #[derive(Clone, Debug, Args)]

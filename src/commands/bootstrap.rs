@@ -17,14 +17,16 @@ use crate::bootstrap::{
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
-use crate::cli::{BootstrapArgs, OutputFormat, SourceKind};
+use crate::cli::BootstrapArgs;
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::model::issuer::partition;
 use crate::model::policy;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::plan::{Change, CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 use crate::reconcile::SyncReport;
+use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context as _};
 use serde_json::json;
 
-use crate::cli::{DoctorArgs, OutputFormat};
+use crate::cli::DoctorArgs;
 use crate::doctor::checks::{self, STS_BUDGET_MS};
 use crate::doctor::config::{DoctorConfig, IssuerSource};
 use crate::doctor::facts::Token;
@@ -15,6 +15,7 @@ use crate::doctor::http::PublicClient;
 use crate::doctor::{observe, Report, Verdict};
 use crate::exit::Exit;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::store::Location;
 
 pub async fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {

@@ -11,9 +11,7 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
-use crate::cli::{
-    OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs, SyncArgs,
-};
+use crate::cli::{RevokeArgs, RotateCommand, StageArgs, StatusArgs, SyncArgs};
 use crate::commands::sync::{build_store, kube_source, publish};
 use crate::config::{Mode, SyncConfig};
 use crate::doctor::checks::STS_BUDGET_MS;
@@ -25,8 +23,9 @@ use crate::model::jwk::parse_jwks;
 use crate::model::rotation::{self, Signing};
 use crate::model::state::{State, STATE_PATH};
 use crate::model::{Issuer, Jwk};
+use crate::output::OutputFormat;
 use crate::source::files::KeyFiles;
-use crate::source::KeySource;
+use crate::source::{KeySource, SourceKind};
 use crate::store::{Location, ObjectStore};
 
 /// The audience of the token `status` mints: no relying party accepts it, so the token is

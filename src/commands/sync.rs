@@ -4,18 +4,19 @@
 use anyhow::{anyhow, Context as _};
 use aws_config::SdkConfig;
 
-use crate::cli::{OutputFormat, SourceKind, SyncArgs};
+use crate::cli::SyncArgs;
 use crate::config::{IssuerChoice, Mode, SyncConfig, ThumbprintMode};
 use crate::exit::Exit;
 use crate::iam::aws::AwsProviders;
 use crate::iam::OidcProviders;
 use crate::model::issuer::partition;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
 use crate::run::gate::Gated;
 use crate::source::files::KeyFiles;
 use crate::source::kube::{KubeOptions, KubeSource};
-use crate::source::{Combined, KeySource};
+use crate::source::{Combined, KeySource, SourceKind};
 use crate::store::dir::DirStore;
 use crate::store::s3::S3Store;
 use crate::store::{Location, ObjectStore};

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::{OutputFormat, ThumbprintArgs};
+use crate::cli::ThumbprintArgs;
 use crate::exit::Exit;
 use crate::model::thumbprint::{Endpoint, ThumbprintReport};
+use crate::output::OutputFormat;
 use crate::tls::ConnectTo;
 
 pub async fn run(args: &ThumbprintArgs) -> anyhow::Result<Exit> {

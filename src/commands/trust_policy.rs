@@ -9,10 +9,11 @@ use anyhow::{anyhow, Context as _};
 use aws_config::SdkConfig;
 use serde_json::json;
 
-use crate::cli::{OutputFormat, TrustPolicyArgs};
+use crate::cli::TrustPolicyArgs;
 use crate::exit::Exit;
 use crate::model::policy::{self, PolicyError};
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::store::Location;
 
 pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {

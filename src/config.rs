@@ -138,18 +138,18 @@ pub enum ConfigError {
 
 impl SyncConfig {
     pub fn from_args(args: &SyncArgs) -> Result<SyncConfig, ConfigError> {
-        SyncConfig::from_parts(&args.store, &args.publish)
+        SyncConfig::from_parts(args.store(), &args.publish)
     }
 
     /// For commands that know the store otherwise (`bootstrap` builds it from `--bucket`).
     pub fn from_parts(store: &str, args: &PublishArgs) -> Result<SyncConfig, ConfigError> {
         let store = Location::parse(store)?;
-        let issuer = match (&args.issuer, &store) {
+        let issuer = match (&args.issuer.url, &store) {
             (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
             (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
             (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
         };
-        if args.source == SourceKind::Files && args.key_files.is_empty() {
+        if args.keys.source == SourceKind::Files && args.keys.key_files.is_empty() {
             return Err(ConfigError::NoKeyFiles);
         }
         if !(1..=86400).contains(&args.cache_max_age) {
@@ -158,17 +158,18 @@ impl SyncConfig {
         if args.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
-        let iam = if args.no_iam {
+        let iam = if args.iam.no_iam {
             None
         } else {
             Some(IamConfig {
-                audiences: audiences(&args.audiences)?,
-                cluster_name: args.cluster_name.clone(),
-                thumbprints: thumbprint_mode(&args.thumbprints)?,
-                adopt: args.adopt,
+                audiences: audiences(&args.iam.audiences)?,
+                cluster_name: args.iam.cluster_name.clone(),
+                thumbprints: thumbprint_mode(&args.iam.thumbprints)?,
+                adopt: args.iam.adopt,
             })
         };
         let connect_to = args
+            .tls
             .connect_to
             .iter()
             .map(|raw| raw.parse::<ConnectTo>().map_err(ConfigError::ConnectTo))
@@ -190,24 +191,24 @@ impl SyncConfig {
         Ok(SyncConfig {
             store,
             issuer,
-            source: args.source,
-            key_files: args.key_files.clone(),
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            source: args.keys.source,
+            key_files: args.keys.key_files.clone(),
+            kubeconfig: args.keys.kube.kubeconfig.clone(),
+            context: args.keys.kube.context.clone(),
             iam,
-            ca_files: args.ca_files.clone(),
+            ca_files: args.tls.ca_files.clone(),
             connect_to,
-            region: args.region.clone(),
-            s3_path_style: args.s3_path_style,
+            region: args.aws.region.clone(),
+            s3_path_style: args.s3.path_style,
             cache_max_age: args.cache_max_age,
             mode,
             allow_issuer_mismatch: args.allow_issuer_mismatch,
             allow_issuer_change: args.allow_issuer_change,
             timeout: Duration::from_secs(args.timeout),
-            output: args.output,
+            output: args.output.format,
             retention,
             requests: Default::default(),
-            api_server_endpoints: args.api_server_endpoints,
+            api_server_endpoints: args.keys.api_server_endpoints,
         })
     }
 
@@ -267,14 +268,19 @@ impl RunConfig {
 /// `doctor`: the issuer is kept as given (a malformed one is doctor's first finding).
 impl DoctorConfig {
     pub fn from_args(args: &DoctorArgs) -> Result<DoctorConfig, DoctorConfigError> {
-        let store = args.store.as_deref().map(Location::parse).transpose()?;
-        let issuer = match (&args.issuer, &store) {
+        let store = args
+            .store
+            .location
+            .as_deref()
+            .map(Location::parse)
+            .transpose()?;
+        let issuer = match (&args.issuer.url, &store) {
             (Some(raw), _) if raw.is_empty() => return Err(DoctorConfigError::EmptyIssuer),
             (Some(raw), _) => IssuerSource::Given(raw.clone()),
             (None, Some(Location::S3 { .. })) => IssuerSource::FromBucket,
             (None, Some(Location::Dir(_))) => {
                 return Err(DoctorConfigError::DirectoryNeedsIssuer(
-                    args.store.clone().unwrap_or_default(),
+                    args.store.location.clone().unwrap_or_default(),
                 ))
             }
             (None, None) => unreachable!("clap requires --issuer or --store"),
@@ -284,11 +290,12 @@ impl DoctorConfig {
             .as_deref()
             .map(parse_service_account)
             .transpose()?;
-        if args.audience.is_empty() || args.audience.chars().count() > 255 {
-            return Err(DoctorConfigError::Audience(args.audience.clone()));
+        if args.audience.value.is_empty() || args.audience.value.chars().count() > 255 {
+            return Err(DoctorConfigError::Audience(args.audience.value.clone()));
         }
         let role_arn = args.role_arn.as_deref().map(RoleArn::parse).transpose()?;
         let connect_to = args
+            .tls
             .connect_to
             .iter()
             .map(|raw| {
@@ -301,16 +308,16 @@ impl DoctorConfig {
             store,
             token_file: args.token.clone(),
             service_account,
-            audience: args.audience.clone(),
+            audience: args.audience.value.clone(),
             role_arn,
-            ca_files: args.ca_files.clone(),
+            ca_files: args.tls.ca_files.clone(),
             connect_to,
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            region: args.region.clone(),
-            s3_path_style: args.s3_path_style,
-            output: args.output,
-            timeout: Duration::from_secs(args.timeout),
+            kubeconfig: args.kube.kubeconfig.clone(),
+            context: args.kube.context.clone(),
+            region: args.aws.region.clone(),
+            s3_path_style: args.s3.path_style,
+            output: args.output.format,
+            timeout: Duration::from_secs(args.timeout.seconds),
         })
     }
 }

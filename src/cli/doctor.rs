@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::output::OutputFormat;
+use super::{
+    AwsLocation, KubeAccess, Output, PublicIssuer, PublicTls, RequestTimeout, S3Addressing, Store,
+    TokenAudience,
+};
 
 pub(super) const DOCTOR_LONG_ABOUT: &str = "\
 Check the whole chain STS walks for a pod's AssumeRoleWithWebIdentity, in STS's order, and say
@@ -36,30 +39,13 @@ Examples:
       --token pod-token.jwt --output json";
 
 #[derive(Clone, Debug, Args)]
-#[command(group(
-    clap::ArgGroup::new("doctor_issuer")
-        .required(true)
-        .multiple(true)
-        .args(["issuer", "store"])
-))]
+#[command(group(super::issuer_or_store()))]
 pub struct DoctorArgs {
-    /// The issuer URL, exactly as the API server's first --service-account-issuer.
-    ///
-    /// Taken as given, byte for byte: a malformed issuer (a trailing slash, a port) is the
-    /// first finding, not a usage error. Takes precedence over --store.
-    #[arg(long, value_name = "URL", env = "KUBE_OIDC_PUBLISHER_ISSUER")]
-    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub issuer: PublicIssuer,
 
-    /// The store the documents are published to: s3://BUCKET[/PREFIX] or a directory.
-    ///
-    /// For S3, its default issuer (https://BUCKET.s3.REGION.<dns suffix>[/PREFIX]) is used
-    /// unless --issuer is given, and the bucket's public access is checked (step 6).
-    #[arg(
-        long,
-        value_name = "s3://BUCKET[/PREFIX] | DIR",
-        env = "KUBE_OIDC_PUBLISHER_STORE"
-    )]
-    pub store: Option<String>,
+    #[command(flatten)]
+    pub store: Store,
 
     /// A service-account token to verify as STS would (a pod's projected token).
     ///
@@ -80,81 +66,28 @@ pub struct DoctorArgs {
     )]
     pub service_account: Option<String>,
 
-    /// The audience the pods' tokens carry (the IAM provider must list it as a client ID).
-    #[arg(
-        long,
-        value_name = "AUDIENCE",
-        default_value = "sts.amazonaws.com",
-        env = "KUBE_OIDC_PUBLISHER_AUDIENCE"
-    )]
-    pub audience: String,
+    #[command(flatten)]
+    pub audience: TokenAudience,
 
     /// An IAM role the pods assume; its trust policy is checked (step 7).
     #[arg(long, value_name = "ARN", env = "KUBE_OIDC_PUBLISHER_ROLE_ARN")]
     pub role_arn: Option<String>,
 
-    /// Extra CA certificates (PEM) for the public host; repeatable.
-    ///
-    /// For issuers behind a private CA. A chain that verifies only with these is one IAM
-    /// checks by thumbprint, so the provider's thumbprint is checked then.
-    #[arg(
-        long = "ca-file",
-        value_name = "PATH",
-        env = "KUBE_OIDC_PUBLISHER_CA_FILE",
-        value_delimiter = ','
-    )]
-    pub ca_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tls: PublicTls,
 
-    /// Connect to TO_HOST:TO_PORT when fetching from HOST:PORT (like curl's --connect-to).
-    ///
-    /// The certificate is still verified for HOST. For checking an endpoint before DNS points
-    /// at it.
-    #[arg(
-        long = "connect-to",
-        value_name = "HOST:PORT:TO_HOST:TO_PORT",
-        env = "KUBE_OIDC_PUBLISHER_CONNECT_TO",
-        value_delimiter = ','
-    )]
-    pub connect_to: Vec<String>,
+    #[command(flatten)]
+    pub kube: KubeAccess,
 
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster account).
-    #[arg(long, value_name = "PATH", env = "KUBE_OIDC_PUBLISHER_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsLocation,
 
-    /// Kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CONTEXT")]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Addressing,
 
-    /// AWS region (default: the AWS SDK's chain): the bucket's region for an S3 store.
-    #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
 
-    /// Address S3 with path-style requests (for S3-compatible stores such as MinIO).
-    #[arg(long, env = "KUBE_OIDC_PUBLISHER_S3_PATH_STYLE")]
-    pub s3_path_style: bool,
-
-    /// Result format on stdout.
-    ///
-    /// text: findings grouped by step, each error with the STS error and the fix. json: one
-    /// object with status (pass, fail, incomplete), exit_code, issuer, summary and findings
-    /// (check, step, severity, sts_error, message, fix, could_not_run).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KUBE_OIDC_PUBLISHER_OUTPUT"
-    )]
-    pub output: OutputFormat,
-
-    /// Seconds allowed for each request to the API server and AWS.
-    ///
-    /// The anonymous GETs of the documents always get STS's own budget of 5 seconds.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10,
-        value_parser = clap::value_parser!(u64).range(1..=3600),
-        env = "KUBE_OIDC_PUBLISHER_TIMEOUT"
-    )]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub timeout: RequestTimeout,
 }

@@ -4,7 +4,8 @@
 //!
 //! Here: the command tree (`Cli`, `Command`) with its top-level help, and the two small
 //! commands that print the tree itself (`completions`, `man`). Each other command family's
-//! options are in the file named after it, as in `commands/`.
+//! options are in the file named after it, as in `commands/`; an option that several commands
+//! take is defined once, in `groups`, and flattened into each of them.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use crate::telemetry::LogFormat;
 
 mod bootstrap;
 mod doctor;
+mod groups;
 mod rotate;
 mod sync;
 mod thumbprint;
@@ -23,6 +25,7 @@ pub use bootstrap::BootstrapArgs;
 use bootstrap::BOOTSTRAP_LONG_ABOUT;
 pub use doctor::DoctorArgs;
 use doctor::DOCTOR_LONG_ABOUT;
+pub use groups::*;
 pub use rotate::{RevokeArgs, RotateCommand, StageArgs, StatusArgs};
 pub use sync::{PublishArgs, RunArgs, SyncArgs};
 use sync::{RUN_LONG_ABOUT, SYNC_LONG_ABOUT};

@@ -1,12 +1,11 @@
 //! `sync` and `run`, and `PublishArgs`: the options of `sync` that every publishing command
 //! (`run`, `rotate`, `bootstrap`) takes too.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use crate::output::OutputFormat;
-use crate::source::{ApiServerEndpoints, SourceKind};
+use super::{
+    AwsLocation, IamProvider, KeySource, Output, PublicIssuer, PublicTls, S3Addressing, Store,
+};
 
 pub(super) const SYNC_LONG_ABOUT: &str = "\
 Publish the cluster's signing keys and the discovery document once.
@@ -88,165 +87,57 @@ pub struct RunArgs {
 }
 
 #[derive(Clone, Debug, Args)]
+#[command(mut_args(store_required))]
 pub struct SyncArgs {
-    /// Where to publish: s3://BUCKET[/PREFIX], a directory, or file://DIR.
-    ///
-    /// The location is the issuer root: the documents go to <store>/openid/v1/jwks and
-    /// <store>/.well-known/openid-configuration.
-    #[arg(
-        long,
-        value_name = "s3://BUCKET[/PREFIX] | DIR",
-        env = "KUBE_OIDC_PUBLISHER_STORE"
-    )]
-    pub store: String,
+    // Required here (`store_required`): a publishing command needs somewhere to write.
+    #[command(flatten)]
+    pub store: Store,
 
     #[command(flatten)]
     pub publish: PublishArgs,
 }
 
+/// `--store` is optional in its group (`doctor` and `trust-policy` take it or `--issuer`); the
+/// publishing commands require it. Changed in place (`mut_args`, not `mut_arg`, which moves the
+/// option to the end), so completions keep the options in their order.
+fn store_required(arg: clap::Arg) -> clap::Arg {
+    if arg.get_id() == "store" {
+        arg.required(true)
+    } else {
+        arg
+    }
+}
+
+impl SyncArgs {
+    /// `--store`, which clap requires of every command that takes these options.
+    pub fn store(&self) -> &str {
+        self.store
+            .location
+            .as_deref()
+            .expect("clap requires --store with the publishing options")
+    }
+}
+
 /// Every option of `sync` but `--store`; `bootstrap` and `run` take them too.
 #[derive(Clone, Debug, Args)]
 pub struct PublishArgs {
-    /// The public issuer URL (https, no port, query, fragment or trailing slash).
-    ///
-    /// Required for a directory store. For S3 it defaults to the bucket's virtual-hosted URL,
-    /// https://BUCKET.s3.REGION.<partition DNS suffix>[/PREFIX]. It must equal, byte for byte,
-    /// the API server's first --service-account-issuer.
-    #[arg(long, value_name = "URL", env = "KUBE_OIDC_PUBLISHER_ISSUER")]
-    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub issuer: PublicIssuer,
 
-    /// Where the keys come from.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "cluster",
-        env = "KUBE_OIDC_PUBLISHER_SOURCE"
-    )]
-    pub source: SourceKind,
+    #[command(flatten)]
+    pub keys: KeySource,
 
-    /// A PEM file of public (or private: only the public half is used) keys; repeatable.
-    ///
-    /// Accepts what kube-apiserver's --service-account-key-file accepts: PUBLIC KEY, RSA or EC
-    /// private keys (PKCS#1, SEC1, PKCS#8) and certificates, several blocks per file. With
-    /// --source cluster these keys are published beside the API server's, which is how a new
-    /// key is published before the API server signs with it. In the environment variable,
-    /// separate several paths with commas.
-    #[arg(
-        long = "key-file",
-        value_name = "PATH",
-        env = "KUBE_OIDC_PUBLISHER_KEY_FILE",
-        value_delimiter = ','
-    )]
-    pub key_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub iam: IamProvider,
 
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster account).
-    #[arg(long, value_name = "PATH", env = "KUBE_OIDC_PUBLISHER_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: PublicTls,
 
-    /// Kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CONTEXT")]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsLocation,
 
-    /// Read the keys from every API server (all) or through the server address only (service).
-    ///
-    /// In an HA control plane the API servers can serve different key sets mid-rotation, and
-    /// a request to the server address reaches only one of them. With `all` (the default),
-    /// the ready endpoints of the `kubernetes` Service are listed from its EndpointSlices
-    /// (needs `list` on endpointslices.discovery.k8s.io in namespace default), each is read
-    /// with the server address's TLS name, and the union of their keys is published (they
-    /// must agree on the issuer and on every kid's key). With one endpoint, or when listing
-    /// fails, the server address is read instead; an endpoint that cannot be read is skipped
-    /// with a warning, and no key is retired during that run. See docs/rotation.md.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "all|service",
-        default_value = "all",
-        env = "KUBE_OIDC_PUBLISHER_API_SERVER_ENDPOINTS"
-    )]
-    pub api_server_endpoints: ApiServerEndpoints,
-
-    /// Do not manage the IAM OIDC identity provider; publish only the documents.
-    ///
-    /// Without it, sync also creates the provider for the issuer and keeps its client IDs,
-    /// thumbprints and tags in sync (it changes only providers it created or adopted).
-    #[arg(long, env = "KUBE_OIDC_PUBLISHER_NO_IAM")]
-    pub no_iam: bool,
-
-    /// Client ID (token audience) the IAM provider accepts; repeatable.
-    ///
-    /// The provider's client IDs are set to exactly these. Pods' tokens must carry one of them
-    /// as `aud`. In the environment variable, separate several with commas.
-    #[arg(
-        long = "audience",
-        value_name = "AUDIENCE",
-        default_value = "sts.amazonaws.com",
-        env = "KUBE_OIDC_PUBLISHER_AUDIENCE",
-        value_delimiter = ','
-    )]
-    pub audiences: Vec<String>,
-
-    /// Value of the provider's kube-oidc-publisher/cluster tag.
-    ///
-    /// Without it, the tag the provider already has is kept; a new provider (or one that has no
-    /// such tag) is tagged with the issuer's host/path.
-    #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_CLUSTER_NAME")]
-    pub cluster_name: Option<String>,
-
-    /// The provider's thumbprints: auto, none, or a 40-hex SHA-1 (repeatable, at most 5).
-    ///
-    /// auto (the default) computes the SHA-1 of the last certificate the public host serves,
-    /// from a chain verified against the system roots and --ca-file. none lets IAM fetch its
-    /// own (IAM verifies publicly trusted hosts against its CA library anyway). HEX pins values.
-    #[arg(
-        long = "thumbprint",
-        value_name = "auto|none|HEX",
-        default_value = "auto",
-        env = "KUBE_OIDC_PUBLISHER_THUMBPRINT",
-        value_delimiter = ','
-    )]
-    pub thumbprints: Vec<String>,
-
-    /// Take over an IAM provider for this issuer that lacks kube-oidc-publisher's tags.
-    ///
-    /// Without it, such a provider (perhaps Terraform's or eksctl's) is never changed: sync
-    /// reports how it differs and exits 2 if it does.
-    #[arg(long, env = "KUBE_OIDC_PUBLISHER_ADOPT")]
-    pub adopt: bool,
-
-    /// Extra CA certificates (PEM) to verify the public host with; repeatable.
-    ///
-    /// For issuers behind a private CA. Added to the system roots.
-    #[arg(
-        long = "ca-file",
-        value_name = "PATH",
-        env = "KUBE_OIDC_PUBLISHER_CA_FILE",
-        value_delimiter = ','
-    )]
-    pub ca_files: Vec<PathBuf>,
-
-    /// Connect to TO_HOST:TO_PORT when opening TLS to HOST:PORT (like curl's --connect-to).
-    ///
-    /// The certificate is still verified for HOST. For checking an endpoint before DNS points
-    /// at it.
-    #[arg(
-        long = "connect-to",
-        value_name = "HOST:PORT:TO_HOST:TO_PORT",
-        env = "KUBE_OIDC_PUBLISHER_CONNECT_TO",
-        value_delimiter = ','
-    )]
-    pub connect_to: Vec<String>,
-
-    /// AWS region (default: the AWS SDK's chain, e.g. AWS_REGION or the profile's region).
-    ///
-    /// Without --issuer the issuer is derived from it, so the bucket must be in this Region:
-    /// checked with one HeadBucket per run, and a mismatch is refused.
-    #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
-    pub region: Option<String>,
-
-    /// Address S3 with path-style requests (for S3-compatible stores such as MinIO).
-    #[arg(long, env = "KUBE_OIDC_PUBLISHER_S3_PATH_STYLE")]
-    pub s3_path_style: bool,
+    #[command(flatten)]
+    pub s3: S3Addressing,
 
     /// max-age of the published Cache-Control header, in seconds.
     ///
@@ -305,12 +196,6 @@ pub struct PublishArgs {
     )]
     pub timeout: u64,
 
-    /// Result format on stdout.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KUBE_OIDC_PUBLISHER_OUTPUT"
-    )]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: Output,
 }

@@ -1,10 +1,8 @@
 //! `thumbprint URL`: the options of the command that prints a host's IAM thumbprint.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use crate::output::OutputFormat;
+use super::{Output, PublicTls, RequestTimeout};
 
 pub(super) const THUMBPRINT_LONG_ABOUT: &str = "\
 Print the thumbprint IAM needs for an OIDC identity provider: the SHA-1 of the last certificate
@@ -32,50 +30,12 @@ pub struct ThumbprintArgs {
     #[arg(value_name = "URL")]
     pub url: String,
 
-    /// A PEM file of CA certificates to trust besides the system roots; repeatable.
-    ///
-    /// For hosts whose certificate comes from a private CA. A file may hold several
-    /// certificates. In the environment variable, separate several paths with commas.
-    #[arg(
-        long = "ca-file",
-        value_name = "PATH",
-        env = "KUBE_OIDC_PUBLISHER_CA_FILE",
-        value_delimiter = ','
-    )]
-    pub ca_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tls: PublicTls,
 
-    /// Connect to TO_HOST:TO_PORT when opening TLS to HOST:PORT (like curl's --connect-to).
-    ///
-    /// The certificate is still verified for HOST. For checking an endpoint before DNS points
-    /// at it.
-    #[arg(
-        long = "connect-to",
-        value_name = "HOST:PORT:TO_HOST:TO_PORT",
-        env = "KUBE_OIDC_PUBLISHER_CONNECT_TO",
-        value_delimiter = ','
-    )]
-    pub connect_to: Vec<String>,
+    #[command(flatten)]
+    pub output: Output,
 
-    /// Result format on stdout.
-    ///
-    /// text: the thumbprint alone on the first line, then a summary of the chain. json: one
-    /// object with thumbprint, host, port and, for every served certificate, subject, issuer,
-    /// not_after (RFC 3339), self_signed and sha1.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KUBE_OIDC_PUBLISHER_OUTPUT"
-    )]
-    pub output: OutputFormat,
-
-    /// Seconds allowed to resolve, connect and complete the TLS handshake.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10,
-        value_parser = clap::value_parser!(u64).range(1..=3600),
-        env = "KUBE_OIDC_PUBLISHER_TIMEOUT"
-    )]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub timeout: RequestTimeout,
 }

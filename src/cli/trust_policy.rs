@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::output::OutputFormat;
+use super::{AwsLocation, Output, PublicIssuer, RequestTimeout, Store, TokenAudience};
 
 pub(super) const TRUST_POLICY_LONG_ABOUT: &str = "\
 Print the trust policy of an IAM role that pods running as one Kubernetes ServiceAccount may
@@ -28,12 +28,7 @@ Examples:
       --store s3://my-oidc-bucket/c1 --region eu-west-1";
 
 #[derive(Clone, Debug, Args)]
-#[command(group(
-    clap::ArgGroup::new("issuer_source")
-        .required(true)
-        .multiple(true)
-        .args(["issuer", "store"])
-))]
+#[command(group(super::issuer_or_store()))]
 pub struct TrustPolicyArgs {
     /// The ServiceAccount's namespace (`*` and `?` match with StringLike); required.
     ///
@@ -48,37 +43,17 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "NAME", env = "KUBE_OIDC_PUBLISHER_SERVICE_ACCOUNT")]
     pub service_account: String,
 
-    /// The token audience the role requires (the projected token's `audience`).
-    #[arg(
-        long,
-        value_name = "AUDIENCE",
-        default_value = crate::model::policy::DEFAULT_AUDIENCE,
-        env = "KUBE_OIDC_PUBLISHER_AUDIENCE"
-    )]
-    pub audience: String,
+    #[command(flatten)]
+    pub audience: TokenAudience,
 
-    /// The issuer URL, exactly as the API server's first --service-account-issuer.
-    ///
-    /// Takes precedence over --store.
-    #[arg(long, value_name = "URL", env = "KUBE_OIDC_PUBLISHER_ISSUER")]
-    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub issuer: PublicIssuer,
 
-    /// The S3 store the documents are published to; its default issuer is used.
-    ///
-    /// https://BUCKET.s3.REGION.<partition DNS suffix>[/PREFIX], as `sync` derives it.
-    #[arg(
-        long,
-        value_name = "s3://BUCKET[/PREFIX]",
-        env = "KUBE_OIDC_PUBLISHER_STORE"
-    )]
-    pub store: Option<String>,
+    #[command(flatten)]
+    pub store: Store,
 
-    /// AWS region: picks the store's issuer and the partition.
-    ///
-    /// Default: AWS_REGION or the profile's region; when STS is asked for the account, the
-    /// whole AWS SDK chain (instance metadata included).
-    #[arg(long, value_name = "REGION", env = "KUBE_OIDC_PUBLISHER_REGION")]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsLocation,
 
     /// The 12-digit account id that owns the OIDC provider (default: STS GetCallerIdentity).
     #[arg(long, value_name = "ID", env = "KUBE_OIDC_PUBLISHER_ACCOUNT_ID")]
@@ -88,25 +63,9 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "PARTITION", env = "KUBE_OIDC_PUBLISHER_PARTITION")]
     pub partition: Option<String>,
 
-    /// Result format on stdout.
-    ///
-    /// text: the policy document alone, pretty-printed, ready to pass to IAM. json: one object
-    /// with trust_policy, provider_arn, issuer, subject, audience and warning (null or text).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KUBE_OIDC_PUBLISHER_OUTPUT"
-    )]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: Output,
 
-    /// Seconds allowed for each AWS request (STS, region lookup).
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10,
-        value_parser = clap::value_parser!(u64).range(1..=3600),
-        env = "KUBE_OIDC_PUBLISHER_TIMEOUT"
-    )]
-    pub timeout: u64,
+    #[command(flatten)]
+    pub timeout: RequestTimeout,
 }

@@ -31,7 +31,7 @@ use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let result = bootstrap(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",
@@ -147,6 +147,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     // The role is tagged like the provider (sync's default cluster tag is the issuer's host/path).
     let cluster_name = args
         .publish
+        .iam
         .cluster_name
         .clone()
         .unwrap_or_else(|| issuer.provider_url().to_owned());
@@ -169,7 +170,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 trust_policy: trust.document,
                 policy: policy::publisher_role_policy(partition, &bucket, &prefix, &provider_arn)?,
                 tags,
-                adopt: args.publish.adopt,
+                adopt: args.publish.iam.adopt,
             })
         }
     };

@@ -20,7 +20,7 @@ use crate::store::Location;
 
 pub async fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     let result = doctor(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.output.format) {
         // Scripts reading stdout get a result object when doctor cannot run, too.
         println!(
             "{}",
@@ -28,7 +28,7 @@ pub async fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
         );
     }
     let report = result?;
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => print!("{}", report.to_text()),
         OutputFormat::Json => println!("{}", report.to_json()),
     }

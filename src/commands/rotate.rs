@@ -40,9 +40,9 @@ const POD_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/
 
 pub async fn run(command: &RotateCommand) -> anyhow::Result<Exit> {
     let (result, output) = match command {
-        RotateCommand::Stage(args) => (stage(args).await, args.sync.publish.output),
-        RotateCommand::Status(args) => (status(args).await, args.sync.publish.output),
-        RotateCommand::Revoke(args) => (revoke(args).await, args.sync.publish.output),
+        RotateCommand::Stage(args) => (stage(args).await, args.sync.publish.output.format),
+        RotateCommand::Status(args) => (status(args).await, args.sync.publish.output.format),
+        RotateCommand::Revoke(args) => (revoke(args).await, args.sync.publish.output.format),
     };
     if let (Err(error), OutputFormat::Json) = (&result, output) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
@@ -488,11 +488,11 @@ fn files_sync_command(sync: &SyncArgs, current: &[String], new: &[String]) -> St
     for path in current.iter().chain(new) {
         command.push_str(&format!(" --key-file {path}"));
     }
-    command.push_str(&format!(" --store {}", sync.store));
-    if let Some(issuer) = &sync.publish.issuer {
+    command.push_str(&format!(" --store {}", sync.store()));
+    if let Some(issuer) = &sync.publish.issuer.url {
         command.push_str(&format!(" --issuer {issuer}"));
     }
-    if sync.publish.no_iam {
+    if sync.publish.iam.no_iam {
         command.push_str(" --no-iam");
     }
     format!("`{command}`")

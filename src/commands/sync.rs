@@ -24,7 +24,7 @@ use crate::tls::TlsThumbprints;
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let result = sync(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",

@@ -11,6 +11,8 @@ use crate::doctor::config::{
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
 use crate::output::OutputFormat;
+// `Mode` lives in `plan` (pure), so `output` can read it without importing `config`.
+pub use crate::plan::Mode;
 use crate::plan::ObjectMeta;
 use crate::source::{ApiServerEndpoints, SourceKind};
 use crate::store::{Location, LocationError};
@@ -45,14 +47,6 @@ fn thumbprint_mode(values: &[String]) -> Result<ThumbprintMode, ConfigError> {
             .map(ThumbprintMode::Pinned)
             .map_err(|e| ConfigError::Thumbprint(e.to_string())),
     }
-}
-
-/// What a run does with its plan; decided once, never inside a backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Apply,
-    DryRun,
-    Check,
 }
 
 /// Which issuer to publish.
@@ -316,7 +310,6 @@ impl DoctorConfig {
             context: args.kube.context.clone(),
             region: args.aws.region.clone(),
             s3_path_style: args.s3.path_style,
-            output: args.output.format,
             timeout: Duration::from_secs(args.timeout.seconds),
         })
     }

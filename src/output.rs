@@ -5,8 +5,7 @@ use std::ffi::OsString;
 
 use serde_json::json;
 
-use crate::config::Mode;
-use crate::plan::Change;
+use crate::plan::{Change, Mode};
 use crate::reconcile::SyncReport;
 
 /// `--output`: a short text summary for people, or one JSON object for scripts.

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::facts::ServiceAccountRef;
-use crate::output::OutputFormat;
 use crate::store::{Location, LocationError};
 use crate::tls::ConnectTo;
 
@@ -73,7 +72,6 @@ pub struct DoctorConfig {
     pub context: Option<String>,
     pub region: Option<String>,
     pub s3_path_style: bool,
-    pub output: OutputFormat,
     /// For the API server and AWS; the anonymous GETs keep STS's own budget.
     pub timeout: Duration,
 }

@@ -1,12 +1,20 @@
-//! Flags turned into a validated configuration, without I/O, so each rule is unit-tested here.
+//! Flags turned into a validated configuration (`sync`, `run`, `doctor`), without I/O, so each
+//! rule is unit-tested here.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{ApiServerEndpoints, OutputFormat, PublishArgs, RunArgs, SourceKind, SyncArgs};
+use crate::cli::{DoctorArgs, PublishArgs, RunArgs, SyncArgs};
+use crate::doctor::config::{
+    parse_service_account, DoctorConfig, DoctorConfigError, IssuerSource, RoleArn,
+};
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
+// `Mode` lives in `plan` (pure), so `output` can read it without importing `config`.
+pub use crate::plan::Mode;
 use crate::plan::ObjectMeta;
+use crate::source::{ApiServerEndpoints, SourceKind};
 use crate::store::{Location, LocationError};
 use crate::tls::ConnectTo;
 
@@ -39,14 +47,6 @@ fn thumbprint_mode(values: &[String]) -> Result<ThumbprintMode, ConfigError> {
             .map(ThumbprintMode::Pinned)
             .map_err(|e| ConfigError::Thumbprint(e.to_string())),
     }
-}
-
-/// What a run does with its plan; decided once, never inside a backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Apply,
-    DryRun,
-    Check,
 }
 
 /// Which issuer to publish.
@@ -132,18 +132,18 @@ pub enum ConfigError {
 
 impl SyncConfig {
     pub fn from_args(args: &SyncArgs) -> Result<SyncConfig, ConfigError> {
-        SyncConfig::from_parts(&args.store, &args.publish)
+        SyncConfig::from_parts(args.store(), &args.publish)
     }
 
     /// For commands that know the store otherwise (`bootstrap` builds it from `--bucket`).
     pub fn from_parts(store: &str, args: &PublishArgs) -> Result<SyncConfig, ConfigError> {
         let store = Location::parse(store)?;
-        let issuer = match (&args.issuer, &store) {
+        let issuer = match (&args.issuer.url, &store) {
             (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
             (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
             (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
         };
-        if args.source == SourceKind::Files && args.key_files.is_empty() {
+        if args.keys.source == SourceKind::Files && args.keys.key_files.is_empty() {
             return Err(ConfigError::NoKeyFiles);
         }
         if !(1..=86400).contains(&args.cache_max_age) {
@@ -152,17 +152,18 @@ impl SyncConfig {
         if args.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
-        let iam = if args.no_iam {
+        let iam = if args.iam.no_iam {
             None
         } else {
             Some(IamConfig {
-                audiences: audiences(&args.audiences)?,
-                cluster_name: args.cluster_name.clone(),
-                thumbprints: thumbprint_mode(&args.thumbprints)?,
-                adopt: args.adopt,
+                audiences: audiences(&args.iam.audiences)?,
+                cluster_name: args.iam.cluster_name.clone(),
+                thumbprints: thumbprint_mode(&args.iam.thumbprints)?,
+                adopt: args.iam.adopt,
             })
         };
         let connect_to = args
+            .tls
             .connect_to
             .iter()
             .map(|raw| raw.parse::<ConnectTo>().map_err(ConfigError::ConnectTo))
@@ -184,24 +185,24 @@ impl SyncConfig {
         Ok(SyncConfig {
             store,
             issuer,
-            source: args.source,
-            key_files: args.key_files.clone(),
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            source: args.keys.source,
+            key_files: args.keys.key_files.clone(),
+            kubeconfig: args.keys.kube.kubeconfig.clone(),
+            context: args.keys.kube.context.clone(),
             iam,
-            ca_files: args.ca_files.clone(),
+            ca_files: args.tls.ca_files.clone(),
             connect_to,
-            region: args.region.clone(),
-            s3_path_style: args.s3_path_style,
+            region: args.aws.region.clone(),
+            s3_path_style: args.s3.path_style,
             cache_max_age: args.cache_max_age,
             mode,
             allow_issuer_mismatch: args.allow_issuer_mismatch,
             allow_issuer_change: args.allow_issuer_change,
             timeout: Duration::from_secs(args.timeout),
-            output: args.output,
+            output: args.output.format,
             retention,
             requests: Default::default(),
-            api_server_endpoints: args.api_server_endpoints,
+            api_server_endpoints: args.keys.api_server_endpoints,
         })
     }
 
@@ -254,6 +255,62 @@ impl RunConfig {
             sync,
             interval,
             listen: args.listen,
+        })
+    }
+}
+
+/// `doctor`: the issuer is kept as given (a malformed one is doctor's first finding).
+impl DoctorConfig {
+    pub fn from_args(args: &DoctorArgs) -> Result<DoctorConfig, DoctorConfigError> {
+        let store = args
+            .store
+            .location
+            .as_deref()
+            .map(Location::parse)
+            .transpose()?;
+        let issuer = match (&args.issuer.url, &store) {
+            (Some(raw), _) if raw.is_empty() => return Err(DoctorConfigError::EmptyIssuer),
+            (Some(raw), _) => IssuerSource::Given(raw.clone()),
+            (None, Some(Location::S3 { .. })) => IssuerSource::FromBucket,
+            (None, Some(Location::Dir(_))) => {
+                return Err(DoctorConfigError::DirectoryNeedsIssuer(
+                    args.store.location.clone().unwrap_or_default(),
+                ))
+            }
+            (None, None) => unreachable!("clap requires --issuer or --store"),
+        };
+        let service_account = args
+            .service_account
+            .as_deref()
+            .map(parse_service_account)
+            .transpose()?;
+        if args.audience.value.is_empty() || args.audience.value.chars().count() > 255 {
+            return Err(DoctorConfigError::Audience(args.audience.value.clone()));
+        }
+        let role_arn = args.role_arn.as_deref().map(RoleArn::parse).transpose()?;
+        let connect_to = args
+            .tls
+            .connect_to
+            .iter()
+            .map(|raw| {
+                raw.parse::<ConnectTo>()
+                    .map_err(DoctorConfigError::ConnectTo)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DoctorConfig {
+            issuer,
+            store,
+            token_file: args.token.clone(),
+            service_account,
+            audience: args.audience.value.clone(),
+            role_arn,
+            ca_files: args.tls.ca_files.clone(),
+            connect_to,
+            kubeconfig: args.kube.kubeconfig.clone(),
+            context: args.kube.context.clone(),
+            region: args.aws.region.clone(),
+            s3_path_style: args.s3.path_style,
+            timeout: Duration::from_secs(args.timeout.seconds),
         })
     }
 }
@@ -502,5 +559,88 @@ mod tests {
             parse_run(&["--cache-max-age", "0"]).unwrap_err(),
             RunConfigError::Sync(ConfigError::CacheMaxAge(0))
         );
+    }
+}
+
+#[cfg(test)]
+mod doctor_tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<DoctorConfig, DoctorConfigError> {
+        let mut argv = vec!["kube-oidc-publisher", "doctor"];
+        argv.extend_from_slice(args);
+        let Command::Doctor(doctor) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("argv starts with `doctor`")
+        };
+        DoctorConfig::from_args(&doctor)
+    }
+
+    #[test]
+    fn issuer_or_store_is_required_and_the_issuer_is_kept_as_given() {
+        let argv = ["kube-oidc-publisher", "doctor"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let c = parse(&["--issuer", "https://oidc.example.test/c1/"]).unwrap();
+        assert_eq!(
+            c.issuer,
+            IssuerSource::Given("https://oidc.example.test/c1/".into()),
+            "a trailing slash is a finding, not a usage error"
+        );
+        assert_eq!(c.audience, "sts.amazonaws.com");
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        let c = parse(&["--store", "s3://acme-oidc/c1"]).unwrap();
+        assert_eq!(c.issuer, IssuerSource::FromBucket);
+        assert_eq!(
+            parse(&["--store", "./public"]).unwrap_err(),
+            DoctorConfigError::DirectoryNeedsIssuer("./public".into())
+        );
+    }
+
+    #[test]
+    fn service_account_is_namespace_slash_name() {
+        let c = parse(&[
+            "--issuer",
+            "https://o.example/c1",
+            "--service-account",
+            "shop/api",
+        ])
+        .unwrap();
+        let sa = c.service_account.unwrap();
+        assert_eq!(sa.subject(), "system:serviceaccount:shop:api");
+        for bad in ["shop", "shop/", "/api", "Shop/api", "shop/a*", "sh.op/api"] {
+            assert!(
+                matches!(
+                    parse(&["--issuer", "https://o.example/c1", "--service-account", bad]),
+                    Err(DoctorConfigError::ServiceAccount(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_to_and_timeout_are_validated() {
+        let c = parse(&[
+            "--issuer",
+            "https://o.example/c1",
+            "--connect-to",
+            "o.example:443:127.0.0.1:8443",
+        ])
+        .unwrap();
+        assert_eq!(c.connect_to[0].to_port, 8443);
+        assert!(matches!(
+            parse(&["--issuer", "https://o.example/c1", "--connect-to", "x"]),
+            Err(DoctorConfigError::ConnectTo(_))
+        ));
+        let argv = [
+            "kube-oidc-publisher",
+            "doctor",
+            "--issuer",
+            "https://o.example",
+            "--timeout",
+            "0",
+        ];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 }

@@ -5,10 +5,15 @@ use std::ffi::OsString;
 
 use serde_json::json;
 
-use crate::cli::OutputFormat;
-use crate::config::Mode;
-use crate::plan::Change;
+use crate::plan::{Change, Mode};
 use crate::reconcile::SyncReport;
+
+/// `--output`: a short text summary for people, or one JSON object for scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
 
 /// The `status` field of the JSON result.
 pub fn status(report: &SyncReport) -> &'static str {

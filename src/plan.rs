@@ -12,6 +12,14 @@ use sha2::{Digest, Sha256};
 use crate::model::state::{State, STATE_PATH};
 use crate::model::{Discovery, Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 
+/// What a run does with its plan; decided once, never inside a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    DryRun,
+    Check,
+}
+
 /// The HTTP metadata a published object carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ObjectMeta {

@@ -18,21 +18,23 @@ use crate::bootstrap::{
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
-use crate::cli::{BootstrapArgs, OutputFormat, SourceKind};
+use crate::cli::BootstrapArgs;
 use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::iam::Account;
 use crate::model::issuer::partition;
 use crate::model::policy;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::plan::{Change, CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 use crate::publish::{publish_with, Session};
 use crate::reconcile::SyncReport;
+use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let result = bootstrap(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",
@@ -148,6 +150,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     // The role is tagged like the provider (sync's default cluster tag is the issuer's host/path).
     let cluster_name = args
         .publish
+        .iam
         .cluster_name
         .clone()
         .unwrap_or_else(|| issuer.provider_url().to_owned());
@@ -170,7 +173,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 trust_policy: trust.document,
                 policy: policy::publisher_role_policy(partition, &bucket, &prefix, &provider_arn)?,
                 tags,
-                adopt: args.publish.adopt,
+                adopt: args.publish.iam.adopt,
             })
         }
     };

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context as _};
 use serde_json::json;
 
-use crate::cli::{DoctorArgs, OutputFormat};
+use crate::cli::DoctorArgs;
 use crate::doctor::checks::{self, STS_BUDGET_MS};
 use crate::doctor::config::{DoctorConfig, IssuerSource};
 use crate::doctor::facts::Token;
@@ -15,11 +15,12 @@ use crate::doctor::http::PublicClient;
 use crate::doctor::{observe, Report, Verdict};
 use crate::exit::Exit;
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::store::Location;
 
 pub async fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
     let result = doctor(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.output.format) {
         // Scripts reading stdout get a result object when doctor cannot run, too.
         println!(
             "{}",
@@ -27,7 +28,7 @@ pub async fn run(args: &DoctorArgs) -> anyhow::Result<Exit> {
         );
     }
     let report = result?;
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => print!("{}", report.to_text()),
         OutputFormat::Json => println!("{}", report.to_json()),
     }

@@ -11,9 +11,7 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
-use crate::cli::{
-    OutputFormat, RevokeArgs, RotateCommand, SourceKind, StageArgs, StatusArgs, SyncArgs,
-};
+use crate::cli::{RevokeArgs, RotateCommand, StageArgs, StatusArgs, SyncArgs};
 use crate::config::{Mode, SyncConfig};
 use crate::doctor::checks::STS_BUDGET_MS;
 use crate::doctor::facts::fetch_problem;
@@ -24,9 +22,10 @@ use crate::model::jwk::parse_jwks;
 use crate::model::rotation::{self, Signing};
 use crate::model::state::{State, STATE_PATH};
 use crate::model::{Issuer, Jwk};
+use crate::output::OutputFormat;
 use crate::publish::{build_store, kube_source, publish};
 use crate::source::files::KeyFiles;
-use crate::source::KeySource;
+use crate::source::{KeySource, SourceKind};
 use crate::store::{Location, ObjectStore};
 
 /// The audience of the token `status` mints: no relying party accepts it, so the token is
@@ -41,9 +40,9 @@ const POD_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/
 
 pub async fn run(command: &RotateCommand) -> anyhow::Result<Exit> {
     let (result, output) = match command {
-        RotateCommand::Stage(args) => (stage(args).await, args.sync.publish.output),
-        RotateCommand::Status(args) => (status(args).await, args.sync.publish.output),
-        RotateCommand::Revoke(args) => (revoke(args).await, args.sync.publish.output),
+        RotateCommand::Stage(args) => (stage(args).await, args.sync.publish.output.format),
+        RotateCommand::Status(args) => (status(args).await, args.sync.publish.output.format),
+        RotateCommand::Revoke(args) => (revoke(args).await, args.sync.publish.output.format),
     };
     if let (Err(error), OutputFormat::Json) = (&result, output) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
@@ -476,11 +475,11 @@ fn files_sync_command(sync: &SyncArgs, current: &[String], new: &[String]) -> St
     for path in current.iter().chain(new) {
         command.push_str(&format!(" --key-file {path}"));
     }
-    command.push_str(&format!(" --store {}", sync.store));
-    if let Some(issuer) = &sync.publish.issuer {
+    command.push_str(&format!(" --store {}", sync.store()));
+    if let Some(issuer) = &sync.publish.issuer.url {
         command.push_str(&format!(" --issuer {issuer}"));
     }
-    if sync.publish.no_iam {
+    if sync.publish.iam.no_iam {
         command.push_str(" --no-iam");
     }
     format!("`{command}`")

@@ -1,14 +1,15 @@
 //! `sync`: publish the documents and reconcile the IAM provider once (see `crate::publish`),
 //! then print the report and choose the exit code.
 
-use crate::cli::{OutputFormat, SyncArgs};
+use crate::cli::SyncArgs;
 use crate::config::{Mode, SyncConfig};
 use crate::exit::Exit;
+use crate::output::OutputFormat;
 use crate::publish::publish;
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let result = sync(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::{OutputFormat, ThumbprintArgs};
+use crate::cli::ThumbprintArgs;
 use crate::exit::Exit;
 use crate::model::thumbprint::{Endpoint, ThumbprintReport};
+use crate::output::OutputFormat;
 use crate::tls::ConnectTo;
 
 pub async fn run(args: &ThumbprintArgs) -> anyhow::Result<Exit> {
     let result = thumbprint(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",
@@ -27,6 +28,7 @@ pub async fn run(args: &ThumbprintArgs) -> anyhow::Result<Exit> {
 async fn thumbprint(args: &ThumbprintArgs) -> anyhow::Result<Exit> {
     let endpoint = Endpoint::from_url(&args.url)?;
     let connect_to = args
+        .tls
         .connect_to
         .iter()
         .map(|raw| raw.parse::<ConnectTo>().map_err(anyhow::Error::msg))
@@ -42,13 +44,13 @@ async fn thumbprint(args: &ThumbprintArgs) -> anyhow::Result<Exit> {
         &endpoint.host,
         endpoint.port,
         via,
-        &args.ca_files,
-        Duration::from_secs(args.timeout),
+        &args.tls.ca_files,
+        Duration::from_secs(args.timeout.seconds),
     )
     .await?;
     let report = ThumbprintReport::new(&endpoint, &chain)
         .with_context(|| format!("reading the certificates served by {endpoint}"))?;
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => print!("{}", report.text()),
         OutputFormat::Json => println!(
             "{}",

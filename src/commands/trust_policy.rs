@@ -9,15 +9,16 @@ use anyhow::{anyhow, Context as _};
 use aws_config::SdkConfig;
 use serde_json::json;
 
-use crate::cli::{OutputFormat, TrustPolicyArgs};
+use crate::cli::TrustPolicyArgs;
 use crate::exit::Exit;
 use crate::model::policy::{self, PolicyError};
 use crate::model::Issuer;
+use crate::output::OutputFormat;
 use crate::store::Location;
 
 pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
     let result = render(args).await;
-    if let (Err(error), OutputFormat::Json) = (&result, args.output) {
+    if let (Err(error), OutputFormat::Json) = (&result, args.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
             "{}",
@@ -28,7 +29,7 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
     if let Some(warning) = &rendered.policy.warning {
         tracing::warn!("{warning}");
     }
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => println!(
             "{}",
             serde_json::to_string_pretty(&rendered.policy.document)
@@ -45,7 +46,7 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
                     "system:serviceaccount:{}:{}",
                     rendered.namespace, args.service_account
                 ),
-                "audience": args.audience,
+                "audience": args.audience.value,
                 "warning": rendered.policy.warning,
             })
         ),
@@ -67,8 +68,8 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
             return Err(PolicyError::BadAccountId(account.clone()).into());
         }
     }
-    let issuer_flag = args.issuer.as_deref().map(Issuer::parse).transpose()?;
-    let store = match (&issuer_flag, &args.store) {
+    let issuer_flag = args.issuer.url.as_deref().map(Issuer::parse).transpose()?;
+    let store = match (&issuer_flag, &args.store.location) {
         (None, Some(raw)) => match Location::parse(raw)? {
             Location::S3 { bucket, prefix } => Some((bucket, prefix)),
             Location::Dir(_) => {
@@ -80,17 +81,21 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
         _ => None,
     };
     let namespace = namespace(args)?;
-    policy::check_subject(namespace, &args.service_account, &args.audience)?;
+    policy::check_subject(namespace, &args.service_account, &args.audience.value)?;
 
     // STS needs the SDK's whole chain; a region alone is looked up without instance metadata,
     // so an offline run with --account-id never waits on the network.
     let sdk = match args.account_id {
-        None => {
-            Some(crate::aws::load(args.region.as_deref(), Duration::from_secs(args.timeout)).await)
-        }
+        None => Some(
+            crate::aws::load(
+                args.aws.region.as_deref(),
+                Duration::from_secs(args.timeout.seconds),
+            )
+            .await,
+        ),
         Some(_) => None,
     };
-    let region = match (&args.region, &sdk) {
+    let region = match (&args.aws.region, &sdk) {
         (Some(region), _) => Some(region.clone()),
         (None, Some(sdk)) => sdk.region().map(|r| r.as_ref().to_owned()),
         (None, None) if args.partition.is_none() || store.is_some() => local_region().await,
@@ -125,7 +130,7 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
         issuer.provider_url(),
         namespace,
         &args.service_account,
-        &args.audience,
+        &args.audience.value,
     )
     .with_context(|| format!("rendering the trust policy for issuer {issuer}"))?;
     Ok(Rendered {

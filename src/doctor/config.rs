@@ -1,12 +1,12 @@
-//! `doctor`'s flags turned into a validated configuration, without I/O. The issuer itself is
-//! deliberately *not* validated here: a malformed issuer is the first finding, not a usage
-//! error, because it is exactly what doctor is asked to diagnose.
+//! `doctor`'s validated configuration and the rules for its values, without I/O; `config`
+//! builds it from the flags. The issuer itself is deliberately *not* validated: a malformed
+//! issuer is the first finding, not a usage error, because it is exactly what doctor is asked
+//! to diagnose.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::facts::ServiceAccountRef;
-use crate::cli::{DoctorArgs, OutputFormat};
 use crate::store::{Location, LocationError};
 use crate::tls::ConnectTo;
 
@@ -72,7 +72,6 @@ pub struct DoctorConfig {
     pub context: Option<String>,
     pub region: Option<String>,
     pub s3_path_style: bool,
-    pub output: OutputFormat,
     /// For the API server and AWS; the anonymous GETs keep STS's own budget.
     pub timeout: Duration,
 }
@@ -97,58 +96,8 @@ pub enum DoctorConfigError {
     ConnectTo(String),
 }
 
-impl DoctorConfig {
-    pub fn from_args(args: &DoctorArgs) -> Result<DoctorConfig, DoctorConfigError> {
-        let store = args.store.as_deref().map(Location::parse).transpose()?;
-        let issuer = match (&args.issuer, &store) {
-            (Some(raw), _) if raw.is_empty() => return Err(DoctorConfigError::EmptyIssuer),
-            (Some(raw), _) => IssuerSource::Given(raw.clone()),
-            (None, Some(Location::S3 { .. })) => IssuerSource::FromBucket,
-            (None, Some(Location::Dir(_))) => {
-                return Err(DoctorConfigError::DirectoryNeedsIssuer(
-                    args.store.clone().unwrap_or_default(),
-                ))
-            }
-            (None, None) => unreachable!("clap requires --issuer or --store"),
-        };
-        let service_account = args
-            .service_account
-            .as_deref()
-            .map(parse_service_account)
-            .transpose()?;
-        if args.audience.is_empty() || args.audience.chars().count() > 255 {
-            return Err(DoctorConfigError::Audience(args.audience.clone()));
-        }
-        let role_arn = args.role_arn.as_deref().map(RoleArn::parse).transpose()?;
-        let connect_to = args
-            .connect_to
-            .iter()
-            .map(|raw| {
-                raw.parse::<ConnectTo>()
-                    .map_err(DoctorConfigError::ConnectTo)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(DoctorConfig {
-            issuer,
-            store,
-            token_file: args.token.clone(),
-            service_account,
-            audience: args.audience.clone(),
-            role_arn,
-            ca_files: args.ca_files.clone(),
-            connect_to,
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            region: args.region.clone(),
-            s3_path_style: args.s3_path_style,
-            output: args.output,
-            timeout: Duration::from_secs(args.timeout),
-        })
-    }
-}
-
 /// `NAMESPACE/NAME`, each a Kubernetes name (no wildcards: doctor checks one ServiceAccount).
-fn parse_service_account(raw: &str) -> Result<ServiceAccountRef, DoctorConfigError> {
+pub fn parse_service_account(raw: &str) -> Result<ServiceAccountRef, DoctorConfigError> {
     let bad = || DoctorConfigError::ServiceAccount(raw.to_owned());
     let (namespace, name) = raw.split_once('/').ok_or_else(bad)?;
     let valid = |s: &str, max: usize| {
@@ -171,59 +120,6 @@ fn parse_service_account(raw: &str) -> Result<ServiceAccountRef, DoctorConfigErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<DoctorConfig, DoctorConfigError> {
-        let mut argv = vec!["kube-oidc-publisher", "doctor"];
-        argv.extend_from_slice(args);
-        let Command::Doctor(doctor) = Cli::try_parse_from(argv).unwrap().command else {
-            unreachable!("argv starts with `doctor`")
-        };
-        DoctorConfig::from_args(&doctor)
-    }
-
-    #[test]
-    fn issuer_or_store_is_required_and_the_issuer_is_kept_as_given() {
-        let argv = ["kube-oidc-publisher", "doctor"];
-        assert!(Cli::try_parse_from(argv).is_err());
-        let c = parse(&["--issuer", "https://oidc.example.test/c1/"]).unwrap();
-        assert_eq!(
-            c.issuer,
-            IssuerSource::Given("https://oidc.example.test/c1/".into()),
-            "a trailing slash is a finding, not a usage error"
-        );
-        assert_eq!(c.audience, "sts.amazonaws.com");
-        assert_eq!(c.timeout, Duration::from_secs(10));
-        let c = parse(&["--store", "s3://acme-oidc/c1"]).unwrap();
-        assert_eq!(c.issuer, IssuerSource::FromBucket);
-        assert_eq!(
-            parse(&["--store", "./public"]).unwrap_err(),
-            DoctorConfigError::DirectoryNeedsIssuer("./public".into())
-        );
-    }
-
-    #[test]
-    fn service_account_is_namespace_slash_name() {
-        let c = parse(&[
-            "--issuer",
-            "https://o.example/c1",
-            "--service-account",
-            "shop/api",
-        ])
-        .unwrap();
-        let sa = c.service_account.unwrap();
-        assert_eq!(sa.subject(), "system:serviceaccount:shop:api");
-        for bad in ["shop", "shop/", "/api", "Shop/api", "shop/a*", "sh.op/api"] {
-            assert!(
-                matches!(
-                    parse(&["--issuer", "https://o.example/c1", "--service-account", bad]),
-                    Err(DoctorConfigError::ServiceAccount(_))
-                ),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn role_arn_is_parsed_for_its_partition_account_and_name() {
@@ -240,30 +136,5 @@ mod tests {
         ] {
             assert!(RoleArn::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn connect_to_and_timeout_are_validated() {
-        let c = parse(&[
-            "--issuer",
-            "https://o.example/c1",
-            "--connect-to",
-            "o.example:443:127.0.0.1:8443",
-        ])
-        .unwrap();
-        assert_eq!(c.connect_to[0].to_port, 8443);
-        assert!(matches!(
-            parse(&["--issuer", "https://o.example/c1", "--connect-to", "x"]),
-            Err(DoctorConfigError::ConnectTo(_))
-        ));
-        let argv = [
-            "kube-oidc-publisher",
-            "doctor",
-            "--issuer",
-            "https://o.example",
-            "--timeout",
-            "0",
-        ];
-        assert!(Cli::try_parse_from(argv).is_err());
     }
 }

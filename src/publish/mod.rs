@@ -9,7 +9,6 @@
 use anyhow::{anyhow, Context as _};
 use aws_config::SdkConfig;
 
-use crate::cli::SourceKind;
 use crate::config::{IssuerChoice, SyncConfig, ThumbprintMode};
 use crate::iam::aws::AwsProviders;
 use crate::iam::{Account, OidcProviders};
@@ -18,6 +17,7 @@ use crate::model::Issuer;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
 use crate::source::files::KeyFiles;
 use crate::source::kube::{KubeOptions, KubeSource};
+use crate::source::SourceKind;
 use crate::source::{Combined, KeySource};
 use crate::store::dir::DirStore;
 use crate::store::s3::S3Store;

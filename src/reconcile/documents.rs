@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::config::Mode;
 use crate::model::state::{self, published_keys, KeyPlan, State, STATE_PATH};
 use crate::model::{KeySet, DISCOVERY_PATH, JWKS_PATH};
+use crate::plan::Mode;
 use crate::plan::{Change, Observed, Plan};
 use crate::store::{self, ObjectStore};
 

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::config::Mode;
 use crate::model::issuer::unfetchable_by_sts;
 use crate::model::state::{Requests, STATE_PATH};
 use crate::model::{Issuer, KeySet};
+use crate::plan::Mode;
 use crate::plan::{self, ObjectMeta};
 use crate::source::KeySource;
 use crate::store::{self, ObjectStore};

@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use crate::config::Mode;
 use crate::iam;
 use crate::model::jwk::KeySetError;
 use crate::model::state::{self, Retained};
+use crate::plan::Mode;
 use crate::plan::{Plan, ProviderPlan};
 use crate::source::{self, Dropped};
 use crate::store;

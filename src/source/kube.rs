@@ -27,8 +27,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::{server_text, Dropped, Error, KeySource, SourceKeys};
-use crate::cli::ApiServerEndpoints;
+use super::{server_text, ApiServerEndpoints, Dropped, Error, KeySource, SourceKeys};
 use crate::model::jwk::{parse_jwks, JwksError};
 use crate::model::Jwk;
 

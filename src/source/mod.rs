@@ -10,6 +10,27 @@ pub mod client;
 pub mod files;
 pub mod kube;
 
+/// Where the keys come from (`--source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceKind {
+    /// The API server's /openid/v1/jwks, plus any --key-file.
+    Cluster,
+    /// Only the --key-file PEM files; nothing else is contacted.
+    Files,
+}
+
+/// Which API servers `--source cluster` reads the keys from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiServerEndpoints {
+    /// Every ready endpoint of the `kubernetes` Service (its EndpointSlices), the union of
+    /// their keys; falls back to the server address, with a warning, when they cannot be read.
+    All,
+    /// Only the kubeconfig's server address (one API server per request behind a balancer).
+    /// The default for callers without the flag (doctor); the flag defaults to `all`.
+    #[default]
+    Service,
+}
+
 /// What a source yields: usable keys, keys dropped because STS cannot use them, and, for the
 /// API server, the issuer it signs tokens with.
 #[derive(Debug, Default)]

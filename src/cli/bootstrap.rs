@@ -16,9 +16,11 @@ In order:
   3. set the bucket's Public Access Block to block ACLs but allow a public bucket policy;
      refuse (changing nothing) if that would make another statement of the bucket policy
      public (an Allow to * without a condition on fixed values), listing them;
-  4. add one bucket-policy statement: anonymous s3:GetObject on exactly the two documents
-     (every other statement is kept; no ACL is ever set); a statement that has its Sid but
-     is not its shape (the owner's Deny, for example) is refused, never replaced;
+  4. add this cluster's two documents to one bucket-policy statement that grants anonymous
+     s3:GetObject on exactly the documents of each cluster sharing the bucket (every other
+     cluster's grant and every other statement are kept; no ACL is ever set; a policy over
+     S3's 20 KB is refused); a statement that has its Sid but is not its shape (the owner's
+     Deny, for example) is refused, never replaced;
   5. publish the documents and create or update the IAM OIDC provider, as sync does (a
      different issuer on the API server is expected here: its keys are published for the new
      issuer);

@@ -418,24 +418,9 @@ fn other_statements_of_an_existing_bucket_policy_are_kept() {
     moto().create_bucket(&w.bucket);
     // (A Deny statement would do too, but moto enforces bucket policies on our plain-HTTP
     // requests, so an insecure-transport Deny would lock the test out.)
-    let theirs = json!({
-        "Sid": "AllowServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": { "Service": "logging.s3.amazonaws.com" },
-        "Action": "s3:PutObject",
-        "Resource": format!("arn:aws:s3:::{}/access-logs/*", w.bucket)
-    });
+    let theirs = access_logs_statement(&w.bucket);
     let existing = json!({ "Version": "2012-10-17", "Statement": [theirs] });
-    moto()
-        .block_on(
-            moto()
-                .client()
-                .put_bucket_policy()
-                .bucket(&w.bucket)
-                .policy(existing.to_string())
-                .send(),
-        )
-        .expect("seed policy");
+    seed_policy(&w.bucket, &existing.to_string());
     let out = w.bootstrap(&[]).assert_success();
     assert!(
         stdout_str(&out).contains("1 other statement kept"),
@@ -741,6 +726,31 @@ fn bucket_policy_text(bucket: &str) -> String {
     out.policy().unwrap().to_owned()
 }
 
+/// A statement of the bucket's owner: S3 server access logs may write under access-logs/.
+fn access_logs_statement(bucket: &str) -> Value {
+    json!({
+        "Sid": "AllowServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/access-logs/*")
+    })
+}
+
+/// Puts `policy` as the bucket's policy, as its owner would.
+fn seed_policy(bucket: &str, policy: &str) {
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy)
+                .send(),
+        )
+        .expect("seed policy");
+}
+
 /// The bucket's Block Public Access flags, in S3's order, as stored.
 fn public_access_block(bucket: &str) -> [Option<bool>; 4] {
     let out = moto()
@@ -960,23 +970,11 @@ fn our_resources(bucket: &str) -> Vec<String> {
 fn clusters_sharing_a_bucket_keep_each_others_public_grant() {
     let w = world("shared-bucket");
     moto().create_bucket(&w.bucket);
-    let theirs = json!({
-        "Sid": "AllowServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": { "Service": "logging.s3.amazonaws.com" },
-        "Action": "s3:PutObject",
-        "Resource": format!("arn:aws:s3:::{}/access-logs/*", w.bucket)
-    });
-    moto()
-        .block_on(
-            moto()
-                .client()
-                .put_bucket_policy()
-                .bucket(&w.bucket)
-                .policy(json!({ "Version": "2012-10-17", "Statement": [theirs] }).to_string())
-                .send(),
-        )
-        .expect("seed policy");
+    let theirs = access_logs_statement(&w.bucket);
+    seed_policy(
+        &w.bucket,
+        &json!({ "Version": "2012-10-17", "Statement": [theirs] }).to_string(),
+    );
 
     for prefix in ["c1", "c2", "c3"] {
         w.bootstrap_prefix(prefix, &[]).assert_success();
@@ -1040,16 +1038,7 @@ fn a_bucket_policy_over_20_kb_is_refused_before_s3_and_nothing_changes() {
     let seeded =
         json!({ "Version": "2012-10-17", "Statement": [statement(&prefixes)] }).to_string();
     assert!(prefixes.len() >= 100, "{} clusters", prefixes.len());
-    moto()
-        .block_on(
-            moto()
-                .client()
-                .put_bucket_policy()
-                .bucket(&w.bucket)
-                .policy(&seeded)
-                .send(),
-        )
-        .expect("seed policy");
+    seed_policy(&w.bucket, &seeded);
     moto().reset_requests(&w.bucket);
 
     let out = w.bootstrap_prefix("fleet-cluster-new1", &[]).assert_exit(2);

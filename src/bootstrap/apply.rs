@@ -6,18 +6,20 @@ use super::{BootstrapChange, Effects, Error};
 /// A failed apply: the error, and which changes were made before it (they stay; the next run
 /// observes them and carries on).
 #[derive(Debug, thiserror::Error)]
-#[error("{error}{}", applied_note(.applied))]
+#[error("{error}{}", applied_note(.applied, .rerun))]
 pub struct ApplyError {
     pub error: Error,
     pub applied: Vec<String>,
+    /// The command that finishes the job (`bootstrap`, `bootstrap --delete`).
+    pub rerun: &'static str,
 }
 
-fn applied_note(applied: &[String]) -> String {
+fn applied_note(applied: &[String], rerun: &str) -> String {
     if applied.is_empty() {
         String::new()
     } else {
         format!(
-            " (already done, and kept: {}; run bootstrap again to finish)",
+            " (already done, and kept: {}; run {rerun} again to finish)",
             applied.join(", ")
         )
     }
@@ -81,7 +83,13 @@ pub async fn apply(
         };
         match result {
             Ok(()) => applied.push(change.action().to_owned()),
-            Err(error) => return Err(ApplyError { error, applied }),
+            Err(error) => {
+                return Err(ApplyError {
+                    error,
+                    applied,
+                    rerun: "bootstrap",
+                })
+            }
         }
     }
     Ok((applied.len(), created_arn))

@@ -34,6 +34,8 @@ pub enum Error {
     UnmanagedRole { name: String, arn: String },
     #[error("IAM role {name} was created by someone else while this run was creating it; run bootstrap again to reconcile it")]
     RoleCreatedMeanwhile { name: String },
+    #[error("IAM role {name} cannot be deleted: it still has a managed policy attached, another inline policy, or an instance profile (DeleteConflict). Detach them (`aws iam list-attached-role-policies --role-name {name}`, `aws iam list-role-policies --role-name {name}`, `aws iam list-instance-profiles-for-role --role-name {name}`), then run bootstrap --delete again to delete the role")]
+    RoleDeleteConflict { name: String },
     #[error("the bucket policy of {bucket}: {error}")]
     BucketPolicy { bucket: String, error: PolicyError },
     #[error("{}", other_public_statements_message(.bucket, .statements, .relaxed))]

@@ -19,117 +19,10 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
-use support::moto::{provider_arn, s3_control_log, AccountPublicAccessBlock, IamFault, ACCOUNT_ID};
+use support::bootstrap::*;
+use support::moto::{s3_control_log, AccountPublicAccessBlock, IamFault, ACCOUNT_ID};
 use support::*;
-
-const PREFIX: &str = "prod-1";
-
-/// One test's world: a fake API server, a kubeconfig, a bucket name (not created), a role
-/// name, and a command signing with the test's own access key id.
-struct World {
-    server: FakeApiServer,
-    _dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-    cmd: TestCommand,
-    bucket: String,
-    role: String,
-    access_key: String,
-}
-
-fn world(name: &str) -> World {
-    let server = FakeApiServer::with_scenario(Scenario::Rsa);
-    let (dir, mut cmd) = setup(name);
-    let kubeconfig = write_kubeconfig(dir.path(), &server);
-    let access_key = moto().unique_access_key(name);
-    cmd.moto(moto())
-        .env("AWS_ACCESS_KEY_ID", &access_key)
-        .env("AWS_ENDPOINT_URL_S3_CONTROL", moto().s3_control_endpoint());
-    let bucket = moto().unique_bucket(name);
-    let role = format!("kop-{bucket}");
-    World {
-        server,
-        _dir: dir,
-        kubeconfig,
-        cmd,
-        bucket,
-        role,
-        access_key,
-    }
-}
-
-impl World {
-    /// `bootstrap` for this world's bucket with prefix prod-1, path-style S3, no thumbprint
-    /// fetch (the bucket's public host is not reachable from here), plus `extra`.
-    fn bootstrap(&self, extra: &[&str]) -> TestCommand {
-        self.bootstrap_prefix(PREFIX, extra)
-    }
-
-    /// `bootstrap` of the cluster published under `prefix` of this world's bucket.
-    fn bootstrap_prefix(&self, prefix: &str, extra: &[&str]) -> TestCommand {
-        let mut cmd = self.cmd.clone();
-        cmd.args([
-            "bootstrap",
-            "--bucket",
-            &self.bucket,
-            "--prefix",
-            prefix,
-            "--s3-path-style",
-            "--thumbprint",
-            "none",
-            "--kubeconfig",
-        ])
-        .arg(&self.kubeconfig)
-        .args(extra);
-        cmd
-    }
-
-    fn with_role(&self, extra: &[&str]) -> TestCommand {
-        let mut args = vec!["--publisher-role", self.role.as_str()];
-        args.extend_from_slice(extra);
-        self.bootstrap(&args)
-    }
-
-    fn issuer(&self) -> String {
-        format!(
-            "https://{}.s3.us-east-1.amazonaws.com/{PREFIX}",
-            self.bucket
-        )
-    }
-
-    fn provider_arn(&self) -> String {
-        provider_arn(&self.issuer())
-    }
-
-    fn iam_requests(&self) -> support::moto::IamRequests {
-        moto().iam_requests_where(&[("access_key", &self.access_key)])
-    }
-
-    fn key(&self, key: &str) -> String {
-        format!("{PREFIX}/{key}")
-    }
-}
-
-fn bucket_policy(bucket: &str) -> Option<Value> {
-    let out = moto().block_on(moto().client().get_bucket_policy().bucket(bucket).send());
-    match out {
-        Ok(out) => Some(serde_json::from_str(out.policy().unwrap()).unwrap()),
-        Err(e)
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
-        {
-            None
-        }
-        Err(e) => panic!("get bucket policy {bucket}: {e:?}"),
-    }
-}
-
-fn bucket_exists(bucket: &str) -> bool {
-    moto()
-        .block_on(moto().client().head_bucket().bucket(bucket).send())
-        .is_ok()
-}
 
 /// The statement bootstrap owns, as templates/bucket-policy-statement.json renders it.
 fn our_statement(bucket: &str) -> Value {
@@ -733,14 +626,6 @@ fn seed_blocked_bucket_with_policy(w: &World, statements: Value) -> String {
     bucket_policy_text(&w.bucket)
 }
 
-/// The policy text exactly as S3 serves it.
-fn bucket_policy_text(bucket: &str) -> String {
-    let out = moto()
-        .block_on(moto().client().get_bucket_policy().bucket(bucket).send())
-        .expect("bucket policy");
-    out.policy().unwrap().to_owned()
-}
-
 /// The bucket's Block Public Access flags, in S3's order, as stored.
 fn public_access_block(bucket: &str) -> [Option<bool>; 4] {
     let out = moto()
@@ -922,33 +807,6 @@ fn sts_is_asked_for_the_account_once_per_bootstrap() {
     w.with_role(&[]).assert_success();
     let sts = moto().iam_requests_where(&[("service", "sts"), ("access_key", &w.access_key)]);
     assert_eq!(sts.count("GetCallerIdentity"), 1, "{:?}", sts.counts());
-}
-
-/// The public grant's resources of every cluster in `prefixes`, in that order.
-fn documents_of(bucket: &str, prefixes: &[&str]) -> Vec<String> {
-    prefixes
-        .iter()
-        .flat_map(|p| {
-            [
-                format!("arn:aws:s3:::{bucket}/{p}/.well-known/openid-configuration"),
-                format!("arn:aws:s3:::{bucket}/{p}/openid/v1/jwks"),
-            ]
-        })
-        .collect()
-}
-
-fn our_resources(bucket: &str) -> Vec<String> {
-    let policy = bucket_policy(bucket).expect("a bucket policy");
-    let statements = match &policy["Statement"] {
-        Value::Array(list) => list.clone(),
-        one => vec![one.clone()],
-    };
-    let ours: Vec<&Value> = statements
-        .iter()
-        .filter(|s| s["Sid"] == "KubeOidcPublisherPublicRead")
-        .collect();
-    assert_eq!(ours.len(), 1, "{policy:#}");
-    serde_json::from_value(ours[0]["Resource"].clone()).unwrap()
 }
 
 /// Issue 11: the second cluster's bootstrap in a shared bucket replaced the public grant, so

@@ -428,7 +428,8 @@ impl Effects for AwsEffects {
     async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
         match self.s3.head_object().bucket(bucket).key(key).send().await {
             Ok(_) => Ok(true),
-            Err(e) if crate::aws::classify(&e) == Kind::NotFound => Ok(false),
+            // A HEAD answer has no body: a missing key is a bare 404 (code NotFound).
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
             Err(e) => Err(classify(
                 "s3:GetObject",
                 &format!("{}/{key}", self.bucket_arn(bucket)),

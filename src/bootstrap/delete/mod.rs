@@ -8,8 +8,9 @@
 //!
 //! [`observe`] and [`apply`] talk to AWS only through the bootstrap [`Effects`] trait;
 //! [`plan()`](plan::plan) is pure and says, for each item, removed, kept (and why) or already
-//! gone, so a second run plans nothing. Whether the API server still signs with the issuer is
-//! the command's check (`commands/bootstrap`), made before anything here runs.
+//! gone, so a second run plans nothing. [`check_api_server`] decides, before anything is read
+//! from AWS, whether the cluster may be removed at all: not while its API server still signs
+//! tokens for the issuer (the command asks the API server).
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ use crate::bootstrap::ApplyError;
 
 mod plan;
 
-pub use plan::{plan, DeleteChange, DeletePlan, Gone, Kept};
+pub use plan::{check_api_server, plan, ApiServerCheck, DeleteChange, DeletePlan, Gone, Kept};
 
 /// What belongs to the cluster being removed.
 #[derive(Clone, Debug, PartialEq)]

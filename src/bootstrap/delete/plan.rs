@@ -247,3 +247,50 @@ fn plan_bucket_policy(
     }
     Ok(())
 }
+
+/// What the API server answered about the issuer it signs with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ApiServerCheck {
+    /// It signs with another issuer: this one can go.
+    Passed { api_server_issuer: String },
+    /// `--force`: not asked.
+    Skipped,
+}
+
+/// Whether the cluster may be removed, from what the API server answered: its discovery
+/// document's issuer, or why it could not be read. Refuses while it signs with `issuer`, and
+/// when it cannot tell; `--force` (`force`) skips the question. Pure.
+pub fn check_api_server(
+    issuer: &str,
+    answer: Option<Result<Option<String>, String>>,
+    force: bool,
+) -> Result<ApiServerCheck, Error> {
+    if force {
+        return Ok(ApiServerCheck::Skipped);
+    }
+    let cannot_tell = |reason: String| Error::CannotTellIfSigning {
+        issuer: issuer.to_owned(),
+        reason,
+    };
+    match answer {
+        None => Err(cannot_tell("--source files reads no API server".to_owned())),
+        Some(Err(reason)) => Err(cannot_tell(format!(
+            "the API server could not be read: {reason}"
+        ))),
+        Some(Ok(None)) => Err(cannot_tell(
+            "the API server's discovery document names no issuer".to_owned(),
+        )),
+        // An issuer is a URL: a trailing slash names the same one.
+        Some(Ok(Some(signing)))
+            if signing.trim_end_matches('/') == issuer.trim_end_matches('/') =>
+        {
+            Err(Error::StillSigning {
+                issuer: issuer.to_owned(),
+            })
+        }
+        Some(Ok(Some(signing))) => Ok(ApiServerCheck::Passed {
+            api_server_issuer: signing,
+        }),
+    }
+}

@@ -269,3 +269,44 @@ async fn a_role_iam_refuses_to_delete_says_what_to_detach_and_what_is_done() {
         ["iam:DeleteRole"]
     );
 }
+
+#[test]
+fn the_api_server_check_refuses_while_it_signs_for_the_issuer_or_cannot_tell() {
+    let issuer = "https://acme-oidc.s3.eu-west-1.amazonaws.com/c1";
+    let other = Some(Ok(Some("https://kubernetes.default.svc".to_owned())));
+    assert_eq!(
+        check_api_server(issuer, other.clone(), false).unwrap(),
+        ApiServerCheck::Passed {
+            api_server_issuer: "https://kubernetes.default.svc".into()
+        }
+    );
+    for signing in [issuer.to_owned(), format!("{issuer}/")] {
+        let error = check_api_server(issuer, Some(Ok(Some(signing))), false).unwrap_err();
+        assert!(matches!(error, Error::StillSigning { .. }), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("InvalidIdentityToken") && text.contains("--force"),
+            "{text}"
+        );
+    }
+    for answer in [
+        None,
+        Some(Err("connection refused".to_owned())),
+        Some(Ok(None)),
+    ] {
+        let error = check_api_server(issuer, answer.clone(), false).unwrap_err();
+        assert!(
+            matches!(error, Error::CannotTellIfSigning { .. }),
+            "{answer:?}"
+        );
+        assert!(error.to_string().contains("--force"), "{error}");
+        assert_eq!(
+            check_api_server(issuer, answer, true).unwrap(),
+            ApiServerCheck::Skipped
+        );
+    }
+    assert_eq!(
+        check_api_server(issuer, Some(Ok(Some(issuer.into()))), true).unwrap(),
+        ApiServerCheck::Skipped
+    );
+}

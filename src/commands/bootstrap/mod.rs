@@ -3,7 +3,9 @@
 //! changes, the documents and the OIDC provider through `crate::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
-//! next steps.
+//! next steps. `--delete` is [`delete`]'s.
+
+mod delete;
 
 use std::collections::BTreeMap;
 
@@ -33,7 +35,11 @@ use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let result = bootstrap(args).await;
+    let result = if args.delete {
+        delete::delete(args).await
+    } else {
+        bootstrap(args).await
+    };
     if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
@@ -119,14 +125,17 @@ fn audiences(config: &SyncConfig) -> Vec<String> {
     )
 }
 
-async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let Validated {
-        mut config,
-        bucket,
-        prefix,
-        store,
-        role,
-    } = validate(args)?;
+/// The AWS side both bootstrap and `bootstrap --delete` start from: the SDK configuration,
+/// its region and partition, the issuer, and the effects.
+struct Aws {
+    sdk: aws_config::SdkConfig,
+    region: String,
+    partition: &'static str,
+    issuer: Issuer,
+    effects: AwsEffects,
+}
+
+async fn connect(config: &SyncConfig, bucket: &str, prefix: &str) -> anyhow::Result<Aws> {
     let sdk = crate::aws::load(config.region.as_deref(), config.timeout).await;
     let region = sdk.region().map(|r| r.as_ref().to_owned()).ok_or_else(|| {
         anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION")
@@ -134,7 +143,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let partition = partition(&region);
     let issuer = match &config.issuer {
         IssuerChoice::Explicit(issuer) => issuer.clone(),
-        IssuerChoice::FromBucket => Issuer::for_s3_bucket(&bucket, &region, &prefix)?,
+        IssuerChoice::FromBucket => Issuer::for_s3_bucket(bucket, &region, prefix)?,
     };
     let effects = AwsEffects::new(
         crate::aws::s3_client(&sdk, config.s3_path_style),
@@ -143,17 +152,46 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         crate::aws::sts_client(&sdk),
         partition,
     );
+    Ok(Aws {
+        sdk,
+        region,
+        partition,
+        issuer,
+        effects,
+    })
+}
+
+/// The name the role (and sync's provider) is tagged with: `--cluster-name`, else the
+/// issuer's host/path (sync's default cluster tag).
+fn cluster_name(args: &BootstrapArgs, issuer: &Issuer) -> String {
+    args.publish
+        .iam
+        .cluster_name
+        .clone()
+        .unwrap_or_else(|| issuer.provider_url().to_owned())
+}
+
+async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
+    let Validated {
+        mut config,
+        bucket,
+        prefix,
+        store,
+        role,
+    } = validate(args)?;
+    let Aws {
+        sdk,
+        region,
+        partition,
+        issuer,
+        effects,
+    } = connect(&config, &bucket, &prefix).await?;
 
     // observe → plan
     let account = effects.account_id().await?;
     let provider_arn = policy::provider_arn(partition, &account, &issuer)?;
     // The role is tagged like the provider (sync's default cluster tag is the issuer's host/path).
-    let cluster_name = args
-        .publish
-        .iam
-        .cluster_name
-        .clone()
-        .unwrap_or_else(|| issuer.provider_url().to_owned());
+    let cluster_name = cluster_name(args, &issuer);
     let desired_role = match &role {
         None => None,
         Some((name, namespace, service_account)) => {

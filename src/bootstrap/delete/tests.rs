@@ -310,3 +310,18 @@ fn the_api_server_check_refuses_while_it_signs_for_the_issuer_or_cannot_tell() {
         ApiServerCheck::Skipped
     );
 }
+
+#[tokio::test]
+async fn the_operator_policy_allows_every_call_delete_makes() {
+    let effects = world(&["c1", "c2"], false);
+    let mut actions = Vec::new();
+    for cluster in ["c1", "c2"] {
+        let plan = delete(&effects, &target(cluster, Some(&format!("role-{cluster}")))).await;
+        actions.extend(plan.changes.iter().map(DeleteChange::action));
+    }
+    assert!(actions.contains(&"s3:DeleteBucketPolicy"), "{actions:?}");
+    let template = policy::OPERATOR_POLICY.text;
+    for action in actions {
+        assert!(template.contains(&format!("\"{action}\"")), "{action}");
+    }
+}

@@ -95,16 +95,7 @@ fn removing_clusters_from_a_shared_bucket_touches_nothing_of_the_others_or_the_o
     let w = world("delete-shared");
     moto().create_bucket(&w.bucket);
     let owner = json!({ "Version": "2012-10-17", "Statement": [owners_statement(&w.bucket)] });
-    moto()
-        .block_on(
-            moto()
-                .client()
-                .put_bucket_policy()
-                .bucket(&w.bucket)
-                .policy(owner.to_string())
-                .send(),
-        )
-        .expect("seed policy");
+    put_bucket_policy(&w.bucket, &owner);
     for prefix in ["c1", "c2", "c3"] {
         bootstrap(&w, prefix);
     }

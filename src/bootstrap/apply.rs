@@ -25,6 +25,27 @@ fn applied_note(applied: &[String], rerun: &str) -> String {
     }
 }
 
+/// Adds a call that was made to `applied`, or turns its failure into an [`ApplyError`] that
+/// names the calls made before it and the command (`rerun`) that finishes the job.
+pub(super) fn record(
+    result: Result<(), Error>,
+    action: &str,
+    applied: &mut Vec<String>,
+    rerun: &'static str,
+) -> Result<(), ApplyError> {
+    match result {
+        Ok(()) => {
+            applied.push(action.to_owned());
+            Ok(())
+        }
+        Err(error) => Err(ApplyError {
+            error,
+            applied: std::mem::take(applied),
+            rerun,
+        }),
+    }
+}
+
 /// Makes the changes in order; stops at the first failure. Returns the number of calls made
 /// and the ARN of a role it created.
 pub async fn apply(
@@ -81,16 +102,7 @@ pub async fn apply(
                     .await
             }
         };
-        match result {
-            Ok(()) => applied.push(change.action().to_owned()),
-            Err(error) => {
-                return Err(ApplyError {
-                    error,
-                    applied,
-                    rerun: "bootstrap",
-                })
-            }
-        }
+        record(result, change.action(), &mut applied, "bootstrap")?;
     }
     Ok((applied.len(), created_arn))
 }

@@ -155,3 +155,17 @@ pub fn our_resources(bucket: &str) -> Vec<String> {
     assert_eq!(ours.len(), 1, "{policy:#}");
     serde_json::from_value(ours[0]["Resource"].clone()).unwrap()
 }
+
+/// Sets the bucket's policy as its owner would (signed, outside the code under test).
+pub fn put_bucket_policy(bucket: &str, policy: &Value) {
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy.to_string())
+                .send(),
+        )
+        .expect("seed policy");
+}

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{BucketHead, Effects, Error, ObservedRole, ROLE_POLICY_NAME};
+use crate::bootstrap::apply::record;
 use crate::bootstrap::ApplyError;
 
 mod plan;
@@ -123,16 +124,7 @@ pub async fn apply(changes: &[DeleteChange], effects: &dyn Effects) -> Result<us
             }
             DeleteChange::DeleteRole { role } => effects.delete_role(role).await,
         };
-        match result {
-            Ok(()) => applied.push(change.action().to_owned()),
-            Err(error) => {
-                return Err(ApplyError {
-                    error,
-                    applied,
-                    rerun: "bootstrap --delete",
-                })
-            }
-        }
+        record(result, change.action(), &mut applied, "bootstrap --delete")?;
     }
     Ok(applied.len())
 }

@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::{cluster_name, connect, validate, Aws, Validated};
+use super::{cluster_name, connect, validate, Aws, Cluster, Validated};
 use crate::bootstrap::delete::{self, ApiServerCheck, DeleteChange, DeletePlan, Gone, Kept};
 use crate::bootstrap::Effects;
 use crate::cli::BootstrapArgs;
@@ -20,23 +20,19 @@ use crate::output::OutputFormat;
 use crate::source::SourceKind;
 
 pub(super) async fn delete(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let Validated {
-        config,
-        bucket,
-        prefix,
-        store,
-        role,
-    } = validate(args)?;
+    let flags = validate(args)?;
+    let Validated { config, bucket, .. } = &flags;
     let Aws {
         region,
         partition,
         issuer,
         effects,
         ..
-    } = connect(&config, &bucket, &prefix).await?;
+    } = connect(config, bucket, &flags.prefix).await?;
     // Before anything is read from AWS: an issuer still in use is not removed.
-    let answer = api_server_issuer(&config).await;
+    let answer = api_server_issuer(config).await;
     let api_server = delete::check_api_server(issuer.as_str(), answer, args.force)?;
+    let prefix = &flags.prefix;
 
     let account = effects.account_id().await?;
     let key_prefix = if prefix.is_empty() {
@@ -45,14 +41,14 @@ pub(super) async fn delete(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         format!("{prefix}/")
     };
     let target = delete::Target {
-        statement: policy::bucket_policy_statement(partition, &bucket, &prefix)?,
-        bucket,
+        statement: policy::bucket_policy_statement(partition, bucket, prefix)?,
+        bucket: bucket.clone(),
         keys: [DISCOVERY_PATH, JWKS_PATH, STATE_PATH]
             .iter()
             .map(|path| format!("{key_prefix}{path}"))
             .collect(),
         provider_arn: policy::provider_arn(partition, &account, &issuer)?,
-        role: role.map(|(name, _, _)| name),
+        role: flags.role.as_ref().map(|(name, _, _)| name.clone()),
         cluster_name: cluster_name(args, &issuer),
     };
     let observed = delete::observe(&effects, &target).await?;
@@ -71,10 +67,7 @@ pub(super) async fn delete(args: &BootstrapArgs) -> anyhow::Result<Exit> {
             (Mode::DryRun, false) => "planned",
             (Mode::Check, false) => "drift",
         },
-        issuer: issuer.to_string(),
-        store,
-        region,
-        account_id: account,
+        cluster: Cluster::new(&issuer, &flags.store, &region, &account),
         api_server,
         calls: plan.changes.iter().map(DeleteChange::describe).collect(),
         plan,
@@ -123,10 +116,8 @@ async fn api_server_issuer(config: &SyncConfig) -> Option<Result<Option<String>,
 struct Summary {
     /// `deleted`, `nothing_to_delete`, `planned` (--dry-run) or `drift` (--check).
     status: &'static str,
-    issuer: String,
-    store: String,
-    region: String,
-    account_id: String,
+    #[serde(flatten)]
+    cluster: Cluster,
     /// Whether the API server still signs for the issuer was checked, or skipped (--force).
     api_server: ApiServerCheck,
     /// Every AWS call that changes something, in order: made (or, in a dry run, to be made).
@@ -153,7 +144,7 @@ impl Summary {
         };
         out.push_str(&format!(
             "{heading}: the cluster of issuer {} from {} (account {}, {})\n",
-            self.issuer, self.store, self.account_id, self.region
+            self.cluster.issuer, self.cluster.store, self.cluster.account_id, self.cluster.region
         ));
         let verb = if self.mode == Mode::Apply {
             "removed"

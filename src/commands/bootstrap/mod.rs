@@ -348,14 +348,32 @@ struct SummaryInputs<'a> {
     source_files: bool,
 }
 
-/// Everything bootstrap prints; `--output json` prints exactly this object.
+/// Which cluster, in which account: the head of bootstrap's and `--delete`'s output.
 #[derive(Serialize)]
-struct Summary {
-    status: &'static str,
+struct Cluster {
     issuer: String,
     store: String,
     region: String,
     account_id: String,
+}
+
+impl Cluster {
+    fn new(issuer: &Issuer, store: &str, region: &str, account: &str) -> Cluster {
+        Cluster {
+            issuer: issuer.to_string(),
+            store: store.to_owned(),
+            region: region.to_owned(),
+            account_id: account.to_owned(),
+        }
+    }
+}
+
+/// Everything bootstrap prints; `--output json` prints exactly this object.
+#[derive(Serialize)]
+struct Summary {
+    status: &'static str,
+    #[serde(flatten)]
+    cluster: Cluster,
     /// Every AWS call that changes something, in order: made (or, in a dry run, to be made).
     calls: Vec<String>,
     /// The bucket's and the role's changes as data.
@@ -442,10 +460,7 @@ impl Summary {
         }
         Summary {
             status,
-            issuer: issuer.to_string(),
-            store: store.to_owned(),
-            region: region.to_owned(),
-            account_id: account.to_owned(),
+            cluster: Cluster::new(issuer, store, region, account),
             calls,
             changes: plan.changes().cloned().collect(),
             publish,
@@ -484,7 +499,7 @@ impl Summary {
         };
         out.push_str(&format!(
             "{heading}: {} serving {keys} for issuer {} (account {}, {})\n",
-            self.store, self.issuer, self.account_id, self.region
+            self.cluster.store, self.cluster.issuer, self.cluster.account_id, self.cluster.region
         ));
         for call in &self.calls {
             out.push_str(&format!("  {call}\n"));
@@ -506,7 +521,7 @@ impl Summary {
             out.push_str(&format!("warning: {warning}\n"));
         }
 
-        out.push_str(&format!("\nissuer:   {}\n", self.issuer));
+        out.push_str(&format!("\nissuer:   {}\n", self.cluster.issuer));
         if let Some(arn) = &self.provider_arn {
             out.push_str(&format!("provider: {arn}\n"));
         }
@@ -517,7 +532,7 @@ impl Summary {
         let migrating = self
             .api_server_issuer
             .as_deref()
-            .is_some_and(|current| current != self.issuer);
+            .is_some_and(|current| current != self.cluster.issuer);
         out.push_str(if migrating {
             "\nAPI server flags (every kube-apiserver; the new issuer first, the current one kept second so tokens already issued stay valid):\n"
         } else {

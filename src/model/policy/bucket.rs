@@ -46,13 +46,7 @@ pub fn merge_bucket_policy(
     statement: Value,
     bucket: &str,
 ) -> Result<(Value, bool), PolicyError> {
-    let sid = statement
-        .get("Sid")
-        .and_then(Value::as_str)
-        .ok_or(PolicyError::ExistingPolicyShape(
-            "the statement to merge has no Sid",
-        ))?
-        .to_string();
+    let sid = sid_of(&statement, "the statement to merge has no Sid")?;
     let existing = existing.map(str::trim).filter(|text| !text.is_empty());
     let Some(existing) = existing else {
         return Ok((
@@ -60,16 +54,8 @@ pub fn merge_bucket_policy(
             true,
         ));
     };
-    let mut policy: Value = serde_json::from_str(existing)
-        .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    let mut policy = parse_refusing_impostors(existing, &sid, bucket)?;
     let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
-    if let Some(reason) = bucket_statement::statements(&policy)
-        .into_iter()
-        .filter(|s| is_ours(s))
-        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
-    {
-        return Err(PolicyError::NotOurStatement { sid, reason });
-    }
     // Other clusters that share the bucket are granted by the same statement: keep their
     // documents and add ours, so no cluster's bootstrap takes another's grant away.
     let granted: Vec<Value> = bucket_statement::statements(&policy)
@@ -127,6 +113,34 @@ pub fn merge_bucket_policy(
     Ok((policy, changed))
 }
 
+/// The `Sid` of the statement to merge or remove.
+fn sid_of(statement: &Value, missing: &'static str) -> Result<String, PolicyError> {
+    statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(PolicyError::ExistingPolicyShape(missing))
+}
+
+/// Parses the existing policy; refuses it when a statement with our `Sid` is not ours in
+/// shape ([`bucket_statement::not_ours_because`]): a Sid is only a name, and the owner's
+/// `Deny` that happens to carry it must not be edited.
+fn parse_refusing_impostors(existing: &str, sid: &str, bucket: &str) -> Result<Value, PolicyError> {
+    let policy: Value = serde_json::from_str(existing)
+        .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    if let Some(reason) = bucket_statement::statements(&policy)
+        .into_iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
+    {
+        return Err(PolicyError::NotOurStatement {
+            sid: sid.to_owned(),
+            reason,
+        });
+    }
+    Ok(policy)
+}
+
 /// What [`remove_from_bucket_policy`] leaves behind.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BucketPolicyRemoval {
@@ -152,26 +166,12 @@ pub fn remove_from_bucket_policy(
     statement: &Value,
     bucket: &str,
 ) -> Result<BucketPolicyRemoval, PolicyError> {
-    let sid = statement
-        .get("Sid")
-        .and_then(Value::as_str)
-        .ok_or(PolicyError::ExistingPolicyShape(
-            "the statement to remove has no Sid",
-        ))?
-        .to_string();
+    let sid = sid_of(statement, "the statement to remove has no Sid")?;
     let Some(existing) = existing.map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(BucketPolicyRemoval::Unchanged);
     };
-    let mut policy: Value = serde_json::from_str(existing)
-        .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    let mut policy = parse_refusing_impostors(existing, &sid, bucket)?;
     let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
-    if let Some(reason) = bucket_statement::statements(&policy)
-        .into_iter()
-        .filter(|s| is_ours(s))
-        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
-    {
-        return Err(PolicyError::NotOurStatement { sid, reason });
-    }
     match policy.get("Statement") {
         _ if !policy.is_object() => {
             return Err(PolicyError::ExistingPolicyShape("it is not a JSON object"))
@@ -389,16 +389,21 @@ mod tests {
         bucket_policy_statement("aws", "my-oidc", "c1").unwrap()
     }
 
-    #[test]
-    fn merge_bucket_policy_table() {
-        let theirs = json!({
+    /// The owner's statement: kept as it is by the merge and by the removal.
+    fn deny_insecure_transport() -> Value {
+        json!({
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
             "Resource": ["arn:aws:s3:::my-oidc", "arn:aws:s3:::my-oidc/*"],
             "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-        });
+        })
+    }
+
+    #[test]
+    fn merge_bucket_policy_table() {
+        let theirs = deny_insecure_transport();
         // Ours for another prefix (another cluster's bootstrap): kept, with our documents added,
         // so one cluster's bootstrap never takes another's grant away.
         let mut other = ours();
@@ -491,14 +496,7 @@ mod tests {
 
     #[test]
     fn remove_from_bucket_policy_table() {
-        let theirs = json!({
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": ["arn:aws:s3:::my-oidc", "arn:aws:s3:::my-oidc/*"],
-            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-        });
+        let theirs = deny_insecure_transport();
         let grant = |prefixes: &[&str]| {
             let mut s = ours();
             s["Resource"] = json!(prefixes

@@ -106,8 +106,13 @@ fn removing_clusters_from_a_shared_bucket_touches_nothing_of_the_others_or_the_o
     let extra_key = "c2/notes/keep-me.txt";
     moto().put_object(&w.bucket, extra_key, b"not ours", None, None);
 
-    // --dry-run: every call listed, none made.
+    // --check: exit 1 while something is left to remove; --dry-run: every call listed,
+    // none made.
     moto().reset_requests(&w.bucket);
+    let iam_before = w.iam_requests().writes();
+    let out = delete(&w, "c2", &["--check"]).assert_exit(1);
+    assert!(stdout_str(&out).contains("changes pending (--check, nothing changed)"));
+    assert_eq!(w.iam_requests().writes(), iam_before);
     let iam_before = w.iam_requests().writes();
     let out = delete(&w, "c2", &["--dry-run", "--output", "json"]).assert_success();
     let summary = json_of(&out);

@@ -57,7 +57,7 @@ pub enum Error {
         detail: String,
     },
     #[error(
-        "{action} on {resource} failed: {detail}; run bootstrap again (every step is repeatable)"
+        "{action} on {resource} failed: {detail}; run the same bootstrap (or bootstrap --delete) command again (every step is repeatable)"
     )]
     Service {
         action: &'static str,

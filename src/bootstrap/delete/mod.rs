@@ -34,6 +34,8 @@ pub struct Target {
     /// The keys of the cluster's objects: discovery document, JWKS, state object.
     pub keys: Vec<String>,
     pub provider_arn: String,
+    /// `false` with `--no-iam`: the provider is neither read nor removed.
+    pub provider: bool,
     /// `--publisher-role`.
     pub role: Option<String>,
     /// The name the role's cluster tag carries when bootstrap created it for this cluster.
@@ -90,12 +92,15 @@ pub async fn observe(effects: &dyn Effects, target: &Target) -> Result<Observed,
         let policy = effects.role_policy(name, ROLE_POLICY_NAME).await?;
         Ok::<_, Error>(Some(ObservedRole { state, policy }))
     };
-    let ((bucket_exists, policy, objects), provider, role) = futures::future::try_join3(
-        bucket_state,
-        effects.provider_tags(&target.provider_arn),
-        role,
-    )
-    .await?;
+    let provider = async {
+        if target.provider {
+            effects.provider_tags(&target.provider_arn).await
+        } else {
+            Ok(None)
+        }
+    };
+    let ((bucket_exists, policy, objects), provider, role) =
+        futures::future::try_join3(bucket_state, provider, role).await?;
     Ok(Observed {
         bucket_exists,
         policy,

@@ -133,6 +133,10 @@ pub fn plan(target: &Target, observed: &Observed) -> Result<DeletePlan, Error> {
 
     let provider = format!("IAM OIDC provider {}", target.provider_arn);
     match &observed.provider {
+        None if !target.provider => plan.kept.push(Kept {
+            item: provider,
+            reason: "--no-iam: not looked at".to_owned(),
+        }),
         None => plan.gone.push(gone(provider)),
         Some(tags) if managed(tags) => plan.changes.push(DeleteChange::DeleteProvider {
             arn: target.provider_arn.clone(),

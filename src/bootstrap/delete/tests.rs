@@ -36,6 +36,7 @@ fn target(cluster: &str, role: Option<&str>) -> Target {
         .map(|k| format!("{cluster}/{k}"))
         .collect(),
         provider_arn: provider_arn(cluster),
+        provider: true,
         role: role.map(str::to_owned),
         cluster_name: cluster.into(),
     }
@@ -324,4 +325,16 @@ async fn the_operator_policy_allows_every_call_delete_makes() {
     for action in actions {
         assert!(template.contains(&format!("\"{action}\"")), "{action}");
     }
+}
+
+#[tokio::test]
+async fn with_no_iam_the_provider_is_neither_read_nor_removed() {
+    let effects = world(&["c1"], false);
+    let mut c1 = target("c1", None);
+    c1.provider = false;
+    let plan = delete(&effects, &c1).await;
+    assert!(effects.has_provider(&provider_arn("c1")));
+    assert_eq!(effects.calls("provider_tags"), 0);
+    assert_eq!(plan.kept.len(), 1, "{plan:?}");
+    assert!(plan.kept[0].reason.starts_with("--no-iam"));
 }

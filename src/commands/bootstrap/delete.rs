@@ -48,6 +48,7 @@ pub(super) async fn delete(args: &BootstrapArgs) -> anyhow::Result<Exit> {
             .map(|path| format!("{key_prefix}{path}"))
             .collect(),
         provider_arn: policy::provider_arn(partition, &account, &issuer)?,
+        provider: config.iam.is_some(),
         role: flags.role.as_ref().map(|(name, _, _)| name.clone()),
         cluster_name: cluster_name(args, &issuer),
     };

@@ -3,7 +3,8 @@
 //! leaves the others' grants, objects, providers and roles and the owner's statement as they
 //! were, and a re-run writes nothing; removing the rest leaves the owner's statement alone (or
 //! no policy at all); a provider and a role without our tag are kept; a role IAM refuses to
-//! delete (DeleteConflict: moto answers as IAM does) says what to detach; and the command
+//! delete (DeleteConflict: moto answers as IAM does) says what to detach; a refused call
+//! names its action and a re-run finishes; and the command
 //! refuses while the API server still signs for the issuer, or when it cannot tell, unless
 //! --force. Each test has its own bucket, roles and access key id (see tests/bootstrap.rs).
 
@@ -362,4 +363,38 @@ fn refuses_when_it_cannot_tell_whether_the_issuer_is_in_use() {
     assert_eq!(moto().requests(&w.bucket).writes(), 0);
     assert_eq!(w.iam_requests().writes(), iam_before);
     assert_cluster_intact(&w, PREFIX);
+}
+
+/// A refused call stops the run: the message names the action and the operator policy, says
+/// what was already removed, and a re-run (once allowed) finishes with only what is left.
+#[test]
+fn access_denied_on_delete_provider_names_the_action_and_a_rerun_finishes() {
+    let w = world("delete-denied");
+    bootstrap(&w, PREFIX);
+    moto().inject_iam_fault(&support::moto::IamFault {
+        provider: None,
+        access_key: Some(w.access_key.clone()),
+        ..support::moto::IamFault::access_denied("").action("DeleteOpenIDConnectProvider")
+    });
+    let out = delete(&w, PREFIX, &["--output", "json"]).assert_exit(2);
+    let stderr = stderr_str(&out);
+    for expected in [
+        "access denied: iam:DeleteOpenIDConnectProvider",
+        "templates/operator-policy.json",
+        "already done, and kept: s3:DeleteBucketPolicy, s3:DeleteObject",
+        "run bootstrap --delete again",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert_eq!(json_of(&out)["status"], "error");
+    assert!(moto().get_provider(&w.provider_arn()).is_some());
+    assert_eq!(bucket_policy(&w.bucket), None);
+
+    let out = delete(&w, PREFIX, &["--output", "json"]).assert_success();
+    let summary = json_of(&out);
+    assert_eq!(
+        summary["writes"], 3,
+        "provider, role policy, role: {summary}"
+    );
+    assert_cluster_gone(&w, PREFIX);
 }

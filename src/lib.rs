@@ -13,9 +13,10 @@
 //! [`publish`] builds the effects a validated [`config::SyncConfig`] names and runs that loop
 //! once; every command that publishes (`sync`, `bootstrap`, `rotate`) goes through it, and
 //! [`run`] repeats it as a daemon, with health and metrics endpoints. [`bootstrap`] is the
-//! one-time AWS setup (bucket, publisher role) as its own observe → plan → apply; [`doctor`]
+//! one-time AWS setup (bucket, publisher role) as its own observe → plan → apply, and its
+//! inverse, removing one cluster from a shared bucket (`bootstrap::delete`); [`doctor`]
 //! observes everything and explains what is wrong. [`commands`] holds one thin file per
-//! subcommand; [`cli`] the flags.
+//! subcommand (`bootstrap/` two: set up, and `--delete`); [`cli`] the flags.
 //!
 //! The arrows point one way: `commands` → `run` → `publish` → `reconcile` → the effects
 //! (`source`, `store`, `iam`, `tls`, `aws`) → `model` and `plan`. `model` and `plan` never

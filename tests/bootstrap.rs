@@ -19,117 +19,10 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
-use support::moto::{provider_arn, s3_control_log, AccountPublicAccessBlock, IamFault, ACCOUNT_ID};
+use support::bootstrap::*;
+use support::moto::{s3_control_log, AccountPublicAccessBlock, IamFault, ACCOUNT_ID};
 use support::*;
-
-const PREFIX: &str = "prod-1";
-
-/// One test's world: a fake API server, a kubeconfig, a bucket name (not created), a role
-/// name, and a command signing with the test's own access key id.
-struct World {
-    server: FakeApiServer,
-    _dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-    cmd: TestCommand,
-    bucket: String,
-    role: String,
-    access_key: String,
-}
-
-fn world(name: &str) -> World {
-    let server = FakeApiServer::with_scenario(Scenario::Rsa);
-    let (dir, mut cmd) = setup(name);
-    let kubeconfig = write_kubeconfig(dir.path(), &server);
-    let access_key = moto().unique_access_key(name);
-    cmd.moto(moto())
-        .env("AWS_ACCESS_KEY_ID", &access_key)
-        .env("AWS_ENDPOINT_URL_S3_CONTROL", moto().s3_control_endpoint());
-    let bucket = moto().unique_bucket(name);
-    let role = format!("kop-{bucket}");
-    World {
-        server,
-        _dir: dir,
-        kubeconfig,
-        cmd,
-        bucket,
-        role,
-        access_key,
-    }
-}
-
-impl World {
-    /// `bootstrap` for this world's bucket with prefix prod-1, path-style S3, no thumbprint
-    /// fetch (the bucket's public host is not reachable from here), plus `extra`.
-    fn bootstrap(&self, extra: &[&str]) -> TestCommand {
-        self.bootstrap_prefix(PREFIX, extra)
-    }
-
-    /// `bootstrap` of the cluster published under `prefix` of this world's bucket.
-    fn bootstrap_prefix(&self, prefix: &str, extra: &[&str]) -> TestCommand {
-        let mut cmd = self.cmd.clone();
-        cmd.args([
-            "bootstrap",
-            "--bucket",
-            &self.bucket,
-            "--prefix",
-            prefix,
-            "--s3-path-style",
-            "--thumbprint",
-            "none",
-            "--kubeconfig",
-        ])
-        .arg(&self.kubeconfig)
-        .args(extra);
-        cmd
-    }
-
-    fn with_role(&self, extra: &[&str]) -> TestCommand {
-        let mut args = vec!["--publisher-role", self.role.as_str()];
-        args.extend_from_slice(extra);
-        self.bootstrap(&args)
-    }
-
-    fn issuer(&self) -> String {
-        format!(
-            "https://{}.s3.us-east-1.amazonaws.com/{PREFIX}",
-            self.bucket
-        )
-    }
-
-    fn provider_arn(&self) -> String {
-        provider_arn(&self.issuer())
-    }
-
-    fn iam_requests(&self) -> support::moto::IamRequests {
-        moto().iam_requests_where(&[("access_key", &self.access_key)])
-    }
-
-    fn key(&self, key: &str) -> String {
-        format!("{PREFIX}/{key}")
-    }
-}
-
-fn bucket_policy(bucket: &str) -> Option<Value> {
-    let out = moto().block_on(moto().client().get_bucket_policy().bucket(bucket).send());
-    match out {
-        Ok(out) => Some(serde_json::from_str(out.policy().unwrap()).unwrap()),
-        Err(e)
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
-        {
-            None
-        }
-        Err(e) => panic!("get bucket policy {bucket}: {e:?}"),
-    }
-}
-
-fn bucket_exists(bucket: &str) -> bool {
-    moto()
-        .block_on(moto().client().head_bucket().bucket(bucket).send())
-        .is_ok()
-}
 
 /// The statement bootstrap owns, as templates/bucket-policy-statement.json renders it.
 fn our_statement(bucket: &str) -> Value {
@@ -420,7 +313,7 @@ fn other_statements_of_an_existing_bucket_policy_are_kept() {
     // requests, so an insecure-transport Deny would lock the test out.)
     let theirs = access_logs_statement(&w.bucket);
     let existing = json!({ "Version": "2012-10-17", "Statement": [theirs] });
-    seed_policy(&w.bucket, &existing.to_string());
+    put_bucket_policy(&w.bucket, &existing);
     let out = w.bootstrap(&[]).assert_success();
     assert!(
         stdout_str(&out).contains("1 other statement kept"),
@@ -690,16 +583,10 @@ fn seed_blocked_bucket_with_policy(w: &World, statements: Value) -> String {
     use aws_sdk_s3::types::PublicAccessBlockConfiguration;
     moto().create_bucket(&w.bucket);
     let client = moto().client();
-    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
-    moto()
-        .block_on(
-            client
-                .put_bucket_policy()
-                .bucket(&w.bucket)
-                .policy(policy.to_string())
-                .send(),
-        )
-        .expect("seed policy");
+    put_bucket_policy(
+        &w.bucket,
+        &json!({ "Version": "2012-10-17", "Statement": statements }),
+    );
     let all_on = PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(true)
@@ -716,39 +603,6 @@ fn seed_blocked_bucket_with_policy(w: &World, statements: Value) -> String {
         )
         .expect("seed public access block");
     bucket_policy_text(&w.bucket)
-}
-
-/// The policy text exactly as S3 serves it.
-fn bucket_policy_text(bucket: &str) -> String {
-    let out = moto()
-        .block_on(moto().client().get_bucket_policy().bucket(bucket).send())
-        .expect("bucket policy");
-    out.policy().unwrap().to_owned()
-}
-
-/// A statement of the bucket's owner: S3 server access logs may write under access-logs/.
-fn access_logs_statement(bucket: &str) -> Value {
-    json!({
-        "Sid": "AllowServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": { "Service": "logging.s3.amazonaws.com" },
-        "Action": "s3:PutObject",
-        "Resource": format!("arn:aws:s3:::{bucket}/access-logs/*")
-    })
-}
-
-/// Puts `policy` as the bucket's policy, as its owner would.
-fn seed_policy(bucket: &str, policy: &str) {
-    moto()
-        .block_on(
-            moto()
-                .client()
-                .put_bucket_policy()
-                .bucket(bucket)
-                .policy(policy)
-                .send(),
-        )
-        .expect("seed policy");
 }
 
 /// The bucket's Block Public Access flags, in S3's order, as stored.
@@ -934,33 +788,6 @@ fn sts_is_asked_for_the_account_once_per_bootstrap() {
     assert_eq!(sts.count("GetCallerIdentity"), 1, "{:?}", sts.counts());
 }
 
-/// The public grant's resources of every cluster in `prefixes`, in that order.
-fn documents_of(bucket: &str, prefixes: &[&str]) -> Vec<String> {
-    prefixes
-        .iter()
-        .flat_map(|p| {
-            [
-                format!("arn:aws:s3:::{bucket}/{p}/.well-known/openid-configuration"),
-                format!("arn:aws:s3:::{bucket}/{p}/openid/v1/jwks"),
-            ]
-        })
-        .collect()
-}
-
-fn our_resources(bucket: &str) -> Vec<String> {
-    let policy = bucket_policy(bucket).expect("a bucket policy");
-    let statements = match &policy["Statement"] {
-        Value::Array(list) => list.clone(),
-        one => vec![one.clone()],
-    };
-    let ours: Vec<&Value> = statements
-        .iter()
-        .filter(|s| s["Sid"] == "KubeOidcPublisherPublicRead")
-        .collect();
-    assert_eq!(ours.len(), 1, "{policy:#}");
-    serde_json::from_value(ours[0]["Resource"].clone()).unwrap()
-}
-
 /// Issue 11: the second cluster's bootstrap in a shared bucket replaced the public grant, so
 /// the first cluster's documents stopped being public (STS: "Couldn't retrieve verification
 /// key"). Each bootstrap now adds its two documents to the grant and keeps every other
@@ -971,9 +798,9 @@ fn clusters_sharing_a_bucket_keep_each_others_public_grant() {
     let w = world("shared-bucket");
     moto().create_bucket(&w.bucket);
     let theirs = access_logs_statement(&w.bucket);
-    seed_policy(
+    put_bucket_policy(
         &w.bucket,
-        &json!({ "Version": "2012-10-17", "Statement": [theirs] }).to_string(),
+        &json!({ "Version": "2012-10-17", "Statement": [theirs] }),
     );
 
     for prefix in ["c1", "c2", "c3"] {
@@ -1035,10 +862,10 @@ fn a_bucket_policy_over_20_kb_is_refused_before_s3_and_nothing_changes() {
             break;
         }
     }
-    let seeded =
-        json!({ "Version": "2012-10-17", "Statement": [statement(&prefixes)] }).to_string();
+    let seeded = json!({ "Version": "2012-10-17", "Statement": [statement(&prefixes)] });
     assert!(prefixes.len() >= 100, "{} clusters", prefixes.len());
-    seed_policy(&w.bucket, &seeded);
+    put_bucket_policy(&w.bucket, &seeded);
+    let seeded = seeded.to_string();
     moto().reset_requests(&w.bucket);
 
     let out = w.bootstrap_prefix("fleet-cluster-new1", &[]).assert_exit(2);

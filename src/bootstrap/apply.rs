@@ -6,20 +6,43 @@ use super::{BootstrapChange, Effects, Error};
 /// A failed apply: the error, and which changes were made before it (they stay; the next run
 /// observes them and carries on).
 #[derive(Debug, thiserror::Error)]
-#[error("{error}{}", applied_note(.applied))]
+#[error("{error}{}", applied_note(.applied, .rerun))]
 pub struct ApplyError {
     pub error: Error,
     pub applied: Vec<String>,
+    /// The command that finishes the job (`bootstrap`, `bootstrap --delete`).
+    pub rerun: &'static str,
 }
 
-fn applied_note(applied: &[String]) -> String {
+fn applied_note(applied: &[String], rerun: &str) -> String {
     if applied.is_empty() {
         String::new()
     } else {
         format!(
-            " (already done, and kept: {}; run bootstrap again to finish)",
+            " (already done, and kept: {}; run {rerun} again to finish)",
             applied.join(", ")
         )
+    }
+}
+
+/// Adds a call that was made to `applied`, or turns its failure into an [`ApplyError`] that
+/// names the calls made before it and the command (`rerun`) that finishes the job.
+pub(super) fn record(
+    result: Result<(), Error>,
+    action: &str,
+    applied: &mut Vec<String>,
+    rerun: &'static str,
+) -> Result<(), ApplyError> {
+    match result {
+        Ok(()) => {
+            applied.push(action.to_owned());
+            Ok(())
+        }
+        Err(error) => Err(ApplyError {
+            error,
+            applied: std::mem::take(applied),
+            rerun,
+        }),
     }
 }
 
@@ -79,10 +102,7 @@ pub async fn apply(
                     .await
             }
         };
-        match result {
-            Ok(()) => applied.push(change.action().to_owned()),
-            Err(error) => return Err(ApplyError { error, applied }),
-        }
+        record(result, change.action(), &mut applied, "bootstrap")?;
     }
     Ok((applied.len(), created_arn))
 }

@@ -424,4 +424,95 @@ impl Effects for AwsEffects {
             .map(drop)
             .map_err(|e| classify("iam:PutRolePolicy", &self.role_resource(role), &e))
     }
+
+    async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            // A HEAD answer has no body: a missing key is a bare 404 (code NotFound).
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(e) => Err(classify(
+                "s3:GetObject",
+                &format!("{}/{key}", self.bucket_arn(bucket)),
+                &e,
+            )),
+        }
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                classify(
+                    "s3:DeleteObject",
+                    &format!("{}/{key}", self.bucket_arn(bucket)),
+                    &e,
+                )
+            })
+    }
+
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), Error> {
+        self.s3
+            .delete_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("s3:DeleteBucketPolicy", &self.bucket_arn(bucket), &e))
+    }
+
+    async fn provider_tags(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+        match self
+            .iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect(),
+            )),
+            Err(e) if crate::aws::classify(&e) == Kind::NotFound => Ok(None),
+            Err(e) => Err(classify("iam:GetOpenIDConnectProvider", arn, &e)),
+        }
+    }
+
+    async fn delete_provider(&self, arn: &str) -> Result<(), Error> {
+        self.iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DeleteOpenIDConnectProvider", arn, &e))
+    }
+
+    async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), Error> {
+        self.iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DeleteRolePolicy", &self.role_resource(role), &e))
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<(), Error> {
+        match self.iam.delete_role().role_name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, &["DeleteConflict"]) => Err(Error::RoleDeleteConflict {
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(classify("iam:DeleteRole", &self.role_resource(name), &e)),
+        }
+    }
 }

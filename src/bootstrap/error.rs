@@ -34,6 +34,12 @@ pub enum Error {
     UnmanagedRole { name: String, arn: String },
     #[error("IAM role {name} was created by someone else while this run was creating it; run bootstrap again to reconcile it")]
     RoleCreatedMeanwhile { name: String },
+    #[error("IAM role {name} cannot be deleted: it still has a managed policy attached, another inline policy, or an instance profile (DeleteConflict). Detach them (`aws iam list-attached-role-policies --role-name {name}`, `aws iam list-role-policies --role-name {name}`, `aws iam list-instance-profiles-for-role --role-name {name}`), then run bootstrap --delete again to delete the role")]
+    RoleDeleteConflict { name: String },
+    #[error("the API server still signs service-account tokens for issuer {issuer} (its discovery document names it): with that issuer's documents and IAM OIDC provider removed, every pod of that cluster using an IAM role would get InvalidIdentityToken from STS. Nothing was changed. Give the cluster another --service-account-issuer first (or shut it down), then run bootstrap --delete again; or pass --force to remove it anyway")]
+    StillSigning { issuer: String },
+    #[error("cannot tell whether the API server still signs service-account tokens for issuer {issuer} ({reason}), so nothing was changed: removing an issuer in use makes every pod of that cluster using an IAM role get InvalidIdentityToken from STS. Pass the cluster's kube access flags (--kubeconfig, --context) so bootstrap --delete can check, or, for a cluster that is gone, pass --force to skip the check")]
+    CannotTellIfSigning { issuer: String, reason: String },
     #[error("the bucket policy of {bucket}: {error}")]
     BucketPolicy { bucket: String, error: PolicyError },
     #[error("{}", other_public_statements_message(.bucket, .statements, .relaxed))]
@@ -51,7 +57,7 @@ pub enum Error {
         detail: String,
     },
     #[error(
-        "{action} on {resource} failed: {detail}; run bootstrap again (every step is repeatable)"
+        "{action} on {resource} failed: {detail}; run the same bootstrap (or bootstrap --delete) command again (every step is repeatable)"
     )]
     Service {
         action: &'static str,

@@ -35,6 +35,10 @@ struct State {
     account_public_access_block: Option<PublicAccessBlock>,
     buckets: BTreeMap<String, MemoryBucket>,
     roles: BTreeMap<String, MemoryRole>,
+    /// (bucket, key) of every object.
+    objects: std::collections::BTreeSet<(String, String)>,
+    /// IAM OIDC providers by ARN, with their tags.
+    providers: BTreeMap<String, BTreeMap<String, String>>,
     calls: Calls<Error>,
 }
 
@@ -46,7 +50,7 @@ pub struct MemoryEffects {
 }
 
 /// Calls that read.
-const READS: [&str; 8] = [
+const READS: [&str; 10] = [
     "account_id",
     "account_public_access_block",
     "head_bucket",
@@ -55,6 +59,8 @@ const READS: [&str; 8] = [
     "bucket_policy",
     "role",
     "role_policy",
+    "object_exists",
+    "provider_tags",
 ];
 
 impl MemoryEffects {
@@ -88,6 +94,28 @@ impl MemoryEffects {
 
     pub fn role_state(&self, name: &str) -> Option<MemoryRole> {
         self.state.lock().unwrap().roles.get(name).cloned()
+    }
+
+    pub fn insert_object(&self, bucket: &str, key: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.objects.insert((bucket.into(), key.into()));
+    }
+
+    pub fn has_object(&self, bucket: &str, key: &str) -> bool {
+        let state = self.state.lock().unwrap();
+        state.objects.contains(&(bucket.into(), key.into()))
+    }
+
+    pub fn insert_provider(&self, arn: &str, tags: BTreeMap<String, String>) {
+        self.state
+            .lock()
+            .unwrap()
+            .providers
+            .insert(arn.into(), tags);
+    }
+
+    pub fn has_provider(&self, arn: &str) -> bool {
+        self.state.lock().unwrap().providers.contains_key(arn)
     }
 
     /// Calls of `name` so far ("put_bucket_policy", "create_role", ...).
@@ -316,6 +344,58 @@ impl Effects for MemoryEffects {
         role_mut(&mut state, role)?
             .policies
             .insert(policy_name.into(), policy.into());
+        Ok(())
+    }
+
+    async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, Error> {
+        let mut state = self.call("object_exists")?;
+        bucket_mut(&mut state, bucket)?;
+        Ok(state.objects.contains(&(bucket.into(), key.into())))
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        let mut state = self.call("delete_object")?;
+        bucket_mut(&mut state, bucket)?;
+        state.objects.remove(&(bucket.into(), key.into()));
+        Ok(())
+    }
+
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), Error> {
+        let mut state = self.call("delete_bucket_policy")?;
+        bucket_mut(&mut state, bucket)?.policy = None;
+        Ok(())
+    }
+
+    async fn provider_tags(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let state = self.call("provider_tags")?;
+        Ok(state.providers.get(arn).cloned())
+    }
+
+    async fn delete_provider(&self, arn: &str) -> Result<(), Error> {
+        let mut state = self.call("delete_provider")?;
+        match state.providers.remove(arn) {
+            Some(_) => Ok(()),
+            None => Err(Error::Service {
+                action: "iam:DeleteOpenIDConnectProvider",
+                resource: arn.into(),
+                detail: "NoSuchEntity".into(),
+            }),
+        }
+    }
+
+    async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), Error> {
+        let mut state = self.call("delete_role_policy")?;
+        role_mut(&mut state, role)?.policies.remove(policy_name);
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<(), Error> {
+        let mut state = self.call("delete_role")?;
+        // As IAM: a role with an inline policy left cannot be deleted.
+        if !role_mut(&mut state, name)?.policies.is_empty() {
+            return Err(Error::RoleDeleteConflict { name: name.into() });
+        }
+        state.roles.remove(name);
         Ok(())
     }
 }

@@ -22,7 +22,7 @@
 //! Where things are: this file holds the names, the [`Effects`] trait, [`observe`] and the
 //! next steps printed at the end; `plan` the desired and observed state and the planning;
 //! `change` the changes; `apply` applying them; `public_access` the Block Public Access flags;
-//! `error` the errors and their messages.
+//! `error` the errors and their messages; `delete` removing one cluster (`bootstrap --delete`).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,7 @@ pub use crate::model::policy::check_role_name;
 mod apply;
 pub mod aws;
 mod change;
+pub mod delete;
 mod error;
 pub mod memory;
 mod plan;
@@ -156,6 +157,28 @@ pub trait Effects: Send + Sync {
         policy_name: &str,
         policy: &str,
     ) -> Result<(), Error>;
+
+    // What `bootstrap --delete` adds ([`delete`]).
+
+    /// HeadObject: whether the object exists (with s3:ListBucket a missing key is a 404,
+    /// not a 403).
+    async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, Error>;
+
+    /// Deletes one object; succeeds for a key that is not there (as S3 does).
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error>;
+
+    async fn delete_bucket_policy(&self, bucket: &str) -> Result<(), Error>;
+
+    /// The tags of the IAM OIDC provider `arn`; `None`: no such provider.
+    async fn provider_tags(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, Error>;
+
+    async fn delete_provider(&self, arn: &str) -> Result<(), Error>;
+
+    async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), Error>;
+
+    /// Fails with [`Error::RoleDeleteConflict`] while the role still has a policy attached,
+    /// an inline policy, or an instance profile.
+    async fn delete_role(&self, name: &str) -> Result<(), Error>;
 }
 
 /// Reads everything [`plan()`] needs, concurrently where the calls are independent. Stops at

@@ -32,6 +32,12 @@ The store is s3://BUCKET[/PREFIX]; every sync option applies (key source, --audi
 templates/operator-policy.json. Exit codes: 0 done (or nothing to do, or --dry-run), 1 changes
 pending with --check, 2 error.
 
+Removing a cluster from a bucket (others keep theirs): bootstrap --delete with the same
+--bucket, --prefix and --publisher-role, --dry-run first. It removes this cluster's public
+grant, documents and state object, and its provider and role only if kube-oidc-publisher
+created them; it refuses while the API server still signs tokens for the issuer (--force for
+a cluster that is gone). A second --delete makes no write (docs/bootstrap.md).
+
 Example:
   kube-oidc-publisher bootstrap --bucket acme-oidc --region eu-west-1 --prefix prod-1 \\
       --cluster-name prod-1 --publisher-role kube-oidc-publisher-prod-1 --dry-run";
@@ -74,6 +80,27 @@ pub struct BootstrapArgs {
         env = "KUBE_OIDC_PUBLISHER_PUBLISHER_SERVICE_ACCOUNT"
     )]
     pub publisher_service_account: Option<String>,
+
+    /// Remove this cluster instead: its grant, its documents, its provider and role if ours.
+    ///
+    /// Takes this cluster's two documents out of the public-read statement (every other
+    /// cluster's stay, every other statement is kept as it was; the policy is deleted when
+    /// nothing is left of it), deletes its discovery document, JWKS and state object (only
+    /// those keys), and the IAM OIDC provider of its issuer and the --publisher-role role,
+    /// each only if it carries kube-oidc-publisher's tag (otherwise kept, and reported). Never
+    /// deletes the bucket or changes its Block Public Access or ownership. Refuses while the
+    /// API server still signs tokens for the issuer, or when it cannot tell (unreachable,
+    /// --source files), unless --force. Use the same --bucket, --prefix, --issuer, --region and
+    /// --publisher-role as for bootstrap; --dry-run first.
+    #[arg(long, conflicts_with = "adopt", env = "KUBE_OIDC_PUBLISHER_DELETE")]
+    pub delete: bool,
+
+    /// With --delete: skip the check that the API server no longer signs for the issuer.
+    ///
+    /// For a cluster that is gone (or whose API server is unreachable from here). Removing
+    /// an issuer that is still in use makes its pods' IAM roles fail with InvalidIdentityToken.
+    #[arg(long, requires = "delete", env = "KUBE_OIDC_PUBLISHER_FORCE")]
+    pub force: bool,
 
     #[command(flatten)]
     pub publish: PublishArgs,

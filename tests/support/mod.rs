@@ -1,5 +1,6 @@
 //! Shared integration-test harness for kube-oidc-publisher. It owns the test stand-ins and
-//! helpers that test files pull in with `mod support;`: a fake kube-apiserver serving the
+//! helpers that test files pull in with `mod support;`: a `bootstrap` test's world
+//! ([`bootstrap`]), a fake kube-apiserver serving the
 //! recorded OIDC fixtures over HTTPS ([`apiserver`]), kubeconfig writers ([`kubeconfig`]), a
 //! shared moto S3 emulator with request counting and fault injection ([`moto`]), a runner for
 //! the real binary in a scrubbed environment plus file-system assertions ([`command`]), a
@@ -9,6 +10,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;
+pub mod bootstrap;
 pub mod command;
 pub mod consistency;
 pub mod daemon;

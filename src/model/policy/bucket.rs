@@ -1,6 +1,6 @@
 //! The one statement of the bucket policy this tool owns (anonymous `s3:GetObject` on the two
-//! documents), and its merge into the owner's bucket policy without touching anyone else's
-//! statements.
+//! documents), its merge into the owner's bucket policy without touching anyone else's
+//! statements, and the inverse: one cluster's documents taken out again (`bootstrap --delete`).
 
 use serde_json::{json, Value};
 
@@ -46,13 +46,7 @@ pub fn merge_bucket_policy(
     statement: Value,
     bucket: &str,
 ) -> Result<(Value, bool), PolicyError> {
-    let sid = statement
-        .get("Sid")
-        .and_then(Value::as_str)
-        .ok_or(PolicyError::ExistingPolicyShape(
-            "the statement to merge has no Sid",
-        ))?
-        .to_string();
+    let sid = sid_of(&statement, "the statement to merge has no Sid")?;
     let existing = existing.map(str::trim).filter(|text| !text.is_empty());
     let Some(existing) = existing else {
         return Ok((
@@ -60,16 +54,8 @@ pub fn merge_bucket_policy(
             true,
         ));
     };
-    let mut policy: Value = serde_json::from_str(existing)
-        .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    let mut policy = parse_refusing_impostors(existing, &sid, bucket)?;
     let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
-    if let Some(reason) = bucket_statement::statements(&policy)
-        .into_iter()
-        .filter(|s| is_ours(s))
-        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
-    {
-        return Err(PolicyError::NotOurStatement { sid, reason });
-    }
     // Other clusters that share the bucket are granted by the same statement: keep their
     // documents and add ours, so no cluster's bootstrap takes another's grant away.
     let granted: Vec<Value> = bucket_statement::statements(&policy)
@@ -125,6 +111,129 @@ pub fn merge_bucket_policy(
     };
     check_size(&policy, bucket)?;
     Ok((policy, changed))
+}
+
+/// The `Sid` of the statement to merge or remove.
+fn sid_of(statement: &Value, missing: &'static str) -> Result<String, PolicyError> {
+    statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(PolicyError::ExistingPolicyShape(missing))
+}
+
+/// Parses the existing policy; refuses it when a statement with our `Sid` is not ours in
+/// shape ([`bucket_statement::not_ours_because`]): a Sid is only a name, and the owner's
+/// `Deny` that happens to carry it must not be edited.
+fn parse_refusing_impostors(existing: &str, sid: &str, bucket: &str) -> Result<Value, PolicyError> {
+    let policy: Value = serde_json::from_str(existing)
+        .map_err(|e| PolicyError::ExistingPolicyJson(e.to_string()))?;
+    if let Some(reason) = bucket_statement::statements(&policy)
+        .into_iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
+    {
+        return Err(PolicyError::NotOurStatement {
+            sid: sid.to_owned(),
+            reason,
+        });
+    }
+    Ok(policy)
+}
+
+/// What [`remove_from_bucket_policy`] leaves behind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BucketPolicyRemoval {
+    /// Our statement grants none of the cluster's documents (or there is no policy): write
+    /// nothing.
+    Unchanged,
+    /// The policy without the cluster's documents (PutBucketPolicy).
+    Put(Value),
+    /// Our statement granted only this cluster's documents and was the policy's only
+    /// statement: the bucket should have no policy at all (DeleteBucketPolicy; S3 refuses a
+    /// policy without statements).
+    Delete,
+}
+
+/// Takes this cluster's documents (the resources of `statement`, as
+/// [`bucket_policy_statement`] renders it) out of our statement in the bucket policy
+/// `existing` of `bucket`, the inverse of [`merge_bucket_policy`]: every other cluster's
+/// documents stay granted; a statement of ours left with no resource goes; every other
+/// statement, and `Version`/`Id`, is kept as it was. A statement with our `Sid` that is not
+/// ours in shape is refused ([`PolicyError::NotOurStatement`]) as in the merge.
+pub fn remove_from_bucket_policy(
+    existing: Option<&str>,
+    statement: &Value,
+    bucket: &str,
+) -> Result<BucketPolicyRemoval, PolicyError> {
+    let sid = sid_of(statement, "the statement to remove has no Sid")?;
+    let Some(existing) = existing.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(BucketPolicyRemoval::Unchanged);
+    };
+    let mut policy = parse_refusing_impostors(existing, &sid, bucket)?;
+    let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
+    match policy.get("Statement") {
+        _ if !policy.is_object() => {
+            return Err(PolicyError::ExistingPolicyShape("it is not a JSON object"))
+        }
+        None | Some(Value::Array(_) | Value::Object(_)) => {}
+        Some(_) => {
+            return Err(PolicyError::ExistingPolicyShape(
+                "Statement is neither a list nor an object",
+            ))
+        }
+    }
+    let removed = resources(statement);
+    let grants_ours = bucket_statement::statements(&policy)
+        .into_iter()
+        .filter(|s| is_ours(s))
+        .any(|s| resources(s).iter().any(|r| removed.contains(r)));
+    if !grants_ours {
+        return Ok(BucketPolicyRemoval::Unchanged);
+    }
+    // Ours without this cluster's documents; `None` when nothing would be left of it.
+    let without = |s: &Value| -> Option<Value> {
+        let left: Vec<Value> = resources(s)
+            .into_iter()
+            .filter(|r| !removed.contains(r))
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            return None;
+        }
+        let mut s = s.clone();
+        s["Resource"] = Value::Array(left);
+        Some(s)
+    };
+    let statement_left = match policy.get_mut("Statement") {
+        Some(single @ Value::Object(_)) => match without(single) {
+            Some(left) => {
+                *single = left;
+                true
+            }
+            None => false,
+        },
+        Some(Value::Array(statements)) => {
+            *statements = statements
+                .iter()
+                .filter_map(|s| {
+                    if is_ours(s) {
+                        without(s)
+                    } else {
+                        Some(s.clone())
+                    }
+                })
+                .collect();
+            !statements.is_empty()
+        }
+        // Checked above, and `grants_ours` found our statement.
+        _ => unreachable!("Statement holds our statement"),
+    };
+    Ok(if statement_left {
+        BucketPolicyRemoval::Put(policy)
+    } else {
+        BucketPolicyRemoval::Delete
+    })
 }
 
 /// The most bytes S3 accepts in a bucket policy (20 KB; PROTOCOL.md §9).
@@ -280,16 +389,21 @@ mod tests {
         bucket_policy_statement("aws", "my-oidc", "c1").unwrap()
     }
 
-    #[test]
-    fn merge_bucket_policy_table() {
-        let theirs = json!({
+    /// The owner's statement: kept as it is by the merge and by the removal.
+    fn deny_insecure_transport() -> Value {
+        json!({
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
             "Resource": ["arn:aws:s3:::my-oidc", "arn:aws:s3:::my-oidc/*"],
             "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-        });
+        })
+    }
+
+    #[test]
+    fn merge_bucket_policy_table() {
+        let theirs = deny_insecure_transport();
         // Ours for another prefix (another cluster's bootstrap): kept, with our documents added,
         // so one cluster's bootstrap never takes another's grant away.
         let mut other = ours();
@@ -378,6 +492,115 @@ mod tests {
             assert_eq!(policy, expected, "{case}");
             assert_eq!(was_changed, changed, "{case}");
         }
+    }
+
+    #[test]
+    fn remove_from_bucket_policy_table() {
+        let theirs = deny_insecure_transport();
+        let grant = |prefixes: &[&str]| {
+            let mut s = ours();
+            s["Resource"] = json!(prefixes
+                .iter()
+                .flat_map(|p| [
+                    format!("arn:aws:s3:::my-oidc/{p}/.well-known/openid-configuration"),
+                    format!("arn:aws:s3:::my-oidc/{p}/openid/v1/jwks"),
+                ])
+                .collect::<Vec<_>>());
+            s
+        };
+        let version = json!("2012-10-17");
+        use BucketPolicyRemoval::{Delete, Put, Unchanged};
+        // (case, existing policy, what is left) — ours() is cluster c1's statement.
+        let cases: Vec<(&str, Option<String>, BucketPolicyRemoval)> = vec![
+            ("no policy", None, Unchanged),
+            ("empty text", Some(" ".into()), Unchanged),
+            (
+                "only someone else's statements",
+                Some(json!({ "Version": version, "Statement": [theirs] }).to_string()),
+                Unchanged,
+            ),
+            (
+                "ours without c1: already removed",
+                Some(json!({ "Statement": [grant(&["c0", "c2"]), theirs] }).to_string()),
+                Unchanged,
+            ),
+            (
+                "c1 among others: only c1's documents go, in place",
+                Some(
+                    json!({ "Version": version, "Id": "p1", "Statement": [theirs, grant(&["c0", "c1", "c2"])] })
+                        .to_string(),
+                ),
+                Put(json!({ "Version": version, "Id": "p1", "Statement": [theirs, grant(&["c0", "c2"])] })),
+            ),
+            (
+                "c1 alone beside the owner's: our statement goes, the owner's stays",
+                Some(json!({ "Version": version, "Statement": [grant(&["c1"]), theirs] }).to_string()),
+                Put(json!({ "Version": version, "Statement": [theirs] })),
+            ),
+            (
+                "c1 alone, no other statement: no policy at all",
+                Some(json!({ "Version": version, "Statement": [grant(&["c1"])] }).to_string()),
+                Delete,
+            ),
+            (
+                "single statement object, ours with c1 only",
+                Some(json!({ "Version": version, "Statement": grant(&["c1"]) }).to_string()),
+                Delete,
+            ),
+            (
+                "single statement object, ours with another cluster",
+                Some(json!({ "Statement": grant(&["c1", "c3"]) }).to_string()),
+                Put(json!({ "Statement": grant(&["c3"]) })),
+            ),
+            (
+                "ours twice: c1 taken out of both",
+                Some(json!({ "Statement": [grant(&["c1"]), theirs, grant(&["c1", "c2"])] }).to_string()),
+                Put(json!({ "Statement": [theirs, grant(&["c2"])] })),
+            ),
+        ];
+        for (case, existing, expected) in cases {
+            let left = remove_from_bucket_policy(existing.as_deref(), &ours(), "my-oidc")
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(left, expected, "{case}");
+        }
+        // The inverse of the merge: adding c1 then removing it gives back the policy.
+        let before = json!({ "Id": "p1", "Statement": [theirs, grant(&["c0"])] });
+        let (merged, _) =
+            merge_bucket_policy(Some(&before.to_string()), ours(), "my-oidc").unwrap();
+        assert_eq!(
+            remove_from_bucket_policy(Some(&merged.to_string()), &ours(), "my-oidc").unwrap(),
+            Put(before)
+        );
+    }
+
+    #[test]
+    fn remove_from_bucket_policy_refuses_what_it_cannot_edit() {
+        assert!(matches!(
+            remove_from_bucket_policy(Some("{not json"), &ours(), "my-oidc"),
+            Err(PolicyError::ExistingPolicyJson(_))
+        ));
+        assert!(matches!(
+            remove_from_bucket_policy(Some("[1]"), &ours(), "my-oidc"),
+            Err(PolicyError::ExistingPolicyShape(_))
+        ));
+        assert!(matches!(
+            remove_from_bucket_policy(Some(r#"{"Statement": "x"}"#), &ours(), "my-oidc"),
+            Err(PolicyError::ExistingPolicyShape(_))
+        ));
+        let mut deny = ours();
+        deny["Effect"] = json!("Deny");
+        assert_eq!(
+            remove_from_bucket_policy(
+                Some(&json!({ "Statement": [deny] }).to_string()),
+                &ours(),
+                "my-oidc"
+            )
+            .unwrap_err(),
+            PolicyError::NotOurStatement {
+                sid: BUCKET_POLICY_SID.into(),
+                reason: "its Effect is Deny, not Allow".into()
+            }
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ mod template;
 mod trust;
 
 pub use bucket::{
-    bucket_policy_statement, merge_bucket_policy, policy_bytes, BUCKET_POLICY_MAX_BYTES,
+    bucket_policy_statement, merge_bucket_policy, policy_bytes, remove_from_bucket_policy,
+    BucketPolicyRemoval, BUCKET_POLICY_MAX_BYTES,
 };
 pub(crate) use names::check_partition;
 pub use names::{check_role_name, provider_arn};
@@ -105,7 +106,7 @@ pub enum PolicyError {
     ExistingPolicyShape(&'static str),
     #[error("statement {sid:?} has the Sid kube-oidc-publisher uses for its own statement, but it is not one kube-oidc-publisher wrote ({reason}), so it was not replaced. Nothing was changed. If it is yours, give it another Sid (`aws s3api get-bucket-policy`, edit, `aws s3api put-bucket-policy`) and bootstrap will add its statement beside it; if it is a leftover, delete it; then run bootstrap again")]
     NotOurStatement { sid: String, reason: String },
-    #[error("with this cluster's grant it would be {bytes} bytes ({clusters} clusters' documents public in bucket {bucket}), over S3's limit of 20 KB (20480 bytes), so nothing was changed. Publish this cluster's issuer from another bucket (--bucket), or first remove from statement KubeOidcPublisherPublicRead the documents of clusters that are gone")]
+    #[error("with this cluster's grant it would be {bytes} bytes ({clusters} clusters' documents public in bucket {bucket}), over S3's limit of 20 KB (20480 bytes), so nothing was changed. Publish this cluster's issuer from another bucket (--bucket), or first remove the clusters that are gone with `kube-oidc-publisher bootstrap --delete --bucket {bucket} --prefix PREFIX` (it takes exactly their documents out of statement KubeOidcPublisherPublicRead)")]
     PolicyTooLarge {
         bucket: String,
         bytes: usize,

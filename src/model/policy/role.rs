@@ -164,6 +164,43 @@ mod tests {
             by_sid("IdentifyTheAccount")["Action"],
             "sts:GetCallerIdentity"
         );
+        // `bootstrap --delete`: each delete on exactly the resource it removes, nowhere else.
+        let deletes: Vec<(String, Value)> = statements
+            .iter()
+            .flat_map(|s| {
+                let actions = match &s["Action"] {
+                    Value::Array(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                actions
+                    .into_iter()
+                    .filter(|a| a.as_str().unwrap().contains(":Delete"))
+                    .map(|a| (a.as_str().unwrap().to_owned(), s["Resource"].clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            deletes,
+            [
+                (
+                    "s3:DeleteBucketPolicy".to_owned(),
+                    json!("arn:aws:s3:::my-oidc")
+                ),
+                (
+                    "s3:DeleteObject".to_owned(),
+                    by_sid("PublishTheTwoDocuments")["Resource"].clone()
+                ),
+                ("iam:DeleteOpenIDConnectProvider".to_owned(), json!(ARN)),
+                (
+                    "iam:DeleteRolePolicy".to_owned(),
+                    json!("arn:aws:iam::123456789012:role/oidc-publisher")
+                ),
+                (
+                    "iam:DeleteRole".to_owned(),
+                    json!("arn:aws:iam::123456789012:role/oidc-publisher")
+                ),
+            ]
+        );
         for bad in ["", "has space", &"r".repeat(65)] {
             assert!(matches!(
                 operator_policy("aws", "123456789012", "my-oidc", "", ARN, bad),

@@ -3,7 +3,9 @@
 //! changes, the documents and the OIDC provider through `crate::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
-//! next steps.
+//! next steps. `--delete` is [`delete`]'s.
+
+mod delete;
 
 use std::collections::BTreeMap;
 
@@ -33,7 +35,11 @@ use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let result = bootstrap(args).await;
+    let result = if args.delete {
+        delete::delete(args).await
+    } else {
+        bootstrap(args).await
+    };
     if let (Err(error), OutputFormat::Json) = (&result, args.publish.output.format) {
         // Scripts reading stdout get a result object on failure too; stderr has the same text.
         println!(
@@ -119,14 +125,17 @@ fn audiences(config: &SyncConfig) -> Vec<String> {
     )
 }
 
-async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let Validated {
-        mut config,
-        bucket,
-        prefix,
-        store,
-        role,
-    } = validate(args)?;
+/// The AWS side both bootstrap and `bootstrap --delete` start from: the SDK configuration,
+/// its region and partition, the issuer, and the effects.
+struct Aws {
+    sdk: aws_config::SdkConfig,
+    region: String,
+    partition: &'static str,
+    issuer: Issuer,
+    effects: AwsEffects,
+}
+
+async fn connect(config: &SyncConfig, bucket: &str, prefix: &str) -> anyhow::Result<Aws> {
     let sdk = crate::aws::load(config.region.as_deref(), config.timeout).await;
     let region = sdk.region().map(|r| r.as_ref().to_owned()).ok_or_else(|| {
         anyhow!("no AWS region is configured; pass --region (for example --region eu-west-1) or set AWS_REGION")
@@ -134,7 +143,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let partition = partition(&region);
     let issuer = match &config.issuer {
         IssuerChoice::Explicit(issuer) => issuer.clone(),
-        IssuerChoice::FromBucket => Issuer::for_s3_bucket(&bucket, &region, &prefix)?,
+        IssuerChoice::FromBucket => Issuer::for_s3_bucket(bucket, &region, prefix)?,
     };
     let effects = AwsEffects::new(
         crate::aws::s3_client(&sdk, config.s3_path_style),
@@ -143,17 +152,46 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         crate::aws::sts_client(&sdk),
         partition,
     );
+    Ok(Aws {
+        sdk,
+        region,
+        partition,
+        issuer,
+        effects,
+    })
+}
+
+/// The name the role (and sync's provider) is tagged with: `--cluster-name`, else the
+/// issuer's host/path (sync's default cluster tag).
+fn cluster_name(args: &BootstrapArgs, issuer: &Issuer) -> String {
+    args.publish
+        .iam
+        .cluster_name
+        .clone()
+        .unwrap_or_else(|| issuer.provider_url().to_owned())
+}
+
+async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
+    let Validated {
+        mut config,
+        bucket,
+        prefix,
+        store,
+        role,
+    } = validate(args)?;
+    let Aws {
+        sdk,
+        region,
+        partition,
+        issuer,
+        effects,
+    } = connect(&config, &bucket, &prefix).await?;
 
     // observe → plan
     let account = effects.account_id().await?;
     let provider_arn = policy::provider_arn(partition, &account, &issuer)?;
     // The role is tagged like the provider (sync's default cluster tag is the issuer's host/path).
-    let cluster_name = args
-        .publish
-        .iam
-        .cluster_name
-        .clone()
-        .unwrap_or_else(|| issuer.provider_url().to_owned());
+    let cluster_name = cluster_name(args, &issuer);
     let desired_role = match &role {
         None => None,
         Some((name, namespace, service_account)) => {
@@ -310,14 +348,32 @@ struct SummaryInputs<'a> {
     source_files: bool,
 }
 
-/// Everything bootstrap prints; `--output json` prints exactly this object.
+/// Which cluster, in which account: the head of bootstrap's and `--delete`'s output.
 #[derive(Serialize)]
-struct Summary {
-    status: &'static str,
+struct Cluster {
     issuer: String,
     store: String,
     region: String,
     account_id: String,
+}
+
+impl Cluster {
+    fn new(issuer: &Issuer, store: &str, region: &str, account: &str) -> Cluster {
+        Cluster {
+            issuer: issuer.to_string(),
+            store: store.to_owned(),
+            region: region.to_owned(),
+            account_id: account.to_owned(),
+        }
+    }
+}
+
+/// Everything bootstrap prints; `--output json` prints exactly this object.
+#[derive(Serialize)]
+struct Summary {
+    status: &'static str,
+    #[serde(flatten)]
+    cluster: Cluster,
     /// Every AWS call that changes something, in order: made (or, in a dry run, to be made).
     calls: Vec<String>,
     /// The bucket's and the role's changes as data.
@@ -404,10 +460,7 @@ impl Summary {
         }
         Summary {
             status,
-            issuer: issuer.to_string(),
-            store: store.to_owned(),
-            region: region.to_owned(),
-            account_id: account.to_owned(),
+            cluster: Cluster::new(issuer, store, region, account),
             calls,
             changes: plan.changes().cloned().collect(),
             publish,
@@ -446,7 +499,7 @@ impl Summary {
         };
         out.push_str(&format!(
             "{heading}: {} serving {keys} for issuer {} (account {}, {})\n",
-            self.store, self.issuer, self.account_id, self.region
+            self.cluster.store, self.cluster.issuer, self.cluster.account_id, self.cluster.region
         ));
         for call in &self.calls {
             out.push_str(&format!("  {call}\n"));
@@ -468,7 +521,7 @@ impl Summary {
             out.push_str(&format!("warning: {warning}\n"));
         }
 
-        out.push_str(&format!("\nissuer:   {}\n", self.issuer));
+        out.push_str(&format!("\nissuer:   {}\n", self.cluster.issuer));
         if let Some(arn) = &self.provider_arn {
             out.push_str(&format!("provider: {arn}\n"));
         }
@@ -479,7 +532,7 @@ impl Summary {
         let migrating = self
             .api_server_issuer
             .as_deref()
-            .is_some_and(|current| current != self.issuer);
+            .is_some_and(|current| current != self.cluster.issuer);
         out.push_str(if migrating {
             "\nAPI server flags (every kube-apiserver; the new issuer first, the current one kept second so tokens already issued stay valid):\n"
         } else {

@@ -91,7 +91,6 @@ pub enum Error {
     NoCertificate { endpoint: String },
 }
 
-/// Connects to `host:port` (`host` is a DNS name or an IP literal without brackets), completes a
 /// The effect trait the reconcile loop uses: the IAM thumbprint of a public host (port 443),
 /// from a verified chain.
 #[async_trait::async_trait]
@@ -173,6 +172,7 @@ impl Thumbprints for TlsThumbprints {
     }
 }
 
+/// Connects to `host:port` (`host` is a DNS name or an IP literal without brackets), completes a
 /// TLS handshake that verifies the served chain against the system roots plus the certificates
 /// in `extra_roots_pem`, and returns the chain **as served**, leaf first (not the verified path:
 /// the thumbprint is of the last certificate the server sends, what IAM and `openssl s_client

@@ -272,7 +272,7 @@ pub fn not_ours_because(statement: &Value, bucket: &str) -> Option<String> {
 }
 
 /// The strings of a string-or-list element; a non-string item makes the list unusable (empty).
-fn string_list(value: Option<&Value>) -> Vec<&str> {
+pub fn string_list(value: Option<&Value>) -> Vec<&str> {
     let items: Vec<&Value> = match value {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(single) => vec![single],

@@ -58,10 +58,11 @@ pub fn merge_bucket_policy(
     let is_ours = |s: &Value| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str());
     // Other clusters that share the bucket are granted by the same statement: keep their
     // documents and add ours, so no cluster's bootstrap takes another's grant away.
-    let granted: Vec<Value> = bucket_statement::statements(&policy)
+    let granted: Vec<String> = bucket_statement::statements(&policy)
         .into_iter()
         .filter(|s| is_ours(s))
-        .flat_map(|s| resources(s).into_iter().cloned())
+        .flat_map(resources)
+        .map(str::to_owned)
         .collect();
     let statement = with_resources(statement, granted);
     let object = policy
@@ -193,16 +194,16 @@ pub fn remove_from_bucket_policy(
     }
     // Ours without this cluster's documents; `None` when nothing would be left of it.
     let without = |s: &Value| -> Option<Value> {
-        let left: Vec<Value> = resources(s)
+        let left: Vec<&str> = resources(s)
             .into_iter()
             .filter(|r| !removed.contains(r))
-            .cloned()
             .collect();
         if left.is_empty() {
             return None;
         }
+        let left = json!(left);
         let mut s = s.clone();
-        s["Resource"] = Value::Array(left);
+        s["Resource"] = left;
         Some(s)
     };
     let statement_left = match policy.get_mut("Statement") {
@@ -254,7 +255,6 @@ fn check_size(policy: &Value, bucket: &str) -> Result<(), PolicyError> {
         .into_iter()
         .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(BUCKET_POLICY_SID))
         .flat_map(resources)
-        .filter_map(Value::as_str)
         .filter(|r| r.ends_with("openid/v1/jwks"))
         .count();
     Err(PolicyError::PolicyTooLarge {
@@ -264,27 +264,27 @@ fn check_size(policy: &Value, bucket: &str) -> Result<(), PolicyError> {
     })
 }
 
-/// The items of a statement's `Resource` (a string or a list).
-fn resources(statement: &Value) -> Vec<&Value> {
-    match statement.get("Resource") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(one) => vec![one],
-        None => vec![],
-    }
+/// The ARNs of a statement's `Resource` (a string or a list), read as
+/// [`bucket_statement::not_ours_because`] reads them: our statement has passed it.
+fn resources(statement: &Value) -> Vec<&str> {
+    bucket_statement::string_list(statement.get("Resource"))
 }
 
 /// `statement` granting `granted` (in their order, each once) and then its own resources that
 /// are not among them.
-fn with_resources(mut statement: Value, granted: Vec<Value>) -> Value {
-    let own: Vec<Value> = resources(&statement).into_iter().cloned().collect();
-    let mut all: Vec<Value> = Vec::with_capacity(granted.len() + own.len());
+fn with_resources(mut statement: Value, granted: Vec<String>) -> Value {
+    let own: Vec<String> = resources(&statement)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut all: Vec<String> = Vec::with_capacity(granted.len() + own.len());
     for resource in granted.into_iter().chain(own) {
         if !all.contains(&resource) {
             all.push(resource);
         }
     }
     if let Some(object) = statement.as_object_mut() {
-        object.insert("Resource".into(), Value::Array(all));
+        object.insert("Resource".into(), json!(all));
     }
     statement
 }

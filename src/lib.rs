@@ -35,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod exit;
+pub mod fleet;
 pub mod iam;
 pub mod model;
 pub mod output;

@@ -89,32 +89,102 @@ pub struct RunArgs {
 #[derive(Clone, Debug, Args)]
 #[command(mut_args(store_required))]
 pub struct SyncArgs {
-    // Required here (`store_required`): a publishing command needs somewhere to write.
+    // Required here (`store_required`), unless a fleet names the stores: a publishing command
+    // needs somewhere to write.
     #[command(flatten)]
     pub store: Store,
 
     #[command(flatten)]
     pub publish: PublishArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// `--store` is optional in its group (`doctor` and `trust-policy` take it or `--issuer`); the
-/// publishing commands require it. Changed in place (`mut_args`, not `mut_arg`, which moves the
-/// option to the end), so completions keep the options in their order.
+/// publishing commands require it, unless `--fleet` or `--fleet-from` gives each cluster its
+/// own. Changed in place (`mut_args`, not `mut_arg`, which moves the option to the end), so
+/// completions keep the options in their order.
 fn store_required(arg: clap::Arg) -> clap::Arg {
     if arg.get_id() == "store" {
-        arg.required(true)
+        arg.required_unless_present_any(["fleet", "fleet_from"])
     } else {
         arg
     }
 }
 
 impl SyncArgs {
-    /// `--store`, which clap requires of every command that takes these options.
+    /// `--store`, which clap requires of a publishing command without a fleet.
     pub fn store(&self) -> &str {
         self.store
             .location
             .as_deref()
-            .expect("clap requires --store with the publishing options")
+            .expect("clap requires --store unless --fleet or --fleet-from is given")
+    }
+}
+
+/// `sync` and `run` for many clusters at once (docs/cli.md, "Fleet file").
+#[derive(Clone, Debug, Args)]
+pub struct FleetArgs {
+    /// Publish for every cluster of this fleet file (YAML) instead of one cluster.
+    ///
+    /// `defaults:` holds any option of this command by its long name; `clusters:` lists each
+    /// cluster with its `name`, `store`, `kubeconfig` or `kubeconfig-secret` and any option
+    /// that differs. Options given here apply to every cluster and override the file; the ones
+    /// that name one cluster (--store, --issuer, --kubeconfig, --context, --cluster-name) belong
+    /// in the file.
+    #[arg(long, value_name = "FILE", env = "KUBE_OIDC_PUBLISHER_FLEET")]
+    pub fleet: Option<std::path::PathBuf>,
+
+    /// Also publish every Cluster API cluster found through its `<cluster>-kubeconfig` Secret
+    /// in NAMESPACE (every namespace without one) of the cluster this runs in.
+    ///
+    /// Needs --store-template. A cluster is added on the pass after its Secret appears and is
+    /// no longer published once it is gone (its documents stay: remove them with `bootstrap
+    /// --delete`).
+    #[arg(
+        long,
+        value_name = "cluster-api[=NAMESPACE]",
+        requires = "store_template",
+        env = "KUBE_OIDC_PUBLISHER_FLEET_FROM"
+    )]
+    pub fleet_from: Option<String>,
+
+    /// Each discovered cluster's store, from its `{namespace}` and `{cluster}` (e.g.
+    /// s3://acme-oidc/{namespace}/{cluster}).
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        requires = "fleet_from",
+        env = "KUBE_OIDC_PUBLISHER_STORE_TEMPLATE"
+    )]
+    pub store_template: Option<String>,
+
+    /// Each discovered cluster's issuer, from its `{namespace}` and `{cluster}` (default: as
+    /// for --store, the bucket's URL).
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        requires = "fleet_from",
+        env = "KUBE_OIDC_PUBLISHER_ISSUER_TEMPLATE"
+    )]
+    pub issuer_template: Option<String>,
+
+    /// Clusters published at the same time (1 to 256).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        env = "KUBE_OIDC_PUBLISHER_CONCURRENCY"
+    )]
+    pub concurrency: u16,
+}
+
+impl FleetArgs {
+    /// Whether a fleet, rather than one cluster, is published.
+    pub fn is_fleet(&self) -> bool {
+        self.fleet.is_some() || self.fleet_from.is_some()
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod apiserver_flags;
 pub mod bucket_statement;
 pub mod discovery;
+pub mod fleet;
 pub mod issuer;
 pub mod jwk;
 pub mod keyfile;

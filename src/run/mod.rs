@@ -60,10 +60,10 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
 
     // What the daemon keeps from one pass to the next.
     let session = Session {
-        gate: Some(WriteGate::default()),
+        gate: Some(Arc::new(WriteGate::default())),
         ..Session::default()
     };
-    let gate = session.gate.as_ref().expect("set just above");
+    let gate = session.gate.as_deref().expect("set just above");
     let mut failures = 0u32;
     let signal = loop {
         health.pass_started();

@@ -1,5 +1,6 @@
 //! Flags turned into a validated configuration (`sync`, `run`, `doctor`), without I/O, so each
-//! rule is unit-tested here.
+//! rule is unit-tested here. A fleet's (`--fleet`, `--fleet-from`) is in [`fleet`], its file's
+//! shape in [`fleet_file`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use crate::plan::ObjectMeta;
 use crate::source::{ApiServerEndpoints, SourceKind};
 use crate::store::{Location, LocationError};
 use crate::tls::ConnectTo;
+
+pub mod fleet;
+pub mod fleet_file;
 
 /// Validated, de-duplicated client IDs (IAM: 1-255 characters each, at most 100).
 fn audiences(values: &[String]) -> Result<Vec<String>, ConfigError> {
@@ -137,12 +141,7 @@ impl SyncConfig {
 
     /// For commands that know the store otherwise (`bootstrap` builds it from `--bucket`).
     pub fn from_parts(store: &str, args: &PublishArgs) -> Result<SyncConfig, ConfigError> {
-        let store = Location::parse(store)?;
-        let issuer = match (&args.issuer.url, &store) {
-            (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
-            (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
-            (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
-        };
+        let (store, issuer) = store_and_issuer(store, args.issuer.url.as_deref())?;
         if args.keys.source == SourceKind::Files && args.keys.key_files.is_empty() {
             return Err(ConfigError::NoKeyFiles);
         }
@@ -213,6 +212,20 @@ impl SyncConfig {
             cache_control: format!("public, max-age={}", self.cache_max_age),
         }
     }
+}
+
+/// `--store` and `--issuer`: where to publish, and for which issuer.
+fn store_and_issuer(
+    store: &str,
+    issuer: Option<&str>,
+) -> Result<(Location, IssuerChoice), ConfigError> {
+    let store = Location::parse(store)?;
+    let issuer = match (issuer, &store) {
+        (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
+        (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
+        (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
+    };
+    Ok((store, issuer))
 }
 
 /// `run`: a `sync` configuration plus the loop's own settings.

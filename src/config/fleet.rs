@@ -174,6 +174,26 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// The longest per-request timeout of any cluster (what a pass is bounded by).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.members
+            .iter()
+            .map(|m| m.config.timeout)
+            .chain(self.discovery.iter().map(|d| d.base.timeout))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Every configuration of the fleet (the discovered clusters' base included).
+    pub fn configs(&self) -> impl Iterator<Item = &SyncConfig> {
+        self.members
+            .iter()
+            .map(|m| &m.config)
+            .chain(self.discovery.iter().map(|d| &d.base))
+    }
+}
+
 fn read(path: &Path) -> Result<String, FleetError> {
     std::fs::read_to_string(path).map_err(|e| FleetError::Read {
         path: path.to_owned(),

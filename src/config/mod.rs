@@ -241,6 +241,8 @@ pub struct RunConfig {
 pub enum RunConfigError {
     #[error(transparent)]
     Sync(#[from] ConfigError),
+    #[error(transparent)]
+    Fleet(#[from] fleet::FleetError),
     #[error("--interval {0:?} is not a duration of at least 1 s; write it like 60s, 5m or 1h")]
     Interval(String),
     #[error(
@@ -254,22 +256,57 @@ pub enum RunConfigError {
 impl RunConfig {
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, RunConfigError> {
         let sync = SyncConfig::from_args(&args.sync)?;
-        if sync.mode != Mode::Apply {
-            return Err(RunConfigError::Mode);
-        }
-        if sync.output != OutputFormat::Text {
-            return Err(RunConfigError::Output);
-        }
-        let interval = humantime::parse_duration(&args.interval)
-            .ok()
-            .filter(|d| *d >= Duration::from_secs(1))
-            .ok_or_else(|| RunConfigError::Interval(args.interval.clone()))?;
+        run_checks(&sync, sync.output)?;
         Ok(RunConfig {
             sync,
-            interval,
+            interval: interval(args)?,
             listen: args.listen,
         })
     }
+}
+
+/// `run --fleet`: a fleet plus the loop's own settings.
+#[derive(Clone, Debug)]
+pub struct FleetRunConfig {
+    pub fleet: fleet::Fleet,
+    pub interval: Duration,
+    pub listen: std::net::SocketAddr,
+}
+
+impl FleetRunConfig {
+    /// `matches`: `run`'s own, which say which options the command line set.
+    pub fn from_args(
+        args: &RunArgs,
+        matches: &clap::ArgMatches,
+    ) -> Result<FleetRunConfig, RunConfigError> {
+        let fleet = fleet::Fleet::from_args(&args.sync, matches)?;
+        for config in fleet.configs() {
+            run_checks(config, fleet.output)?;
+        }
+        Ok(FleetRunConfig {
+            fleet,
+            interval: interval(args)?,
+            listen: args.listen,
+        })
+    }
+}
+
+/// What `run` refuses of a `sync` configuration.
+fn run_checks(sync: &SyncConfig, output: OutputFormat) -> Result<(), RunConfigError> {
+    if sync.mode != Mode::Apply {
+        return Err(RunConfigError::Mode);
+    }
+    if output != OutputFormat::Text {
+        return Err(RunConfigError::Output);
+    }
+    Ok(())
+}
+
+fn interval(args: &RunArgs) -> Result<Duration, RunConfigError> {
+    humantime::parse_duration(&args.interval)
+        .ok()
+        .filter(|d| *d >= Duration::from_secs(1))
+        .ok_or_else(|| RunConfigError::Interval(args.interval.clone()))
 }
 
 /// `doctor`: the issuer is kept as given (a malformed one is doctor's first finding).

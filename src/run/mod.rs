@@ -23,6 +23,7 @@ use crate::publish::gate::WriteGate;
 use crate::publish::{publish_with, Session};
 use crate::reconcile::SyncReport;
 
+pub mod fleet;
 pub mod metrics;
 pub mod schedule;
 pub mod server;
@@ -40,15 +41,7 @@ pub const STALL_FACTOR: u32 = 30;
 
 pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     let mut signals = Signals::install().context("installing the SIGTERM and SIGINT handlers")?;
-    let listener = TcpListener::bind(config.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} for /healthz, /readyz and /metrics; is another process using the port? Pick another with --listen ADDR:PORT",
-            config.listen
-        )
-    })?;
-    let address = listener
-        .local_addr()
-        .context("reading the listening address")?;
+    let (listener, address) = listen(config.listen).await?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(config.sync.timeout * STALL_FACTOR));
     let server = tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
@@ -102,6 +95,21 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     server.abort();
     tracing::info!(signal, "stopped");
     Ok(Exit::Ok)
+}
+
+/// The listener for /healthz, /readyz and /metrics, and the address it got.
+async fn listen(
+    address: std::net::SocketAddr,
+) -> anyhow::Result<(TcpListener, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(address).await.with_context(|| {
+        format!(
+            "cannot listen on {address} for /healthz, /readyz and /metrics; is another process using the port? Pick another with --listen ADDR:PORT"
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    Ok((listener, bound))
 }
 
 /// After a signal: let a write in flight finish, start no other, then drop the pass. Returns
@@ -192,7 +200,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C).
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -200,7 +208,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -214,7 +222,7 @@ impl Signals {
     }
 
     /// The name of the next signal received.
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

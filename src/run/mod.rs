@@ -142,7 +142,7 @@ fn record(
     let next_pass_in = next.map(|d| humantime::format_duration(round_to_ms(d)).to_string());
     match result {
         Ok(report) => {
-            metrics.success(report, seconds, OffsetDateTime::now_utc());
+            metrics.success(None, report, seconds, OffsetDateTime::now_utc());
             health.set_ready();
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
@@ -169,7 +169,7 @@ fn record(
         }
         Err(error) => {
             let kind = ErrorKind::of(error);
-            metrics.failure(kind, seconds);
+            metrics.failure(None, kind, seconds);
             tracing::error!(
                 result = "error",
                 kind = kind.as_str(),

@@ -66,7 +66,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     let gate = session.gate.as_ref().expect("set just above");
     let mut failures = 0u32;
     let signal = loop {
-        health.pass_started();
+        health.pass_started(None);
         let started = Instant::now();
         let pass = publish_with(&config.sync, &session);
         tokio::pin!(pass);
@@ -93,7 +93,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
             failures,
             Some(delay),
         );
-        health.sleeping(delay);
+        health.sleeping(None, delay);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             signal = signals.recv() => break signal,
@@ -143,7 +143,7 @@ fn record(
     match result {
         Ok(report) => {
             metrics.success(None, report, seconds, OffsetDateTime::now_utc());
-            health.set_ready();
+            health.succeeded(None);
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
             }

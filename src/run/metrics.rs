@@ -623,6 +623,14 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(unix).unwrap()
     }
 
+    /// Every one of `lines` is in the exposition `text`.
+    fn assert_has<L: AsRef<str>>(text: &str, lines: impl IntoIterator<Item = L>) {
+        for line in lines {
+            let line = line.as_ref();
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+    }
+
     /// The sample lines (not `#` lines), sorted: a family's series come in no fixed order.
     fn samples(text: &str) -> Vec<&str> {
         let mut lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
@@ -714,31 +722,32 @@ mod tests {
             at(1_600_000_000),
         );
         let text = metrics.encode();
+        let mut lines = vec![];
         for cluster in ["prod-1", "prod-2"] {
             for kind in ErrorKind::ALL {
-                let line = format!(
-                    "kube_oidc_publisher_sync_errors_total{{cluster=\"{cluster}\",kind=\"{}\"}} 0\n",
-                    kind.as_str()
-                );
-                assert!(text.contains(&line), "{line} missing in\n{text}");
+                let kind = kind.as_str();
+                lines.push(format!(
+                    "kube_oidc_publisher_sync_errors_total{{cluster=\"{cluster}\",kind=\"{kind}\"}} 0\n"
+                ));
             }
-            let line = format!(
+            lines.push(format!(
                 "kube_oidc_publisher_syncs_total{{cluster=\"{cluster}\",result=\"error\"}} 0\n"
-            );
-            assert!(text.contains(&line), "{line} missing in\n{text}");
+            ));
         }
-        for line in [
-            "kube_oidc_publisher_fleet_clusters 2\n",
-            "kube_oidc_publisher_syncs_total{cluster=\"prod-1\",result=\"success\"} 1\n",
-            "kube_oidc_publisher_syncs_total{cluster=\"prod-2\",result=\"success\"} 0\n",
-            "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"prod-1\"} 1600000000.0\n",
-            "kube_oidc_publisher_published_keys{cluster=\"prod-1\"} 1\n",
-            "kube_oidc_publisher_published_keys{cluster=\"prod-2\"} 0\n",
-            "kube_oidc_publisher_next_key_removal_timestamp_seconds{cluster=\"prod-1\",kid=\"old\"} 1700000000.0\n",
-            "kube_oidc_publisher_sync_duration_seconds_count 1\n",
-        ] {
-            assert!(text.contains(line), "{line} missing in\n{text}");
-        }
+        assert_has(&text, lines);
+        assert_has(
+            &text,
+            [
+                "kube_oidc_publisher_fleet_clusters 2\n",
+                "kube_oidc_publisher_syncs_total{cluster=\"prod-1\",result=\"success\"} 1\n",
+                "kube_oidc_publisher_syncs_total{cluster=\"prod-2\",result=\"success\"} 0\n",
+                "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"prod-1\"} 1600000000.0\n",
+                "kube_oidc_publisher_published_keys{cluster=\"prod-1\"} 1\n",
+                "kube_oidc_publisher_published_keys{cluster=\"prod-2\"} 0\n",
+                "kube_oidc_publisher_next_key_removal_timestamp_seconds{cluster=\"prod-1\",kid=\"old\"} 1700000000.0\n",
+                "kube_oidc_publisher_sync_duration_seconds_count 1\n",
+            ],
+        );
         for line in samples(&text) {
             let whole_process = ["sync_duration_seconds", "fleet_clusters", "build_info"]
                 .iter()
@@ -759,18 +768,18 @@ mod tests {
         metrics.success(Some("ok"), &report(&["a"], None), 0.1, at(1_600_000_000));
         metrics.failure(Some("broken"), ErrorKind::Source, 5.0);
         metrics.failure(Some("broken"), ErrorKind::Source, 5.0);
-        let text = metrics.encode();
-        for line in [
-            "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"ok\"} 1600000000.0\n",
-            "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"broken\"} 0.0\n",
-            "kube_oidc_publisher_sync_errors_total{cluster=\"broken\",kind=\"source\"} 2\n",
-            "kube_oidc_publisher_sync_errors_total{cluster=\"ok\",kind=\"source\"} 0\n",
-            "kube_oidc_publisher_syncs_total{cluster=\"broken\",result=\"error\"} 2\n",
-            "kube_oidc_publisher_syncs_total{cluster=\"ok\",result=\"error\"} 0\n",
-            "kube_oidc_publisher_sync_duration_seconds_count 3\n",
-        ] {
-            assert!(text.contains(line), "{line} missing in\n{text}");
-        }
+        assert_has(
+            &metrics.encode(),
+            [
+                "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"ok\"} 1600000000.0\n",
+                "kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"broken\"} 0.0\n",
+                "kube_oidc_publisher_sync_errors_total{cluster=\"broken\",kind=\"source\"} 2\n",
+                "kube_oidc_publisher_sync_errors_total{cluster=\"ok\",kind=\"source\"} 0\n",
+                "kube_oidc_publisher_syncs_total{cluster=\"broken\",result=\"error\"} 2\n",
+                "kube_oidc_publisher_syncs_total{cluster=\"ok\",result=\"error\"} 0\n",
+                "kube_oidc_publisher_sync_duration_seconds_count 3\n",
+            ],
+        );
     }
 
     #[test]
@@ -819,20 +828,17 @@ mod tests {
         let metrics = Metrics::for_fleet();
         metrics.add_cluster("c1");
         metrics.add_cluster("c2");
-        let retained = Some(("k1", at(1_700_000_000)));
-        metrics.success(
-            Some("c1"),
-            &report(&["a"], retained),
-            0.1,
-            at(1_600_000_000),
-        );
-        let retained = Some(("k2", at(1_700_000_100)));
-        metrics.success(
-            Some("c2"),
-            &report(&["a"], retained),
-            0.1,
-            at(1_600_000_000),
-        );
+        for (cluster, kid, removable_at) in
+            [("c1", "k1", 1_700_000_000), ("c2", "k2", 1_700_000_100)]
+        {
+            let retained = Some((kid, at(removable_at)));
+            metrics.success(
+                Some(cluster),
+                &report(&["a"], retained),
+                0.1,
+                at(1_600_000_000),
+            );
+        }
         // c1's retained key is retired; c2 keeps its own.
         metrics.success(Some("c1"), &report(&["a"], None), 0.1, at(1_600_000_060));
         let text = metrics.encode();

@@ -59,7 +59,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     let gate = session.gate.as_deref().expect("set just above");
     let mut failures = 0u32;
     let signal = loop {
-        health.pass_started();
+        health.pass_started(None);
         let started = Instant::now();
         let pass = publish_with(&config.sync, &session);
         tokio::pin!(pass);
@@ -86,7 +86,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
             failures,
             Some(delay),
         );
-        health.sleeping(delay);
+        health.sleeping(None, delay);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             signal = signals.recv() => break signal,
@@ -150,8 +150,8 @@ fn record(
     let next_pass_in = next.map(|d| humantime::format_duration(round_to_ms(d)).to_string());
     match result {
         Ok(report) => {
-            metrics.success(report, seconds, OffsetDateTime::now_utc());
-            health.set_ready();
+            metrics.success(None, report, seconds, OffsetDateTime::now_utc());
+            health.succeeded(None);
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
             }
@@ -177,7 +177,7 @@ fn record(
         }
         Err(error) => {
             let kind = ErrorKind::of(error);
-            metrics.failure(kind, seconds);
+            metrics.failure(None, kind, seconds);
             tracing::error!(
                 result = "error",
                 kind = kind.as_str(),

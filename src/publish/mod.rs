@@ -158,6 +158,7 @@ pub(crate) async fn kube_source(config: &SyncConfig) -> anyhow::Result<KubeSourc
         context: config.context.clone(),
         timeout: config.timeout,
         endpoints: config.api_server_endpoints,
+        inline: None,
     };
     Ok(KubeSource::connect(&options).await?)
 }

@@ -105,7 +105,7 @@ impl InlineKubeconfig {
 /// Why a kubeconfig's text does not parse, without any of the text: serde-saphyr's message
 /// quotes the offending lines (a snippet) and serde's quotes an unexpected value (`invalid
 /// type: string "…"`), either of which can be a token or a key. Only the position is kept.
-fn parse_error(error: &KubeconfigError) -> String {
+pub(crate) fn parse_error(error: &KubeconfigError) -> String {
     const CHECK: &str = "(its text is not shown: it holds credentials). Decode it to a file and check it with `kubectl --kubeconfig FILE config view`";
     match error {
         KubeconfigError::Parse(yaml) => match yaml.location() {
@@ -116,8 +116,8 @@ fn parse_error(error: &KubeconfigError) -> String {
             ),
             None => format!("not a valid kubeconfig: a YAML error {CHECK}"),
         },
-        // The other errors of parsing and merging documents name no content.
-        other => format!("not a valid kubeconfig: {other}"),
+        // The other errors (reading a file, merging documents) name no content.
+        other => other.to_string(),
     }
 }
 
@@ -631,7 +631,8 @@ fn rbac_subject(message: &str) -> String {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its sources, one line, each cause once.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

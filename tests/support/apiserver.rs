@@ -633,16 +633,24 @@ fn extra_route(shared: &Shared, method: &Method, path: &str) -> Option<Response<
             status_body(403, "Forbidden", &forbidden_message, "{}"),
             true,
         )),
-        Route::Answer { status, body } => {
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            *response.status_mut() = StatusCode::from_u16(status).expect("status");
-            set(&mut response, "audit-id", &uuid_ish());
-            set(&mut response, header::CACHE_CONTROL, "no-cache, private");
-            set(&mut response, header::CONTENT_TYPE, "application/json");
-            apf_headers(shared, &mut response);
-            Some(response)
-        }
+        Route::Answer { status, body } => Some(api_answer(
+            shared,
+            StatusCode::from_u16(status).expect("status"),
+            body,
+        )),
     }
+}
+
+/// An API answer as kube-apiserver sends one: JSON, not cached, with an audit ID and the
+/// priority-and-fairness headers.
+fn api_answer(shared: &Shared, status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    set(&mut response, "audit-id", &uuid_ish());
+    set(&mut response, header::CACHE_CONTROL, "no-cache, private");
+    set(&mut response, header::CONTENT_TYPE, "application/json");
+    apf_headers(shared, &mut response);
+    response
 }
 
 /// A `discovery.k8s.io/v1` `EndpointSliceList` for the `kubernetes` Service, shaped as the
@@ -749,10 +757,7 @@ fn secrets_route(shared: &Shared, asked: &Asked) -> Option<Response<Full<Bytes>>
     let verb = if name.is_some() { "get" } else { "list" };
     if state.forbidden.contains(&verb) {
         let (what, details) = match name {
-            Some(name) => (
-                format!("secrets {name:?}"),
-                format!("{{\n    \"name\": {name:?},\n    \"kind\": \"secrets\"\n  }}"),
-            ),
+            Some(name) => (format!("secrets {name:?}"), secret_details(name)),
             None => (
                 "secrets".to_owned(),
                 "{\n    \"kind\": \"secrets\"\n  }".to_owned(),
@@ -766,43 +771,32 @@ fn secrets_route(shared: &Shared, asked: &Asked) -> Option<Response<Full<Bytes>>
         let body = status_body(403, "Forbidden", &message, &details);
         return Some(error(shared, StatusCode::FORBIDDEN, body, true));
     }
-    let (status, body) = match (namespace, name) {
+    let body = match (namespace, name) {
         (Some(namespace), Some(name)) => {
-            match state
+            let found = state
                 .secrets
                 .iter()
-                .find(|s| s.namespace == namespace && s.name == name)
-            {
-                Some(secret) => (
-                    StatusCode::OK,
-                    serde_json::to_vec(&secret.to_json(true)).expect("JSON"),
-                ),
-                None => {
-                    let details =
-                        format!("{{\n    \"name\": {name:?},\n    \"kind\": \"secrets\"\n  }}");
-                    let message = format!("secrets {name:?} not found");
-                    let body = status_body(404, "NotFound", &message, &details);
-                    return Some(error(shared, StatusCode::NOT_FOUND, body, false));
-                }
-            }
+                .find(|s| s.namespace == namespace && s.name == name);
+            let Some(secret) = found else {
+                let message = format!("secrets {name:?} not found");
+                let body = status_body(404, "NotFound", &message, &secret_details(name));
+                return Some(error(shared, StatusCode::NOT_FOUND, body, false));
+            };
+            serde_json::to_vec(&secret.to_json(true)).expect("JSON")
         }
         (namespace, _) => {
             let metadata_only = asked
                 .accept
                 .is_some_and(|a| a.contains("as=PartialObjectMetadataList"));
-            (
-                StatusCode::OK,
-                secret_list(&state.secrets, namespace, asked.query, metadata_only),
-            )
+            secret_list(&state.secrets, namespace, asked.query, metadata_only)
         }
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    set(&mut response, "audit-id", &uuid_ish());
-    set(&mut response, header::CACHE_CONTROL, "no-cache, private");
-    set(&mut response, header::CONTENT_TYPE, "application/json");
-    apf_headers(shared, &mut response);
-    Some(response)
+    Some(api_answer(shared, StatusCode::OK, body))
+}
+
+/// The `details` of a `Status` about Secret `name`, as kube-apiserver writes them.
+fn secret_details(name: &str) -> String {
+    format!("{{\n    \"name\": {name:?},\n    \"kind\": \"secrets\"\n  }}")
 }
 
 /// A Secret list, as kube-apiserver answers it: a `SecretList` of whole Secrets, or, when

@@ -18,6 +18,7 @@ use clap::{ArgMatches, CommandFactory as _, Parser as _};
 use super::fleet_file::{Entry, FileError, FleetFile, Setting, Value};
 use super::{ConfigError, SyncConfig};
 use crate::cli::{Cli, Command, SyncArgs};
+use crate::model::cluster_api::{Template, TemplateError};
 use crate::model::fleet::SecretRef;
 use crate::output::OutputFormat;
 use crate::store::Location;
@@ -50,8 +51,15 @@ pub struct Member {
 pub enum KubeconfigFrom {
     /// The configuration's `kubeconfig` and `context`, or kubectl's default.
     Options,
-    /// A Secret of the cluster the publisher runs in, read on every pass.
+    /// A Secret of the cluster the publisher runs in (the fleet file's `kubeconfig-secret`),
+    /// read on every pass.
     Secret(SecretRef),
+    /// A Cluster API kubeconfig Secret, as listed with its `resourceVersion`: read again only
+    /// when that changes.
+    Discovered {
+        secret: SecretRef,
+        resource_version: String,
+    },
 }
 
 /// `--fleet-from cluster-api[=NAMESPACE]` with its templates.
@@ -59,8 +67,8 @@ pub enum KubeconfigFrom {
 pub struct Discovery {
     /// `None`: every namespace.
     pub namespace: Option<String>,
-    pub store_template: String,
-    pub issuer_template: Option<String>,
+    pub store_template: Template,
+    pub issuer_template: Option<Template>,
     /// The options every discovered cluster takes (defaults and command line); its store and
     /// issuer are replaced by the templates' for each cluster.
     pub base: SyncConfig,
@@ -97,6 +105,8 @@ pub enum FleetError {
     },
     #[error("--fleet-from {0:?}: the only source is `cluster-api` or `cluster-api=NAMESPACE`")]
     FleetFrom(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
 }
 
 /// Options that are the fleet's, never one cluster's.
@@ -252,17 +262,19 @@ fn discovery(
         Some(("cluster-api", ns)) if !ns.is_empty() => Some(ns.to_owned()),
         _ => return Err(FleetError::FleetFrom(raw.to_owned())),
     };
-    let store_template = args
+    let raw_store = args
         .fleet
         .store_template
-        .clone()
+        .as_deref()
         .expect("clap requires --store-template with --fleet-from");
-    let issuer_template = args.fleet.issuer_template.clone();
-    let example = |template: &str| {
-        template
-            .replace("{namespace}", "namespace")
-            .replace("{cluster}", "cluster")
-    };
+    let store_template = Template::parse("--store-template", raw_store)?;
+    let issuer_template = args
+        .fleet
+        .issuer_template
+        .as_deref()
+        .map(|raw| Template::parse("--issuer-template", raw))
+        .transpose()?;
+    let example = |template: &Template| template.render("namespace", "cluster");
     let mut settings = merged(defaults, &[]);
     let mut add = |key: &str, value: String| {
         settings.insert(

@@ -1,6 +1,6 @@
 //! A fleet's pure vocabulary: how a cluster of a fleet is named, and which Secret holds its
-//! kubeconfig. Shared by the fleet file (`config::fleet_file`), Cluster API discovery and the
-//! `Secrets` effect (`fleet::secrets`).
+//! kubeconfig. Shared by the fleet file (`config::fleet_file`), Cluster API discovery
+//! (`model::cluster_api`) and the `Secrets` effect (`fleet::secrets`).
 
 /// One key of one Secret: where a cluster's kubeconfig is kept.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -10,6 +10,7 @@ pub struct SecretRef {
     pub key: String,
 }
 
+/// `Secret NAMESPACE/NAME (key KEY)`, as messages name it.
 impl std::fmt::Display for SecretRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -18,6 +19,15 @@ impl std::fmt::Display for SecretRef {
             self.namespace, self.name, self.key
         )
     }
+}
+
+/// What a metadata-only list returns per Secret (never its data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretMeta {
+    pub namespace: String,
+    pub name: String,
+    pub resource_version: String,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A fleet name: an IAM tag value (`[\p{L}\p{Z}\p{N}_.:/=+\-@]`, at most 256) and a metric

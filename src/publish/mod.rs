@@ -16,7 +16,7 @@ use crate::model::issuer::partition;
 use crate::model::Issuer;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
 use crate::source::files::KeyFiles;
-use crate::source::kube::{KubeOptions, KubeSource};
+use crate::source::kube::{InlineKubeconfig, KubeOptions, KubeSource};
 use crate::source::SourceKind;
 use crate::source::{Combined, KeySource};
 use crate::store::dir::DirStore;
@@ -58,7 +58,7 @@ pub async fn publish_with(
     config: &SyncConfig,
     session: &Session,
 ) -> anyhow::Result<reconcile::SyncReport> {
-    let source = build_source(config).await?;
+    let source = build_source(config, None).await?;
     publish_from(config, session, source.as_ref()).await
 }
 
@@ -164,21 +164,35 @@ fn no_region() -> anyhow::Error {
 
 /// The API server source a configuration names (no request is made yet).
 pub(crate) async fn kube_source(config: &SyncConfig) -> anyhow::Result<KubeSource> {
+    kube_source_with(config, None).await
+}
+
+/// [`kube_source`] with the kubeconfig given as text (a fleet member's, read from a Secret)
+/// instead of the configuration's file.
+async fn kube_source_with(
+    config: &SyncConfig,
+    inline: Option<InlineKubeconfig>,
+) -> anyhow::Result<KubeSource> {
     let options = KubeOptions {
         kubeconfig: config.kubeconfig.clone(),
         context: config.context.clone(),
         timeout: config.timeout,
         endpoints: config.api_server_endpoints,
+        inline,
     };
     Ok(KubeSource::connect(&options).await?)
 }
 
-pub(crate) async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
+/// The key source a configuration names; `inline`: the API server's kubeconfig as text.
+pub(crate) async fn build_source(
+    config: &SyncConfig,
+    inline: Option<InlineKubeconfig>,
+) -> anyhow::Result<Box<dyn KeySource>> {
     let files = KeyFiles::new(config.key_files.clone());
     if config.source == SourceKind::Files {
         return Ok(Box::new(files));
     }
-    let kube: Box<dyn KeySource> = Box::new(kube_source(config).await?);
+    let kube: Box<dyn KeySource> = Box::new(kube_source_with(config, inline).await?);
     if config.key_files.is_empty() {
         return Ok(kube);
     }

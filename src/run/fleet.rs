@@ -25,7 +25,7 @@ use super::{listen, record, schedule, Signals, SHUTDOWN_GRACE, STALL_FACTOR};
 use crate::config::fleet::Member;
 use crate::config::FleetRunConfig;
 use crate::exit::Exit;
-use crate::fleet::pass::Publisher;
+use crate::fleet::pass::{Members, Publisher};
 use crate::fleet::tally::provider_quota_reached;
 use crate::publish::gate::WriteGate;
 
@@ -49,10 +49,11 @@ pub async fn run(config: FleetRunConfig) -> anyhow::Result<Exit> {
     let concurrency = config.fleet.concurrency;
     let publisher = Publisher::new(config.fleet, Some(gate.clone()));
     let mut members = publisher.members().await;
+    report_refused(&members);
     let metrics = Arc::new(Metrics::for_fleet());
     let health = Arc::new(Health::for_fleet(
         timeout * STALL_FACTOR,
-        members.iter().map(|m| m.name.clone()),
+        members.members.iter().map(|m| m.name.clone()),
     ));
     let server = tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
     let shared = Arc::new(Shared {
@@ -65,7 +66,7 @@ pub async fn run(config: FleetRunConfig) -> anyhow::Result<Exit> {
     });
     tracing::info!(
         %address,
-        clusters = members.len(),
+        clusters = members.members.len(),
         interval = %humantime::format_duration(config.interval),
         "serving /healthz, /readyz and /metrics"
     );
@@ -79,6 +80,7 @@ pub async fn run(config: FleetRunConfig) -> anyhow::Result<Exit> {
             signal = signals.recv() => break signal,
         }
         members = shared.publisher.members().await;
+        report_refused(&members);
     };
     tracing::info!(
         signal,
@@ -100,10 +102,23 @@ pub async fn run(config: FleetRunConfig) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Starts a loop for each new member and stops the loop of each member that left.
-fn follow(loops: &mut HashMap<String, JoinHandle<()>>, members: &[Member], shared: &Arc<Shared>) {
+/// Logs the clusters found but not publishable, and a failed Cluster API listing.
+fn report_refused(members: &Members) {
+    for outcome in &members.refused {
+        if let Err(error) = &outcome.result {
+            tracing::error!(cluster = outcome.name.as_str(), "{error:#}");
+        }
+    }
+}
+
+/// Starts a loop for each new member and stops the loop of each member that left. When the
+/// Cluster API clusters could not be listed, none of them is taken for gone.
+fn follow(loops: &mut HashMap<String, JoinHandle<()>>, found: &Members, shared: &Arc<Shared>) {
+    let members = &found.members;
+    let file = &shared.publisher.fleet().members;
     loops.retain(|name, handle| {
-        let kept = members.iter().any(|m| &m.name == name);
+        let kept = members.iter().any(|m| &m.name == name)
+            || (!found.listed && !file.iter().any(|m| &m.name == name));
         if !kept {
             handle.abort();
             shared.metrics.remove_cluster(name);
@@ -116,7 +131,7 @@ fn follow(loops: &mut HashMap<String, JoinHandle<()>>, members: &[Member], share
         }
         kept
     });
-    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    let names: Vec<&str> = loops.keys().map(String::as_str).collect();
     shared.publisher.retain(&names);
     for member in members {
         if loops.contains_key(&member.name) {

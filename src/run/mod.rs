@@ -68,7 +68,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
             signal = signals.recv() => {
                 tracing::info!(signal, "stopping: no new write starts; waiting for the write in progress, if any");
                 if let Some(result) = stop_pass(pass, gate).await {
-                    record(&result, started.elapsed(), &metrics, &health, failures, None);
+                    record(None, &result, started.elapsed(), &metrics, &health, failures, None);
                 }
                 break signal;
             }
@@ -79,6 +79,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
         };
         let delay = schedule::next_delay(config.interval, failures, fastrand::f64());
         record(
+            None,
             &result,
             started.elapsed(),
             &metrics,
@@ -137,7 +138,9 @@ async fn stop_pass(
 }
 
 /// Metrics, readiness and the one log line of a finished pass.
+/// `cluster`: the fleet member the pass was for (`None` for `run` without a fleet).
 fn record(
+    cluster: Option<&str>,
     result: &anyhow::Result<SyncReport>,
     elapsed: Duration,
     metrics: &Metrics,
@@ -150,8 +153,8 @@ fn record(
     let next_pass_in = next.map(|d| humantime::format_duration(round_to_ms(d)).to_string());
     match result {
         Ok(report) => {
-            metrics.success(None, report, seconds, OffsetDateTime::now_utc());
-            health.succeeded(None);
+            metrics.success(cluster, report, seconds, OffsetDateTime::now_utc());
+            health.succeeded(cluster);
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
             }
@@ -177,7 +180,7 @@ fn record(
         }
         Err(error) => {
             let kind = ErrorKind::of(error);
-            metrics.failure(None, kind, seconds);
+            metrics.failure(cluster, kind, seconds);
             tracing::error!(
                 result = "error",
                 kind = kind.as_str(),

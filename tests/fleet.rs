@@ -9,6 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use support::daemon::Daemon;
 use support::moto::IamFault;
 use support::*;
 
@@ -317,4 +318,187 @@ fn a_bad_fleet_file_is_refused_before_anything_is_published() {
         0,
         "nothing was read or written"
     );
+}
+
+/// Cluster API's Secrets for `cluster` in `namespace`: its kubeconfig (key `value`) and its CA
+/// and service-account keys, which carry the same label and must never be read.
+fn cluster_api_secrets(namespace: &str, cluster: &str, kubeconfig: &str) -> Vec<FakeSecret> {
+    let secret = |suffix: &str| {
+        FakeSecret::new(namespace, &format!("{cluster}-{suffix}"))
+            .label("cluster.x-k8s.io/cluster-name", cluster)
+    };
+    vec![
+        secret("kubeconfig").data("value", kubeconfig),
+        secret("ca").data("tls.key", "PRIVATE-CA-KEY"),
+        secret("sa").data("tls.key", "PRIVATE-SA-KEY"),
+    ]
+}
+
+/// Secrets paths the management cluster was asked for (lists and reads).
+fn secrets_read(management: &FakeApiServer) -> Vec<String> {
+    management
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/secrets"))
+        .map(|r| r.path)
+        .collect()
+}
+
+#[test]
+fn kubeconfig_secrets_and_cluster_api_clusters_are_published_until_their_secret_goes() {
+    let (dir, mut cmd) = setup("fleet-secrets");
+    let bucket = moto().new_bucket("fleet-secrets");
+    let management = FakeApiServer::start();
+    let (a, b) = (
+        FakeApiServer::with_scenario(Scenario::Rsa),
+        FakeApiServer::with_scenario(Scenario::Ec),
+    );
+    let mut secrets =
+        vec![FakeSecret::new("fleet", "prod-2-kubeconfig").data("value", a.kubeconfig_yaml())];
+    secrets.extend(cluster_api_secrets("capi", "w1", &b.kubeconfig_yaml()));
+    management.set_secrets(secrets.clone());
+    let text = format!(
+        "\
+defaults:
+  no-iam: true
+  s3-path-style: true
+clusters:
+  - name: prod-2
+    kubeconfig-secret: {{namespace: fleet, name: prod-2-kubeconfig}}
+    store: s3://{bucket}/prod-2
+    issuer: {ISSUER}
+  - name: missing
+    kubeconfig-secret: {{namespace: fleet, name: nowhere}}
+    store: s3://{bucket}/missing
+    issuer: {ISSUER}
+"
+    );
+    let file = write(dir.path(), "fleet.yaml", &text);
+    // The management cluster is the one kubectl would use.
+    let kubeconfig = write_kubeconfig(dir.path(), &management);
+    cmd.moto(moto())
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["sync", "--output", "json", "--fleet"])
+        .arg(&file)
+        .args([
+            "--fleet-from",
+            "cluster-api=capi",
+            "--store-template",
+            &format!("s3://{bucket}/{{namespace}}/{{cluster}}"),
+            "--issuer-template",
+            "https://oidc.example.com/{namespace}/{cluster}",
+            // The fake API servers all sign for one issuer; a discovered cluster's is the
+            // template's.
+            "--allow-issuer-mismatch",
+        ]);
+    let output = cmd.assert_exit(2);
+    let clusters = by_cluster(&output);
+    assert_eq!(
+        clusters["prod-2"]["status"], "applied",
+        "{}",
+        clusters["prod-2"]
+    );
+    assert_eq!(
+        clusters["capi/w1"]["status"], "applied",
+        "{}",
+        clusters["capi/w1"]
+    );
+    let missing = clusters["missing"]["error"].as_str().unwrap();
+    assert!(
+        missing.contains("Secret fleet/nowhere (key value) does not exist"),
+        "{missing}"
+    );
+    for key in ["prod-2/openid/v1/jwks", "capi/w1/openid/v1/jwks"] {
+        assert!(moto().get_object(&bucket, key).is_some(), "{key}");
+    }
+    let read = secrets_read(&management);
+    assert!(
+        !read
+            .iter()
+            .any(|p| p.ends_with("-ca") || p.ends_with("-sa")),
+        "only the kubeconfig Secrets are read: {read:?}"
+    );
+
+    // A re-run: 0 writes.
+    let writes = moto().requests(&bucket).writes();
+    cmd.assert_exit(2);
+    assert_eq!(moto().requests(&bucket).writes(), writes);
+
+    // w1's Secrets are gone: it is no longer published, and its documents stay.
+    secrets.retain(|s| s.namespace != "capi");
+    management.set_secrets(secrets);
+    let clusters = by_cluster(&cmd.assert_exit(2));
+    assert!(!clusters.contains_key("capi/w1"), "{clusters:?}");
+    assert_eq!(clusters["prod-2"]["status"], "in_sync");
+    assert!(moto()
+        .get_object(&bucket, "capi/w1/openid/v1/jwks")
+        .is_some());
+}
+
+#[test]
+fn run_fleet_labels_each_cluster_and_is_ready_only_when_every_one_succeeded() {
+    let (dir, mut cmd) = setup("fleet-run");
+    let healthy = FakeApiServer::with_scenario(Scenario::Rsa);
+    let failing = FakeApiServer::with_scenario(Scenario::ServerError);
+    let kubeconfig = |name: &str, server: &FakeApiServer| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        write_kubeconfig(&sub, server)
+    };
+    let text = format!(
+        "\
+defaults:
+  no-iam: true
+  issuer: {ISSUER}
+clusters:
+  - name: healthy
+    kubeconfig: {ok}
+    store: {dir}/healthy
+  - name: failing
+    kubeconfig: {bad}
+    store: {dir}/failing
+",
+        ok = kubeconfig("healthy", &healthy).display(),
+        bad = kubeconfig("failing", &failing).display(),
+        dir = dir.path().display(),
+    );
+    let file = write(dir.path(), "fleet.yaml", &text);
+    cmd.args([
+        "run",
+        "--interval",
+        "1s",
+        "--listen",
+        "127.0.0.1:0",
+        "--fleet",
+    ])
+    .arg(&file);
+    let mut daemon = Daemon::start(&cmd);
+    daemon.wait_for("healthy published and failing failed twice", |d| {
+        let ok =
+            d.metric("kube_oidc_publisher_syncs_total{cluster=\"healthy\",result=\"success\"}")?;
+        let errors =
+            d.metric("kube_oidc_publisher_sync_errors_total{cluster=\"failing\",kind=\"source\"}")?;
+        (ok >= 1.0 && errors >= 2.0).then_some(())
+    });
+    assert!(
+        daemon
+            .metric("kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"healthy\"}")
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        daemon.metric("kube_oidc_publisher_last_success_timestamp_seconds{cluster=\"failing\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        daemon.metric("kube_oidc_publisher_fleet_clusters"),
+        Some(2.0)
+    );
+    let (status, _, body) = daemon.get("/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("failing"), "{body}");
+    assert!(dir.path().join("healthy/openid/v1/jwks").is_file());
+    let (status, log) = daemon.stop("TERM");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("cluster{name=\"failing\"}"), "{log}");
 }

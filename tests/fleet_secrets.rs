@@ -3,7 +3,8 @@
 //! by label, in pages, 404 and RBAC's 403); `KubeSecrets` lists metadata only, across
 //! namespaces and pages, and reads one key; and the whole chain the fleet pass uses, from a
 //! Cluster API `<cluster>-kubeconfig` Secret on one API server to the keys of the workload
-//! cluster behind another. These call the library (`--fleet` does not exist yet).
+//! cluster behind another. These call the library; tests/fleet.rs runs the same through the
+//! binary (`sync --fleet --fleet-from cluster-api`).
 
 mod support;
 

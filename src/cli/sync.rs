@@ -26,7 +26,17 @@ Examples:
       --issuer https://oidc.example.com/c1 --store ./public --no-iam
 
   # from the current kube context to S3 (issuer derived from the bucket)
-  kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam";
+  kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam
+
+Many clusters (--fleet FILE, --fleet-from cluster-api): each cluster is published exactly as
+above, with its own options from the fleet file (docs/cli.md, \"Fleet file\"), at most
+--concurrency at a time; one cluster's failure never stops another's. One line per cluster as
+it finishes, then a summary (--output json: one JSON object per line, with `cluster`); the exit
+code is the worst cluster's.
+
+  # every cluster of a file, plus every Cluster API cluster of namespace capi
+  kube-oidc-publisher sync --fleet fleet.yaml --fleet-from cluster-api=capi \\
+      --store-template 's3://acme-oidc/{namespace}/{cluster}'";
 
 pub(super) const RUN_LONG_ABOUT: &str = "\
 Run sync again and again, as a long-running process (a Deployment), and serve its health and
@@ -48,6 +58,11 @@ then it exits 0. Every write is atomic and they happen in a safe order (JWKS, di
 state), so stopping between two writes leaves the store consistent. Several replicas may run
 against one store: writes are conditional. --dry-run and --check are for sync; run refuses them,
 and reports through logs and metrics rather than --output json.
+
+With --fleet or --fleet-from, one such loop per cluster (each with its own schedule and backoff,
+at most --concurrency passes at a time), logs carrying the cluster's name, every metric but the
+duration histogram labelled `cluster`, and /readyz ready once every cluster has succeeded once.
+With --fleet-from, the clusters are listed again every --interval.
 
 Exit codes: 0 stopped by a signal, 2 bad options or the listen address cannot be bound.
 

@@ -150,6 +150,7 @@ async fn cluster_loop(member: Member, shared: Arc<Shared>) {
     let name = member.name.as_str();
     let mut failures = 0u32;
     loop {
+        shared.health.queued(Some(name));
         let permit = shared.permits.acquire().await.expect("never closed");
         shared.health.pass_started(Some(name));
         let started = Instant::now();

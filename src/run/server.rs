@@ -45,6 +45,9 @@ const NAMED_CLUSTERS: usize = 10;
 #[derive(Clone, Copy, Debug)]
 enum Phase {
     Starting,
+    /// Due, and waiting for one of `--concurrency`'s slots (fleet only). Not a stall: the
+    /// passes holding the slots are each checked.
+    Queued,
     Passing { since: Instant },
     Sleeping { until: Instant },
 }
@@ -54,7 +57,7 @@ impl Phase {
     /// `stall_limit`, or its next pass is overdue by more than that.
     fn check(self, now: Instant, stall_limit: Duration) -> Result<(), String> {
         match self {
-            Phase::Starting => Ok(()),
+            Phase::Starting | Phase::Queued => Ok(()),
             Phase::Passing { since } => {
                 let running = now.saturating_duration_since(since);
                 if running > stall_limit {
@@ -199,6 +202,11 @@ impl Health {
             _ => return,
         }
         self.latch_when_none_waits(&loops);
+    }
+
+    /// The pass of `cluster` is due and waits for a free slot (`--concurrency`).
+    pub fn queued(&self, cluster: Option<&str>) {
+        self.set_phase(cluster, Phase::Queued);
     }
 
     fn pass_started_at(&self, cluster: Option<&str>, now: Instant) {
@@ -533,6 +541,21 @@ mod tests {
         );
         health.remove_cluster("only");
         assert!(health.ready(), "no cluster waits");
+    }
+
+    #[test]
+    fn a_cluster_waiting_for_a_slot_is_not_stuck_however_long_it_waits() {
+        let health = Health::for_fleet(LIMIT, ["queued", "running"]);
+        let start = Instant::now();
+        health.sleeping_until(Some("queued"), start);
+        health.pass_started_at(Some("running"), start);
+        health.queued(Some("queued"));
+        let later = start + LIMIT / 2;
+        assert!(health.alive(later).is_ok());
+        // The pass that holds the slot past the limit is the one named.
+        let message = health.alive(start + LIMIT * 2).unwrap_err();
+        assert!(message.contains("running"), "{message}");
+        assert!(!message.contains("queued"), "{message}");
     }
 
     #[test]

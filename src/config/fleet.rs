@@ -21,7 +21,6 @@ use crate::cli::{Cli, Command, SyncArgs};
 use crate::model::cluster_api::{Template, TemplateError};
 use crate::model::fleet::SecretRef;
 use crate::output::OutputFormat;
-use crate::store::Location;
 
 /// What one `sync --fleet` or `run --fleet` publishes.
 #[derive(Clone, Debug)]
@@ -512,11 +511,6 @@ impl Discovery {
         }
         Ok(config)
     }
-}
-
-/// Two members publishing to one store: the first one's name.
-pub fn same_store<'a>(members: &'a [Member], store: &Location) -> Option<&'a Member> {
-    members.iter().find(|m| &m.config.store == store)
 }
 
 #[cfg(test)]

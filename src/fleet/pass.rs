@@ -56,10 +56,16 @@ pub struct Publisher {
     secrets: OnceCell<Result<Arc<dyn Secrets>, String>>,
     /// One per (Region, timeout): the AWS configuration (credentials, connection pool) and the
     /// account, shared by every cluster published there.
-    sessions: Mutex<HashMap<(Option<String>, Duration), Arc<Session>>>,
+    sessions: Mutex<HashMap<SessionKey, Arc<Session>>>,
     /// Each cluster's key source, with what it was built from.
-    sources: Mutex<HashMap<String, (SourceKey, Arc<dyn KeySource>)>>,
+    sources: Mutex<HashMap<String, KeptSource>>,
 }
+
+/// A Region and a per-request timeout: what an AWS configuration is loaded with.
+type SessionKey = (Option<String>, Duration);
+
+/// A cluster's key source and what it was built from.
+type KeptSource = (SourceKey, Arc<dyn KeySource>);
 
 /// What a cluster's key source was built from: a different one means a new client.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -185,8 +185,10 @@ fn note_quota(shared: &Shared, name: &str, result: &anyhow::Result<crate::reconc
         return;
     }
     if over.insert(name.to_owned()) {
-        let mut tally = crate::fleet::tally::Tally::default();
-        tally.over_provider_quota = over.iter().cloned().collect();
+        let tally = crate::fleet::tally::Tally {
+            over_provider_quota: over.iter().cloned().collect(),
+            ..Default::default()
+        };
         if let Some(message) = tally.quota_message() {
             tracing::error!("{message}");
         }

@@ -48,8 +48,12 @@ enum Phase {
     /// Due, and waiting for one of `--concurrency`'s slots (fleet only). Not a stall: the
     /// passes holding the slots are each checked.
     Queued,
-    Passing { since: Instant },
-    Sleeping { until: Instant },
+    Passing {
+        since: Instant,
+    },
+    Sleeping {
+        until: Instant,
+    },
 }
 
 impl Phase {

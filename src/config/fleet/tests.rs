@@ -5,6 +5,7 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use super::*;
 use crate::cli::Cli;
 use crate::config::IssuerChoice;
+use crate::store::Location;
 
 /// `sync ARGS` with `text` as the fleet file `fleet.yaml`.
 fn fleet(args: &[&str], text: &str) -> Result<Fleet, FleetError> {

@@ -1,8 +1,9 @@
 //! observe → plan → apply, once. `sync_once` reads the keys, the published documents and (with
-//! IAM) the OIDC provider and the public host's certificate chain, all concurrently; renders
-//! what should be published; asks the pure `plan` what to change; and applies it unless the mode
-//! says not to. A document write that loses a race (precondition failed) makes it observe and
-//! re-plan once; a second loss is an error.
+//! IAM) the OIDC provider and the public host's certificate chain, all concurrently (the IAM
+//! side, which depends on nothing else, keeps going while the documents are planned and
+//! written); renders what should be published; asks the pure `plan` what to change; and applies
+//! it unless the mode says not to. A document write that loses a race (precondition failed)
+//! makes it observe and re-plan once; a second loss is an error.
 //!
 //! Order of effects: documents first (the JWKS before the discovery document, so the published
 //! discovery document never points at missing keys), then the provider, so IAM never trusts an
@@ -20,11 +21,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::model::issuer::unfetchable_by_sts;
-use crate::model::state::{Requests, STATE_PATH};
+use crate::model::state::{KeyPlan, Requests, STATE_PATH};
 use crate::model::{Issuer, KeySet};
 use crate::plan::Mode;
 use crate::plan::{self, ObjectMeta};
-use crate::source::KeySource;
+use crate::source::{Dropped, KeySource};
 use crate::store::{self, ObjectStore};
 
 mod documents;
@@ -62,24 +63,111 @@ pub async fn sync_once(
     source: &dyn KeySource,
     store: &dyn ObjectStore,
 ) -> Result<SyncReport, SyncError> {
+    // The IAM side is observed while the documents are read, planned and written, since it
+    // depends on none of them: its two round trips in a row (STS for the account, then IAM for
+    // the provider) are the longest chain of a no-op run, so it is polled first (its first
+    // request leaves first) and the documents' planning no longer waits for its answer. The
+    // documents' errors still come first, as they did when everything was observed at once.
     let provider_side = async {
         match &inputs.provider {
             Some(p) => Some(observe_provider(inputs.issuer, p).await),
             None => None,
         }
     };
+    let (provider_side, documents) =
+        tokio::join!(provider_side, publish_documents(&inputs, source, store));
+    let Documents {
+        plan,
+        key_set,
+        key_plan,
+        mut writes,
+        replanned,
+        dropped,
+        api_server_issuer,
+        mut warnings,
+    } = documents?;
+    let documents = documents_note(inputs.mode, &plan, writes);
+
+    // The provider, after the documents.
+    let provider = match (provider_side, &inputs.provider) {
+        (Some(Err(error)), _) => return Err(SyncError::Provider { error, documents }),
+        (Some(Ok((desired_provider, arn, observed_provider))), Some(p)) => {
+            let provider_plan =
+                plan::plan_provider(&desired_provider, &arn, observed_provider.as_ref());
+            if !provider_plan.unmanaged_drift.is_empty() && inputs.mode == Mode::Apply {
+                return Err(SyncError::UnmanagedProvider {
+                    arn,
+                    drift: provider_plan.unmanaged_drift,
+                    documents,
+                });
+            }
+            if provider_plan.exists
+                && !provider_plan.managed
+                && !desired_provider.adopt
+                && provider_plan.unmanaged_drift.is_empty()
+            {
+                warnings.push(format!("the IAM OIDC provider {arn} is not managed by kube-oidc-publisher (no kube-oidc-publisher/managed-by tag); it matches, so it is left alone (--adopt would manage it)"));
+            }
+            if inputs.mode == Mode::Apply {
+                writes += apply_provider(&provider_plan.changes, p.providers)
+                    .await
+                    .map_err(|e| SyncError::Provider {
+                        error: e.into(),
+                        documents: documents.clone(),
+                    })?;
+            }
+            Some(provider_plan)
+        }
+        _ => None,
+    };
+
+    Ok(SyncReport {
+        issuer: inputs.issuer.to_string(),
+        store: store.describe(),
+        source: source.describe(),
+        kids: key_set.kids().map(str::to_owned).collect(),
+        retained: key_plan.retained,
+        retired: key_plan.retired,
+        revoked: key_plan.revoked,
+        staged: key_plan.staged,
+        dropped,
+        api_server_issuer,
+        plan,
+        provider,
+        mode: inputs.mode,
+        writes,
+        replanned,
+        warnings,
+    })
+}
+
+/// What the documents' half of a run decided and did.
+struct Documents {
+    plan: plan::Plan,
+    key_set: KeySet,
+    key_plan: KeyPlan,
+    writes: usize,
+    replanned: bool,
+    dropped: Vec<Dropped>,
+    api_server_issuer: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// The documents' half: read the keys and the store, check the issuer, plan, and write unless
+/// the mode says not to (re-planning once after a lost race).
+async fn publish_documents(
+    inputs: &Inputs<'_>,
+    source: &dyn KeySource,
+    store: &dyn ObjectStore,
+) -> Result<Documents, SyncError> {
     let store_region = async {
         match &inputs.issuer_region {
             Some(_) => store.region().await,
             None => Ok(None),
         }
     };
-    let (keys, observed, provider_side, store_region) = tokio::join!(
-        source.fetch(),
-        observe_store(store),
-        provider_side,
-        store_region
-    );
+    let (keys, observed, store_region) =
+        tokio::join!(source.fetch(), observe_store(store), store_region);
     // The Region first: in the wrong one, the issuer itself is wrong, whatever else happened.
     if let Some(expected) = &inputs.issuer_region {
         let reported = store_region.map_err(SyncError::Region)?;
@@ -141,7 +229,7 @@ pub async fn sync_once(
     // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
     let mut issuer_change;
-    let (plan, key_set, key_plan, mut writes) = loop {
+    let (plan, key_set, key_plan, writes) = loop {
         // Decided on what the store holds now (again after a lost race): a published issuer
         // moves only when asked to.
         issuer_change =
@@ -152,7 +240,7 @@ pub async fn sync_once(
                     requested: change.requested,
                 })?;
         let (key_set, key_plan) = plan_keys(
-            &inputs,
+            inputs,
             &source_keys,
             keys.partial,
             &observed,
@@ -189,57 +277,14 @@ pub async fn sync_once(
             change.published, change.requested, change.published
         ));
     }
-    let documents = documents_note(inputs.mode, &plan, writes);
-
-    // The provider, after the documents.
-    let provider = match (provider_side, &inputs.provider) {
-        (Some(Err(error)), _) => return Err(SyncError::Provider { error, documents }),
-        (Some(Ok((desired_provider, arn, observed_provider))), Some(p)) => {
-            let provider_plan =
-                plan::plan_provider(&desired_provider, &arn, observed_provider.as_ref());
-            if !provider_plan.unmanaged_drift.is_empty() && inputs.mode == Mode::Apply {
-                return Err(SyncError::UnmanagedProvider {
-                    arn,
-                    drift: provider_plan.unmanaged_drift,
-                    documents,
-                });
-            }
-            if provider_plan.exists
-                && !provider_plan.managed
-                && !desired_provider.adopt
-                && provider_plan.unmanaged_drift.is_empty()
-            {
-                warnings.push(format!("the IAM OIDC provider {arn} is not managed by kube-oidc-publisher (no kube-oidc-publisher/managed-by tag); it matches, so it is left alone (--adopt would manage it)"));
-            }
-            if inputs.mode == Mode::Apply {
-                writes += apply_provider(&provider_plan.changes, p.providers)
-                    .await
-                    .map_err(|e| SyncError::Provider {
-                        error: e.into(),
-                        documents: documents.clone(),
-                    })?;
-            }
-            Some(provider_plan)
-        }
-        _ => None,
-    };
-
-    Ok(SyncReport {
-        issuer: inputs.issuer.to_string(),
-        store: store.describe(),
-        source: source.describe(),
-        kids: key_set.kids().map(str::to_owned).collect(),
-        retained: key_plan.retained,
-        retired: key_plan.retired,
-        revoked: key_plan.revoked,
-        staged: key_plan.staged,
-        dropped: keys.dropped,
-        api_server_issuer: keys.issuer,
+    Ok(Documents {
         plan,
-        provider,
-        mode: inputs.mode,
+        key_set,
+        key_plan,
         writes,
         replanned,
+        dropped: keys.dropped,
+        api_server_issuer: keys.issuer,
         warnings,
     })
 }

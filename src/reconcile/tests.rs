@@ -253,6 +253,42 @@ async fn an_iam_failure_still_publishes_the_documents() {
     assert_eq!(store.body(JWKS_PATH).unwrap(), JWKS_RSA);
 }
 
+/// A fetch of the public host's chain that is still waiting on the network after the documents'
+/// side has run; it notes how many document writes the store had by the time it finished.
+struct SlowThumbprint<'a> {
+    store: &'a MemoryStore,
+    puts_seen: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Thumbprints for SlowThumbprint<'_> {
+    async fn thumbprint(&self, _host: &str) -> Result<String, tls::Error> {
+        tokio::task::yield_now().await;
+        let puts = self.store.count(Operation::Put);
+        self.puts_seen
+            .store(puts, std::sync::atomic::Ordering::SeqCst);
+        Ok("a".repeat(40))
+    }
+}
+
+#[tokio::test]
+async fn the_documents_do_not_wait_for_the_iam_side() {
+    // The IAM side (STS, then IAM, and the TLS chain) is the longest chain of a run; the
+    // documents are planned and written meanwhile, and the provider still changes after them.
+    let (store, providers) = (MemoryStore::new(), MemoryProviders::new());
+    let slow = SlowThumbprint {
+        store: &store,
+        puts_seen: Default::default(),
+    };
+    let report = run_with_iam(&store, &providers, &slow, Mode::Apply, false)
+        .await
+        .unwrap();
+    assert_eq!(slow.puts_seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(report.writes, 4, "{report:?}");
+    assert_eq!(providers.calls("create"), 1);
+    assert_eq!(providers.calls("account"), 1);
+}
+
 #[tokio::test]
 async fn idempotency_second_sync_makes_zero_puts() {
     let store = MemoryStore::new();

@@ -31,15 +31,14 @@
 //! `KOP_BENCH_BIN=PATH` measures another build of the binary. No target is enforced unless
 //! `KOP_BENCH_STRICT=1`. See docs/benchmarks.md, "Fleet".
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{load_average, Invocation, Sample};
 use serde_json::Value;
 use support::daemon::{clk_tck, cpu_ticks_of, Daemon};
 use support::{moto, write_kubeconfig_spec, FakeApiServer, KubeconfigSpec, Moto, Scenario};
@@ -48,7 +47,6 @@ const DEFAULT_SIZES: [usize; 3] = [10, 100, 1000];
 const DEFAULT_RUNS: usize = 5;
 const DEFAULT_INTERVAL_SECS: u64 = 10;
 const DEFAULT_PASSES: usize = 3;
-const TIME: &str = "/usr/bin/time";
 /// The fixtures' issuer, replaced by each cluster's own.
 const RECORDED_ISSUER: &str = support::ISSUER;
 const ISSUER_ROOT: &str = "https://oidc.example.test";
@@ -58,17 +56,7 @@ const TARGETS: [(usize, f64, u64); 3] = [(10, 0.3, 32), (100, 1.5, 64), (1000, 1
 
 fn main() {
     let config = Config::from_env_and_args();
-    assert!(
-        Path::new(TIME).is_file(),
-        "{TIME} (GNU time) is required for CPU time and peak RSS"
-    );
-    let bin = std::env::var_os("KOP_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kube-oidc-publisher")));
-    let work = tempfile::Builder::new()
-        .prefix("kop-bench-fleet-")
-        .tempdir()
-        .expect("temporary directory");
+    let (bin, work) = common::start("kop-bench-fleet-");
     // Every fake API server of every size runs here: one worker thread, as a single
     // kube-apiserver process would not give each client its own machine either.
     let servers = tokio::runtime::Builder::new_multi_thread()
@@ -116,20 +104,7 @@ fn main() {
     println!();
     print_tables(&rows);
     println!("\nload average at the end: {}", load_average());
-    let misses = check_targets(&rows);
-    if misses.is_empty() {
-        println!("all targets met");
-    } else {
-        println!("targets missed:");
-        for miss in &misses {
-            println!("  - {miss}");
-        }
-        if config.strict {
-            eprintln!("KOP_BENCH_STRICT=1: failing because targets were missed");
-            drop(work);
-            std::process::exit(1);
-        }
-    }
+    common::report_targets(&check_targets(&rows), config.strict, work);
 }
 
 struct Config {
@@ -231,17 +206,17 @@ impl Fleet {
 
     /// `sync --fleet FILE --output json`, with moto's credentials and endpoint.
     fn sync_invocation(&self, bin: &Path, moto: &Moto) -> Invocation {
-        Invocation {
-            program: bin.to_path_buf(),
-            args: ["sync", "--fleet"]
-                .iter()
-                .map(OsString::from)
-                .chain([self.file.clone().into_os_string()])
-                .chain(["--output", "json"].iter().map(OsString::from))
-                .collect(),
-            envs: moto_env(moto),
-            cwd: self.dir.clone(),
-        }
+        let mut ours = Invocation::new(bin, &self.dir);
+        ours.args(["sync", "--fleet"])
+            .arg(&self.file)
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .timeout(Duration::from_secs(600));
+        ours
     }
 
     fn api_requests(&self) -> usize {
@@ -272,7 +247,7 @@ impl Fleet {
         println!(
             "  first pass (publishes): {:.2} s wall, {:.2} s CPU, peak RSS {:.1} MiB, {first_writes} writes",
             first.wall.as_secs_f64(),
-            first.cpu(),
+            first.user + first.system,
             mib(first.rss_kib)
         );
         let warm_up = ours.measure(&self.dir.join("time-warm-up"));
@@ -320,7 +295,8 @@ impl Fleet {
             );
             passes.push(pass);
         }
-        profile(&ours, self.n);
+        // Its stdout is one JSON line per cluster: only the profiler's stderr is printed.
+        common::profile(&ours, false);
         SyncFigures {
             first_wall: first.wall.as_secs_f64(),
             first_rss_kib: first.rss_kib,
@@ -408,19 +384,6 @@ fn documents(i: usize, issuer: &str) -> Scenario {
     }
 }
 
-fn moto_env(moto: &Moto) -> Vec<(String, OsString)> {
-    [
-        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), OsString::from(v)))
-    .collect()
-}
-
 /// Sum of `kube_oidc_publisher_syncs_total` over every cluster, for one `result`.
 fn syncs(daemon: &Daemon, result: &str) -> f64 {
     let wanted = format!("result=\"{result}\"");
@@ -491,141 +454,6 @@ fn check_no_op(n: usize, sample: &Sample, ours: &Invocation) {
         off[0],
         ours.command_line()
     );
-}
-
-/// With `KOP_BENCH_PROFILE="<command prefix>"`: one more no-op pass under that prefix.
-fn profile(ours: &Invocation, n: usize) {
-    let Ok(prefix) = std::env::var("KOP_BENCH_PROFILE") else {
-        return;
-    };
-    let mut words = prefix.split_whitespace().map(OsString::from);
-    let Some(program) = words.next() else {
-        return;
-    };
-    let wrapped = Invocation {
-        program: PathBuf::from(program),
-        args: words
-            .chain([ours.program.clone().into_os_string()])
-            .chain(ours.args.iter().cloned())
-            .collect(),
-        envs: ours.envs.clone(),
-        cwd: ours.cwd.clone(),
-    };
-    let sample = wrapped.measure(&ours.cwd.join("time-profile"));
-    println!(
-        "--- KOP_BENCH_PROFILE run, N = {n}: {} (exit {:?}, {:.2} s)",
-        wrapped.command_line(),
-        sample.output.status.code(),
-        sample.wall.as_secs_f64()
-    );
-    // Its stdout is the per-cluster JSON; the profiler writes to stderr.
-    println!("{}", String::from_utf8_lossy(&sample.output.stderr));
-    println!("--- end of KOP_BENCH_PROFILE run");
-}
-
-/// A program run: arguments and environment on top of a cleared one (PATH and HOME kept).
-struct Invocation {
-    program: PathBuf,
-    args: Vec<OsString>,
-    envs: Vec<(String, OsString)>,
-    cwd: PathBuf,
-}
-
-/// One run under `/usr/bin/time`: wall time around it, CPU times and peak RSS from it.
-struct Sample {
-    wall: Duration,
-    user: f64,
-    system: f64,
-    rss_kib: u64,
-    output: Output,
-}
-
-impl Sample {
-    fn cpu(&self) -> f64 {
-        self.user + self.system
-    }
-}
-
-impl Invocation {
-    fn command_line(&self) -> String {
-        let envs = self
-            .envs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.to_string_lossy()));
-        let words = std::iter::once(self.program.as_os_str())
-            .chain(self.args.iter().map(OsString::as_os_str))
-            .map(|w| w.to_string_lossy().into_owned());
-        envs.chain(words).collect::<Vec<_>>().join(" ")
-    }
-
-    fn describe(&self, output: &Output) -> String {
-        format!(
-            "command: {}\nexit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.command_line(),
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    }
-
-    /// `/usr/bin/time -f '%e %U %S %M' -o <times> program args…` in its own process group,
-    /// bounded by 10 minutes (the group is killed on expiry).
-    fn measure(&self, times: &Path) -> Sample {
-        let mut cmd = Command::new(TIME);
-        cmd.args(["-f", "%e %U %S %M", "-o"])
-            .arg(times)
-            .arg(&self.program)
-            .args(&self.args)
-            .env_clear()
-            .env("HOME", &self.cwd)
-            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let start = Instant::now();
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.command_line()));
-        let group = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let output = child.wait_with_output();
-            let _ = tx.send((output, Instant::now()));
-        });
-        let Ok((output, end)) = rx.recv_timeout(Duration::from_secs(600)) else {
-            // Only the process group started here.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{group}")])
-                .status();
-            panic!("timed out after 600 s and killed: {}", self.command_line());
-        };
-        let output = output.expect("waiting for the child");
-        let text = std::fs::read_to_string(times)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", times.display()));
-        // The last line: /usr/bin/time puts "Command exited with non-zero status" first.
-        let fields: Vec<&str> = text
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        let number = |i: usize| -> f64 {
-            fields
-                .get(i)
-                .and_then(|f| f.parse().ok())
-                .unwrap_or_else(|| panic!("no field {i} in {TIME}'s output {text:?}"))
-        };
-        Sample {
-            wall: end - start,
-            user: number(1),
-            system: number(2),
-            rss_kib: number(3) as u64,
-            output,
-        }
-    }
 }
 
 /// One timed no-op pass.
@@ -776,10 +604,4 @@ fn check_targets(rows: &[Row]) -> Vec<String> {
         }
     }
     misses
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }

@@ -520,10 +520,46 @@ def check_fleet_file(where, text, helps, mount_paths):
     return namespaces
 
 
-def check_fleet(where, objs, pod, container, env, helps):
-    """The fleet Deployment: the fleet file it mounts, no one-cluster option outside that file,
-    Cluster API discovery with a store template. Returns the namespaces whose Secrets it reads,
-    and whether it discovers in every namespace."""
+def smoke_fleet(where, text, env, binary):
+    """Runs the real `sync --fleet` with the deployed fleet file and settings, offline: each
+    cluster's kubeconfig, store, issuer and key source redirected (the example key, a temporary
+    directory), IAM off, discovery off (it needs a management cluster), `--dry-run`; every
+    other key and variable is parsed by the binary as deployed."""
+    doc = yaml.safe_load(text)
+    discovery = {env_twin(f) for f in ("--fleet-from", "--store-template", "--issuer-template")}
+    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    child_env.update({k: v for k, v in env.items() if k not in discovery})
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cluster in enumerate(doc.get("clusters") or []):
+            for key in ("kubeconfig", "kubeconfig-secret", "context"):
+                cluster.pop(key, None)
+            store = Path(tmp) / f"store-{i}"
+            store.mkdir()
+            cluster.update(
+                {
+                    "store": str(store),
+                    "issuer": f"https://oidc.example.com/deploy-check/{i}",
+                    "source": "files",
+                    "key-file": [str(REPO / "examples" / "sa.pub")],
+                    "no-iam": True,
+                }
+            )
+        fleet = Path(tmp) / "fleet.yaml"
+        fleet.write_text(yaml.safe_dump(doc))
+        child_env["HOME"] = tmp
+        out = run([binary, "sync", "--fleet", str(fleet), "--dry-run"], env=child_env, timeout=60)
+        check(
+            out.returncode == 0,
+            f"{where}: `sync --fleet` with the deployed fleet file and settings failed "
+            f"({out.returncode}):\n{out.stdout}{out.stderr}",
+        )
+
+
+def check_fleet(where, objs, pod, container, env, helps, binary):
+    """The fleet Deployment: the fleet file it mounts (and the real `sync --fleet` accepts),
+    no one-cluster option outside that file, Cluster API discovery with a store template.
+    Returns the namespaces whose Secrets it reads, and whether it discovers in every
+    namespace."""
     for flag in sorted(ONE_CLUSTER_FLAGS):
         check(
             setting(container, env, flag) is None,
@@ -536,6 +572,7 @@ def check_fleet(where, objs, pod, container, env, helps):
         if text is not None:
             mount_paths = [m["mountPath"] for m in container.get("volumeMounts", [])]
             namespaces = check_fleet_file(where, text, helps, mount_paths)
+            smoke_fleet(where, text, env, binary)
     fleet_from = setting(container, env, "--fleet-from")
     if fleet_from is None:
         return namespaces, False
@@ -606,7 +643,7 @@ def check_manifests(objects, helps, binary, user):
         container = containers[0] if containers else None
         env = container_env(objs, container) if container else {}
         if fleet and container:
-            secret_namespaces, all_namespaces = check_fleet(where, objs, pod, container, env, helps)
+            secret_namespaces, all_namespaces = check_fleet(where, objs, pod, container, env, helps, binary)
             expected = fleet_rbac_expected(objs, secret_namespaces, all_namespaces)
             allowed = {namespace} | {ns for (_, ns, _) in expected if ns}
         for o in objs:

@@ -23,7 +23,12 @@
 //! import from `source`, `store` or the AWS/kube SDKs: they are the pure core, tested without a
 //! network. Only `reconcile`, `publish` and `commands` see both sides.
 //!
-//! `calls` is what the in-memory effects (`iam::memory`, `bootstrap::memory`) share: calls
+//! [`fleet`] publishes for many clusters from one process (`sync --fleet`, `run --fleet`):
+//! each cluster exactly as `sync` would, isolated from the others; its `Secrets` effect reads
+//! their kubeconfigs in the management cluster, and `model::cluster_api` finds Cluster API's.
+//!
+//! `calls` is what the in-memory effects (`iam::memory`, `bootstrap::memory`,
+//! `fleet::secrets`' memory) share: calls
 //! counted by name and a chosen call failing, for unit tests.
 #![forbid(unsafe_code)]
 
@@ -35,6 +40,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod exit;
+pub mod fleet;
 pub mod iam;
 pub mod model;
 pub mod output;

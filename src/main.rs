@@ -3,15 +3,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use kube_oidc_publisher::cli::{Cli, Command};
 use kube_oidc_publisher::exit::Exit;
 use kube_oidc_publisher::{commands, output, telemetry};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The matches as well as the parsed options: a fleet needs to know which options the
+    // command line set (they apply to every cluster and override the fleet file).
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return usage_error(error),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
+    };
+    let subcommand = |name: &str| {
+        matches
+            .subcommand_matches(name)
+            .expect("the parsed command is the matched one")
     };
     telemetry::init(cli.log_format);
     // One thread is plenty for a handful of concurrent requests and keeps memory low.
@@ -27,8 +38,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match &cli.command {
-            Command::Sync(args) => commands::sync::run(args).await,
-            Command::Run(args) => commands::run::run(args).await,
+            Command::Sync(args) => commands::sync::run(args, subcommand("sync")).await,
+            Command::Run(args) => commands::run::run(args, subcommand("run")).await,
             Command::Thumbprint(args) => commands::thumbprint::run(args).await,
             Command::TrustPolicy(args) => commands::trust_policy::run(args).await,
             Command::Rotate(command) => commands::rotate::run(command).await,

@@ -85,6 +85,58 @@ pub fn sync_text(report: &SyncReport) -> String {
     out
 }
 
+/// One cluster of a fleet, on one line: its name, then what happened.
+pub fn fleet_line(name: &str, result: &anyhow::Result<SyncReport>) -> String {
+    let report = match result {
+        Err(error) => return format!("{name}: error: {error:#}"),
+        Ok(report) => report,
+    };
+    let keys = format!(
+        "{} key{}",
+        report.kids.len(),
+        if report.kids.len() == 1 { "" } else { "s" }
+    );
+    if !report.drift() {
+        return format!("{name}: in sync: {} serves {keys} (0 writes)", report.store);
+    }
+    let provider_changes: &[Change] = report.provider.as_ref().map_or(&[], |p| &p.changes);
+    let changes: Vec<String> = report
+        .plan
+        .changes
+        .iter()
+        .chain(provider_changes)
+        .map(Change::describe)
+        .collect();
+    let heading = match report.mode {
+        Mode::Apply => format!(
+            "published ({} write{})",
+            report.writes,
+            if report.writes == 1 { "" } else { "s" }
+        ),
+        Mode::DryRun => "plan (dry run, nothing written)".into(),
+        Mode::Check => "drift (--check, nothing written)".into(),
+    };
+    format!(
+        "{name}: {heading}: {}, {keys}: {}",
+        report.store,
+        changes.join("; ")
+    )
+}
+
+/// One cluster of a fleet as a JSON object: `sync`'s, with the cluster's name.
+pub fn fleet_object(name: &str, result: &anyhow::Result<SyncReport>) -> serde_json::Value {
+    let mut value = match result {
+        Ok(report) => {
+            let mut value = serde_json::to_value(report).expect("a report always serialises");
+            value["status"] = json!(status(report));
+            value
+        }
+        Err(error) => error_object(&format!("{error:#}")),
+    };
+    value["cluster"] = json!(name);
+    value
+}
+
 /// The result object of a command that failed, for `--output json`.
 pub fn error_object(message: &str) -> serde_json::Value {
     json!({ "status": "error", "error": message })

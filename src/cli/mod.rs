@@ -27,7 +27,7 @@ pub use doctor::DoctorArgs;
 use doctor::DOCTOR_LONG_ABOUT;
 pub use groups::*;
 pub use rotate::{RevokeArgs, RotateCommand, StageArgs, StatusArgs};
-pub use sync::{PublishArgs, RunArgs, SyncArgs};
+pub use sync::{FleetArgs, PublishArgs, RunArgs, SyncArgs};
 use sync::{RUN_LONG_ABOUT, SYNC_LONG_ABOUT};
 pub use thumbprint::ThumbprintArgs;
 use thumbprint::THUMBPRINT_LONG_ABOUT;

@@ -26,7 +26,17 @@ Examples:
       --issuer https://oidc.example.com/c1 --store ./public --no-iam
 
   # from the current kube context to S3 (issuer derived from the bucket)
-  kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam";
+  kube-oidc-publisher sync --store s3://my-oidc-bucket/c1 --region eu-west-1 --no-iam
+
+Many clusters (--fleet FILE, --fleet-from cluster-api): each cluster is published exactly as
+above, with its own options from the fleet file (docs/cli.md, \"Fleet file\"), at most
+--concurrency at a time; one cluster's failure never stops another's. One line per cluster as
+it finishes, then a summary (--output json: one JSON object per line, with `cluster`); the exit
+code is the worst cluster's.
+
+  # every cluster of a file, plus every Cluster API cluster of namespace capi
+  kube-oidc-publisher sync --fleet fleet.yaml --fleet-from cluster-api=capi \\
+      --store-template 's3://acme-oidc/{namespace}/{cluster}'";
 
 pub(super) const RUN_LONG_ABOUT: &str = "\
 Run sync again and again, as a long-running process (a Deployment), and serve its health and
@@ -48,6 +58,11 @@ then it exits 0. Every write is atomic and they happen in a safe order (JWKS, di
 state), so stopping between two writes leaves the store consistent. Several replicas may run
 against one store: writes are conditional. --dry-run and --check are for sync; run refuses them,
 and reports through logs and metrics rather than --output json.
+
+With --fleet or --fleet-from, one such loop per cluster (each with its own schedule and backoff,
+at most --concurrency passes at a time), logs carrying the cluster's name, every metric but the
+duration histogram labelled `cluster`, and /readyz ready once every cluster has succeeded once.
+With --fleet-from, the clusters are listed again every --interval.
 
 Exit codes: 0 stopped by a signal, 2 bad options or the listen address cannot be bound.
 
@@ -89,32 +104,102 @@ pub struct RunArgs {
 #[derive(Clone, Debug, Args)]
 #[command(mut_args(store_required))]
 pub struct SyncArgs {
-    // Required here (`store_required`): a publishing command needs somewhere to write.
+    // Required here (`store_required`), unless a fleet names the stores: a publishing command
+    // needs somewhere to write.
     #[command(flatten)]
     pub store: Store,
 
     #[command(flatten)]
     pub publish: PublishArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// `--store` is optional in its group (`doctor` and `trust-policy` take it or `--issuer`); the
-/// publishing commands require it. Changed in place (`mut_args`, not `mut_arg`, which moves the
-/// option to the end), so completions keep the options in their order.
+/// publishing commands require it, unless `--fleet` or `--fleet-from` gives each cluster its
+/// own. Changed in place (`mut_args`, not `mut_arg`, which moves the option to the end), so
+/// completions keep the options in their order.
 fn store_required(arg: clap::Arg) -> clap::Arg {
     if arg.get_id() == "store" {
-        arg.required(true)
+        arg.required_unless_present_any(["fleet", "fleet_from"])
     } else {
         arg
     }
 }
 
 impl SyncArgs {
-    /// `--store`, which clap requires of every command that takes these options.
+    /// `--store`, which clap requires of a publishing command without a fleet.
     pub fn store(&self) -> &str {
         self.store
             .location
             .as_deref()
-            .expect("clap requires --store with the publishing options")
+            .expect("clap requires --store unless --fleet or --fleet-from is given")
+    }
+}
+
+/// `sync` and `run` for many clusters at once (docs/cli.md, "Fleet file").
+#[derive(Clone, Debug, Args)]
+pub struct FleetArgs {
+    /// Publish for every cluster of this fleet file (YAML) instead of one cluster.
+    ///
+    /// `defaults:` holds any option of this command by its long name; `clusters:` lists each
+    /// cluster with its `name`, `store`, `kubeconfig` or `kubeconfig-secret` and any option
+    /// that differs. Options given here apply to every cluster and override the file; the ones
+    /// that name one cluster (--store, --issuer, --kubeconfig, --context, --cluster-name) belong
+    /// in the file.
+    #[arg(long, value_name = "FILE", env = "KUBE_OIDC_PUBLISHER_FLEET")]
+    pub fleet: Option<std::path::PathBuf>,
+
+    /// Also publish every Cluster API cluster found through its `<cluster>-kubeconfig` Secret
+    /// in NAMESPACE (every namespace without one) of the cluster this runs in.
+    ///
+    /// Needs --store-template. A cluster is added on the pass after its Secret appears and is
+    /// no longer published once it is gone (its documents stay: remove them with `bootstrap
+    /// --delete`).
+    #[arg(
+        long,
+        value_name = "cluster-api[=NAMESPACE]",
+        requires = "store_template",
+        env = "KUBE_OIDC_PUBLISHER_FLEET_FROM"
+    )]
+    pub fleet_from: Option<String>,
+
+    /// Each discovered cluster's store, from its `{namespace}` and `{cluster}` (e.g.
+    /// s3://acme-oidc/{namespace}/{cluster}).
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        requires = "fleet_from",
+        env = "KUBE_OIDC_PUBLISHER_STORE_TEMPLATE"
+    )]
+    pub store_template: Option<String>,
+
+    /// Each discovered cluster's issuer, from its `{namespace}` and `{cluster}` (default: as
+    /// for --store, the bucket's URL).
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        requires = "fleet_from",
+        env = "KUBE_OIDC_PUBLISHER_ISSUER_TEMPLATE"
+    )]
+    pub issuer_template: Option<String>,
+
+    /// Clusters published at the same time (1 to 256).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        env = "KUBE_OIDC_PUBLISHER_CONCURRENCY"
+    )]
+    pub concurrency: u16,
+}
+
+impl FleetArgs {
+    /// Whether a fleet, rather than one cluster, is published.
+    pub fn is_fleet(&self) -> bool {
+        self.fleet.is_some() || self.fleet_from.is_some()
     }
 }
 

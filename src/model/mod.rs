@@ -3,7 +3,9 @@
 
 pub mod apiserver_flags;
 pub mod bucket_statement;
+pub mod cluster_api;
 pub mod discovery;
+pub mod fleet;
 pub mod issuer;
 pub mod jwk;
 pub mod keyfile;

@@ -16,7 +16,7 @@ use crate::model::issuer::partition;
 use crate::model::Issuer;
 use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
 use crate::source::files::KeyFiles;
-use crate::source::kube::{KubeOptions, KubeSource};
+use crate::source::kube::{InlineKubeconfig, KubeOptions, KubeSource};
 use crate::source::SourceKind;
 use crate::source::{Combined, KeySource};
 use crate::store::dir::DirStore;
@@ -39,8 +39,9 @@ pub struct Session {
     /// IAM, or given by a caller that already knows it (`bootstrap`): credentials are refreshed,
     /// but they stay those of one account for the life of the process.
     pub account: tokio::sync::OnceCell<Account>,
-    /// The daemon's write gate; `None` for a one-shot publish.
-    pub gate: Option<WriteGate>,
+    /// The daemon's write gate; `None` for a one-shot publish. Shared by every session of a
+    /// fleet's daemon, so that one signal stops them all between two writes.
+    pub gate: Option<std::sync::Arc<WriteGate>>,
 }
 
 /// Builds the effects a configuration names and runs one `sync_once`; prints nothing.
@@ -57,6 +58,17 @@ pub async fn publish_with(
     config: &SyncConfig,
     session: &Session,
 ) -> anyhow::Result<reconcile::SyncReport> {
+    let source = build_source(config, None).await?;
+    publish_from(config, session, source.as_ref()).await
+}
+
+/// [`publish_with`] reading the keys from a source the caller built and keeps (a fleet's
+/// daemon keeps each cluster's client, and so its connections, from one pass to the next).
+pub async fn publish_from(
+    config: &SyncConfig,
+    session: &Session,
+    source: &dyn KeySource,
+) -> anyhow::Result<reconcile::SyncReport> {
     // Everything below is set-up without network requests; they all start in sync_once.
     let needs_aws = config.iam.is_some() || matches!(config.store, Location::S3 { .. });
     let load = || crate::aws::load(config.region.as_deref(), config.timeout);
@@ -68,7 +80,6 @@ pub async fn publish_with(
         .as_ref()
         .and_then(|s| s.region())
         .map(|r| r.as_ref().to_owned());
-    let source = build_source(config).await?;
     let (store, issuer) = build_store(config, sdk.as_ref(), region.as_deref())?;
 
     let providers;
@@ -89,7 +100,7 @@ pub async fn publish_with(
                 connect_to: config.connect_to.clone(),
                 timeout: config.timeout,
             };
-            gated_providers = session.gate.as_ref().map(|gate| Gated {
+            gated_providers = session.gate.as_deref().map(|gate| Gated {
                 inner: &providers as &dyn OidcProviders,
                 gate,
             });
@@ -131,7 +142,7 @@ pub async fn publish_with(
         retention: config.retention,
         requests: config.requests.clone(),
     };
-    let gated_store = session.gate.as_ref().map(|gate| Gated {
+    let gated_store = session.gate.as_deref().map(|gate| Gated {
         inner: store.as_ref(),
         gate,
     });
@@ -139,7 +150,7 @@ pub async fn publish_with(
         Some(gated) => gated,
         None => store.as_ref(),
     };
-    match reconcile::sync_once(inputs, source.as_ref(), store).await {
+    match reconcile::sync_once(inputs, source, store).await {
         Ok(report) => Ok(report),
         // In the cluster, STS refusing the pod's own token may mean the publisher locked
         // itself out (the API server signs with a key not yet published): say so.
@@ -153,21 +164,35 @@ fn no_region() -> anyhow::Error {
 
 /// The API server source a configuration names (no request is made yet).
 pub(crate) async fn kube_source(config: &SyncConfig) -> anyhow::Result<KubeSource> {
+    kube_source_with(config, None).await
+}
+
+/// [`kube_source`] with the kubeconfig given as text (a fleet member's, read from a Secret)
+/// instead of the configuration's file.
+async fn kube_source_with(
+    config: &SyncConfig,
+    inline: Option<InlineKubeconfig>,
+) -> anyhow::Result<KubeSource> {
     let options = KubeOptions {
         kubeconfig: config.kubeconfig.clone(),
         context: config.context.clone(),
         timeout: config.timeout,
         endpoints: config.api_server_endpoints,
+        inline,
     };
     Ok(KubeSource::connect(&options).await?)
 }
 
-pub(crate) async fn build_source(config: &SyncConfig) -> anyhow::Result<Box<dyn KeySource>> {
+/// The key source a configuration names; `inline`: the API server's kubeconfig as text.
+pub(crate) async fn build_source(
+    config: &SyncConfig,
+    inline: Option<InlineKubeconfig>,
+) -> anyhow::Result<Box<dyn KeySource>> {
     let files = KeyFiles::new(config.key_files.clone());
     if config.source == SourceKind::Files {
         return Ok(Box::new(files));
     }
-    let kube: Box<dyn KeySource> = Box::new(kube_source(config).await?);
+    let kube: Box<dyn KeySource> = Box::new(kube_source_with(config, inline).await?);
     if config.key_files.is_empty() {
         return Ok(kube);
     }

@@ -23,6 +23,7 @@ use crate::publish::gate::WriteGate;
 use crate::publish::{publish_with, Session};
 use crate::reconcile::SyncReport;
 
+pub mod fleet;
 pub mod metrics;
 pub mod schedule;
 pub mod server;
@@ -40,15 +41,7 @@ pub const STALL_FACTOR: u32 = 30;
 
 pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     let mut signals = Signals::install().context("installing the SIGTERM and SIGINT handlers")?;
-    let listener = TcpListener::bind(config.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} for /healthz, /readyz and /metrics; is another process using the port? Pick another with --listen ADDR:PORT",
-            config.listen
-        )
-    })?;
-    let address = listener
-        .local_addr()
-        .context("reading the listening address")?;
+    let (listener, address) = listen(config.listen).await?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(config.sync.timeout * STALL_FACTOR));
     let server = tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
@@ -60,13 +53,13 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
 
     // What the daemon keeps from one pass to the next.
     let session = Session {
-        gate: Some(WriteGate::default()),
+        gate: Some(Arc::new(WriteGate::default())),
         ..Session::default()
     };
-    let gate = session.gate.as_ref().expect("set just above");
+    let gate = session.gate.as_deref().expect("set just above");
     let mut failures = 0u32;
     let signal = loop {
-        health.pass_started();
+        health.pass_started(None);
         let started = Instant::now();
         let pass = publish_with(&config.sync, &session);
         tokio::pin!(pass);
@@ -75,7 +68,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
             signal = signals.recv() => {
                 tracing::info!(signal, "stopping: no new write starts; waiting for the write in progress, if any");
                 if let Some(result) = stop_pass(pass, gate).await {
-                    record(&result, started.elapsed(), &metrics, &health, failures, None);
+                    record(None, &result, started.elapsed(), &metrics, &health, failures, None);
                 }
                 break signal;
             }
@@ -86,6 +79,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
         };
         let delay = schedule::next_delay(config.interval, failures, fastrand::f64());
         record(
+            None,
             &result,
             started.elapsed(),
             &metrics,
@@ -93,7 +87,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
             failures,
             Some(delay),
         );
-        health.sleeping(delay);
+        health.sleeping(None, delay);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             signal = signals.recv() => break signal,
@@ -102,6 +96,21 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Exit> {
     server.abort();
     tracing::info!(signal, "stopped");
     Ok(Exit::Ok)
+}
+
+/// The listener for /healthz, /readyz and /metrics, and the address it got.
+async fn listen(
+    address: std::net::SocketAddr,
+) -> anyhow::Result<(TcpListener, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(address).await.with_context(|| {
+        format!(
+            "cannot listen on {address} for /healthz, /readyz and /metrics; is another process using the port? Pick another with --listen ADDR:PORT"
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    Ok((listener, bound))
 }
 
 /// After a signal: let a write in flight finish, start no other, then drop the pass. Returns
@@ -129,7 +138,9 @@ async fn stop_pass(
 }
 
 /// Metrics, readiness and the one log line of a finished pass.
+/// `cluster`: the fleet member the pass was for (`None` for `run` without a fleet).
 fn record(
+    cluster: Option<&str>,
     result: &anyhow::Result<SyncReport>,
     elapsed: Duration,
     metrics: &Metrics,
@@ -142,8 +153,8 @@ fn record(
     let next_pass_in = next.map(|d| humantime::format_duration(round_to_ms(d)).to_string());
     match result {
         Ok(report) => {
-            metrics.success(report, seconds, OffsetDateTime::now_utc());
-            health.set_ready();
+            metrics.success(cluster, report, seconds, OffsetDateTime::now_utc());
+            health.succeeded(cluster);
             for warning in &report.warnings {
                 tracing::warn!("{warning}");
             }
@@ -169,7 +180,7 @@ fn record(
         }
         Err(error) => {
             let kind = ErrorKind::of(error);
-            metrics.failure(kind, seconds);
+            metrics.failure(cluster, kind, seconds);
             tracing::error!(
                 result = "error",
                 kind = kind.as_str(),
@@ -192,7 +203,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C).
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -200,7 +211,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -214,7 +225,7 @@ impl Signals {
     }
 
     /// The name of the next signal received.
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -17,15 +17,21 @@
 //! "HA control planes"; the hold is bounded in `model::state`). Only the EndpointSlice named
 //! `kubernetes`, the one the API servers maintain, is read: another slice with the same label
 //! is anyone's who may create EndpointSlices in `default`.
+//!
+//! A kubeconfig can also come from memory ([`InlineKubeconfig`]: a fleet cluster's kubeconfig
+//! read from a Secret). Its text is never quoted in a message (it holds credentials), and it
+//! may not name anything of the publisher's own machine: no exec or auth-provider plugin and no
+//! file path (see [`refuse_local_references`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::{server_text, ApiServerEndpoints, Dropped, Error, KeySource, SourceKeys};
 use crate::model::jwk::{parse_jwks, JwksError};
@@ -58,6 +64,106 @@ pub struct KubeOptions {
     pub timeout: Duration,
     /// Every API server, or the server address only.
     pub endpoints: ApiServerEndpoints,
+    /// A kubeconfig held in memory: when set, it is used instead of `kubeconfig` and of
+    /// everything kubectl would look at (`context` still selects the context in it).
+    pub inline: Option<InlineKubeconfig>,
+}
+
+/// A kubeconfig read from somewhere other than a file (a Secret), and where it came from, for messages.
+#[derive(Clone)]
+pub struct InlineKubeconfig {
+    pub yaml: Arc<str>,
+    /// Where the text came from, as messages name it: "the kubeconfig in Secret
+    /// fleet/prod-1-kubeconfig (key value)".
+    pub origin: String,
+}
+
+/// The origin only: the text holds credentials.
+impl std::fmt::Debug for InlineKubeconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineKubeconfig")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InlineKubeconfig {
+    /// kube's configuration from the text, or why not, naming [`InlineKubeconfig::origin`]
+    /// and never quoting the text.
+    async fn config(&self, options: &KubeConfigOptions) -> Result<kube::Config, Error> {
+        let unusable = |detail: String| Error::UnusableKubeconfig {
+            detail: format!("{}: {detail}", self.origin),
+        };
+        let parsed = Kubeconfig::from_yaml(&self.yaml).map_err(|e| unusable(parse_error(&e)))?;
+        refuse_local_references(&parsed).map_err(unusable)?;
+        kube::Config::from_custom_kubeconfig(parsed, options)
+            .await
+            .map_err(|e| unusable(e.to_string()))
+    }
+}
+
+/// Why a kubeconfig's text does not parse, without any of the text: serde-saphyr's message
+/// quotes the offending lines (a snippet) and serde's quotes an unexpected value (`invalid
+/// type: string "…"`), either of which can be a token or a key. Only the position is kept.
+pub(crate) fn parse_error(error: &KubeconfigError) -> String {
+    const CHECK: &str = "(its text is not shown: it holds credentials). Decode it to a file and check it with `kubectl --kubeconfig FILE config view`";
+    match error {
+        KubeconfigError::Parse(yaml) => match yaml.location() {
+            Some(at) => format!(
+                "not a valid kubeconfig: a YAML error at line {}, column {} {CHECK}",
+                at.line(),
+                at.column()
+            ),
+            None => format!("not a valid kubeconfig: a YAML error {CHECK}"),
+        },
+        // The other errors (reading a file, merging documents) name no content.
+        other => other.to_string(),
+    }
+}
+
+/// A kubeconfig from a Secret may not reach into the publisher's own machine: an `exec` or
+/// `auth-provider` plugin would run a command named by whoever can write the Secret (in the
+/// pod that holds the publisher's AWS credentials), and a file path (`token-file`,
+/// `client-certificate`, `client-key`, `certificate-authority`) would send the publisher's own
+/// files, such as its service-account token, to the server the Secret names. Flux refuses
+/// `exec` in kubeconfigs from Secrets for the same reason (kustomize-controller's
+/// `--insecure-kubeconfig-exec`, off by default). Cluster API's kubeconfigs carry their
+/// certificates inline (`*-data`), so they pass.
+fn refuse_local_references(config: &Kubeconfig) -> Result<(), String> {
+    let refuse = |what: &str, field: &str| {
+        Err(format!(
+            "{what} sets `{field}`, which a kubeconfig read from a Secret may not use (it would run a command or read a file of the publisher's own pod). Put the credentials in the kubeconfig itself (token, client-certificate-data and client-key-data, certificate-authority-data)"
+        ))
+    };
+    for named in &config.auth_infos {
+        let Some(user) = &named.auth_info else {
+            continue;
+        };
+        let what = format!("user {:?}", named.name);
+        let fields = [
+            ("exec", user.exec.is_some()),
+            ("auth-provider", user.auth_provider.is_some()),
+            ("tokenFile", user.token_file.is_some()),
+            ("client-certificate", user.client_certificate.is_some()),
+            ("client-key", user.client_key.is_some()),
+        ];
+        if let Some((field, _)) = fields.iter().find(|(_, set)| *set) {
+            return refuse(&what, field);
+        }
+    }
+    for named in &config.clusters {
+        let file = named
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.certificate_authority.is_some());
+        if file {
+            return refuse(
+                &format!("cluster {:?}", named.name),
+                "certificate-authority",
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One API server address and a client for it.
@@ -77,16 +183,18 @@ pub struct KubeSource {
 }
 
 impl KubeSource {
-    /// Loads the kubeconfig (`--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`, else the
-    /// in-cluster service account) and builds a client. No request is made yet.
+    /// Loads the kubeconfig (the inline one, else `--kubeconfig`, else `$KUBECONFIG`, else
+    /// `~/.kube/config`, else the in-cluster service account) and builds a client. No request
+    /// is made yet.
     pub async fn connect(options: &KubeOptions) -> Result<KubeSource, Error> {
         let kube_options = KubeConfigOptions {
             context: options.context.clone(),
             ..Default::default()
         };
         let no_config = |detail: String| Error::NoKubeconfig { detail };
-        let mut config = match (&options.kubeconfig, &options.context) {
-            (Some(path), _) => {
+        let mut config = match (&options.inline, &options.kubeconfig, &options.context) {
+            (Some(inline), _, _) => inline.config(&kube_options).await?,
+            (None, Some(path), _) => {
                 let file = Kubeconfig::read_from(path).map_err(|e| {
                     no_config(format!("cannot read kubeconfig {}: {e}", path.display()))
                 })?;
@@ -94,10 +202,10 @@ impl KubeSource {
                     .await
                     .map_err(|e| no_config(e.to_string()))?
             }
-            (None, Some(_)) => kube::Config::from_kubeconfig(&kube_options)
+            (None, None, Some(_)) => kube::Config::from_kubeconfig(&kube_options)
                 .await
                 .map_err(|e| no_config(e.to_string()))?,
-            (None, None) => kube::Config::infer()
+            (None, None, None) => kube::Config::infer()
                 .await
                 .map_err(|e| no_config(e.to_string()))?,
         };
@@ -523,7 +631,8 @@ fn rbac_subject(message: &str) -> String {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its sources, one line, each cause once.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -540,6 +649,108 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TOKEN: &str = "kop-secret-token-0123456789";
+
+    fn inline(yaml: &str) -> KubeOptions {
+        KubeOptions {
+            inline: Some(InlineKubeconfig {
+                yaml: yaml.into(),
+                origin: "the kubeconfig in Secret fleet/prod-1-kubeconfig (key value)".into(),
+            }),
+            timeout: Duration::from_secs(5),
+            ..KubeOptions::default()
+        }
+    }
+
+    /// Two clusters on addresses nothing listens on, one context each; `a` is current.
+    fn two_contexts(user_b: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster:\n    server: https://127.0.0.1:1\n- name: b\n  cluster:\n    server: https://127.0.0.1:2/prefix\n    tls-server-name: api.b.example\nusers:\n- name: a\n  user:\n    token: {TOKEN}\n- name: b\n  user:\n{user_b}contexts:\n- name: a\n  context: {{cluster: a, user: a}}\n- name: b\n  context: {{cluster: b, user: b}}\ncurrent-context: a\n"
+        )
+    }
+
+    async fn refusal(options: &KubeOptions) -> String {
+        match KubeSource::connect(options).await {
+            Ok(source) => panic!("connected to {}", source.main.url),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_inline_kubeconfig_is_used_with_the_chosen_context() {
+        let mut options = inline(&two_contexts(&format!("    token: {TOKEN}\n")));
+        let current = KubeSource::connect(&options).await.unwrap();
+        assert_eq!(current.main.url, "https://127.0.0.1:1");
+        assert_eq!(current.tls_name, "127.0.0.1");
+        options.context = Some("b".into());
+        // A kubeconfig path is ignored when the inline kubeconfig is set.
+        options.kubeconfig = Some("/nonexistent/kubeconfig".into());
+        let chosen = KubeSource::connect(&options).await.unwrap();
+        assert_eq!(chosen.main.url, "https://127.0.0.1:2/prefix");
+        assert_eq!(chosen.tls_name, "api.b.example");
+        assert_eq!(
+            chosen.describe(),
+            "the API server at https://127.0.0.1:2/prefix"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_inline_kubeconfig_names_its_origin_and_never_its_text() {
+        let unterminated = format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user:\n    token: \"{TOKEN}\n"
+        );
+        // serde's own message would quote the value: `invalid type: string "…"`.
+        let wrong_type = format!("apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: {TOKEN}\n");
+        for (yaml, line) in [(unterminated, "line 6"), (wrong_type, "line 7")] {
+            let message = refusal(&inline(&yaml)).await;
+            assert!(
+                message.starts_with("cannot use the kubeconfig: the kubeconfig in Secret fleet/prod-1-kubeconfig (key value): not a valid kubeconfig: a YAML error at "),
+                "{message}"
+            );
+            assert!(message.contains(line), "{message}");
+            assert!(!message.contains("kop-secret"), "{message}");
+        }
+        let options = inline(&two_contexts(&format!("    token: {TOKEN}\n")));
+        let debug = format!("{options:?}");
+        assert!(debug.contains("fleet/prod-1-kubeconfig"), "{debug}");
+        assert!(!debug.contains(TOKEN), "{debug}");
+        let message = refusal(&KubeOptions {
+            context: Some("c".into()),
+            ..options
+        })
+        .await;
+        assert!(
+            message.contains("fleet/prod-1-kubeconfig") && message.contains("c"),
+            "{message}"
+        );
+        assert!(!message.contains(TOKEN), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_inline_kubeconfig_may_not_run_commands_or_read_local_files() {
+        for (user, field) in [
+            ("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n", "exec"),
+            ("    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n", "tokenFile"),
+            ("    client-certificate: /etc/tls.crt\n    client-key: /etc/tls.key\n", "client-certificate"),
+        ] {
+            let message = refusal(&inline(&two_contexts(user))).await;
+            assert!(
+                message.contains(&format!("user \"b\" sets `{field}`, which a kubeconfig read from a Secret may not use")),
+                "{message}"
+            );
+            assert!(message.contains("fleet/prod-1-kubeconfig"), "{message}");
+        }
+        let ca_file = two_contexts(&format!("    token: {TOKEN}\n")).replace(
+            "    tls-server-name: api.b.example\n",
+            "    certificate-authority: /etc/ca.crt\n",
+        );
+        let message = refusal(&inline(&ca_file)).await;
+        assert!(
+            message.contains("cluster \"b\" sets `certificate-authority`"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn forbidden_messages_name_the_subject_to_bind() {

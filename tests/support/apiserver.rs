@@ -1,6 +1,7 @@
 //! `FakeApiServer`: an in-process HTTPS stand-in for kube-apiserver's two OIDC discovery
 //! endpoints, faithful to the recorded fixtures (bodies byte for byte, headers, RBAC outcomes,
-//! 405 for other methods). It listens on 127.0.0.1:0 with a fresh rcgen CA and leaf
+//! 405 for other methods), plus the Secrets a test gives it ([`FakeSecret`]: get, and list by
+//! label selector, whole or metadata only, in pages, as kube-apiserver serves them). It listens on 127.0.0.1:0 with a fresh rcgen CA and leaf
 //! (SANs IP 127.0.0.1 and DNS localhost), runs on its own tokio runtime so tests can be plain
 //! `#[test]` functions, serves what the current [`Scenario`] selects, counts requests, and
 //! stops on drop. Also a tiny HTTPS/1.1 client ([`https_request`]) for checking it.
@@ -135,6 +136,10 @@ impl Scenario {
 pub struct RecordedRequest {
     pub method: String,
     pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The raw `Accept` header, if any.
+    pub accept: Option<String>,
     /// The raw `Authorization` header, if any.
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
@@ -154,6 +159,7 @@ struct Shared {
     tls_failures: AtomicUsize,
     endpoint_slices: Mutex<Route>,
     token_request: Mutex<Route>,
+    secrets: Mutex<SecretsState>,
     /// Replicas started so far: the next binds 127.0.0.(2 + this).
     replicas: AtomicUsize,
 }
@@ -251,6 +257,17 @@ impl FakeApiServer {
         *self.shared.token_request.lock().unwrap() = route;
     }
 
+    /// The Secrets this server holds (none at first), replacing any held before.
+    pub fn set_secrets(&self, secrets: Vec<FakeSecret>) {
+        self.shared.secrets.lock().unwrap().secrets = secrets;
+    }
+
+    /// Answers 403, as RBAC does, to every Secrets request of `verb` (`"get"`, `"list"`);
+    /// an empty slice forbids nothing.
+    pub fn forbid_secrets(&self, verbs: &[&'static str]) {
+        self.shared.secrets.lock().unwrap().forbidden = verbs.to_vec();
+    }
+
     fn serve(pki: Arc<TestPki>, token: String, scenario: Scenario) -> FakeApiServer {
         let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         FakeApiServer::serve_on(pki, token, scenario, any_port, None)
@@ -329,6 +346,7 @@ impl FakeApiServer {
             tls_failures: AtomicUsize::new(0),
             endpoint_slices: Mutex::new(Route::Off),
             token_request: Mutex::new(Route::Off),
+            secrets: Mutex::default(),
             replicas: AtomicUsize::new(0),
         });
 
@@ -502,6 +520,8 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let accept = header_string(&req, header::ACCEPT);
     let authorization = header_string(&req, header::AUTHORIZATION);
     let caller = match authorization.as_deref() {
         None if client_cert => Caller::Admin,
@@ -511,10 +531,18 @@ async fn handle(
             _ => Caller::Invalid,
         },
     };
-    let response = respond(shared, &scenario, req.method(), &path, caller);
+    let asked = Asked {
+        method: req.method(),
+        path: &path,
+        query: query.as_deref(),
+        accept: accept.as_deref(),
+    };
+    let response = respond(shared, &scenario, &asked, caller);
     shared.state.lock().unwrap().log.push(RecordedRequest {
         method: req.method().to_string(),
         path,
+        query,
+        accept,
         authorization,
         user_agent: header_string(&req, header::USER_AGENT),
         status: response.status().as_u16(),
@@ -522,13 +550,21 @@ async fn handle(
     response
 }
 
+/// What a request asks for, as the routes read it.
+struct Asked<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: Option<&'a str>,
+    accept: Option<&'a str>,
+}
+
 fn respond(
     shared: &Shared,
     scenario: &Scenario,
-    method: &Method,
-    path: &str,
+    asked: &Asked,
     caller: Caller,
 ) -> Response<Full<Bytes>> {
+    let (method, path) = (asked.method, asked.path);
     let unauthorized = || {
         error(
             shared,
@@ -544,6 +580,9 @@ fn respond(
         Caller::Anonymous => return forbidden(shared, "system:anonymous", path),
         Caller::Invalid => return unauthorized(),
         Caller::Admin => {}
+    }
+    if let Some(response) = secrets_route(shared, asked) {
+        return response;
     }
     if let Some(response) = extra_route(shared, method, path) {
         return response;
@@ -629,16 +668,24 @@ fn extra_route(shared: &Shared, method: &Method, path: &str) -> Option<Response<
             status_body(403, "Forbidden", &forbidden_message, "{}"),
             true,
         )),
-        Route::Answer { status, body } => {
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            *response.status_mut() = StatusCode::from_u16(status).expect("status");
-            set(&mut response, "audit-id", &uuid_ish());
-            set(&mut response, header::CACHE_CONTROL, "no-cache, private");
-            set(&mut response, header::CONTENT_TYPE, "application/json");
-            apf_headers(shared, &mut response);
-            Some(response)
-        }
+        Route::Answer { status, body } => Some(api_answer(
+            shared,
+            StatusCode::from_u16(status).expect("status"),
+            body,
+        )),
     }
+}
+
+/// An API answer as kube-apiserver sends one: JSON, not cached, with an audit ID and the
+/// priority-and-fairness headers.
+fn api_answer(shared: &Shared, status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    set(&mut response, "audit-id", &uuid_ish());
+    set(&mut response, header::CACHE_CONTROL, "no-cache, private");
+    set(&mut response, header::CONTENT_TYPE, "application/json");
+    apf_headers(shared, &mut response);
+    response
 }
 
 /// A `discovery.k8s.io/v1` `EndpointSliceList` for the `kubernetes` Service, shaped as the
@@ -724,6 +771,230 @@ fn error(
         apf_headers(shared, &mut response);
     }
     response
+}
+
+/// The Secrets routes: `GET /api/v1/namespaces/NS/secrets/NAME`, and the lists
+/// `GET /api/v1/secrets` and `GET /api/v1/namespaces/NS/secrets` (label selector, `limit` and
+/// `continue` honoured; metadata only when the `Accept` header asks for
+/// `as=PartialObjectMetadataList`). Other paths: `None`.
+fn secrets_route(shared: &Shared, asked: &Asked) -> Option<Response<Full<Bytes>>> {
+    if asked.method != Method::GET {
+        return None;
+    }
+    let parts: Vec<&str> = asked.path.trim_start_matches('/').split('/').collect();
+    let (namespace, name) = match parts[..] {
+        ["api", "v1", "secrets"] => (None, None),
+        ["api", "v1", "namespaces", ns, "secrets"] => (Some(ns), None),
+        ["api", "v1", "namespaces", ns, "secrets", name] => (Some(ns), Some(name)),
+        _ => return None,
+    };
+    let state = shared.secrets.lock().unwrap();
+    let verb = if name.is_some() { "get" } else { "list" };
+    if state.forbidden.contains(&verb) {
+        let (what, details) = match name {
+            Some(name) => (format!("secrets {name:?}"), secret_details(name)),
+            None => (
+                "secrets".to_owned(),
+                "{\n    \"kind\": \"secrets\"\n  }".to_owned(),
+            ),
+        };
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace {ns:?}"),
+            None => "at the cluster scope".to_owned(),
+        };
+        let message = format!("{what} is forbidden: User \"ceo-admin\" cannot {verb} resource \"secrets\" in API group \"\" {scope}");
+        let body = status_body(403, "Forbidden", &message, &details);
+        return Some(error(shared, StatusCode::FORBIDDEN, body, true));
+    }
+    let body = match (namespace, name) {
+        (Some(namespace), Some(name)) => {
+            let found = state
+                .secrets
+                .iter()
+                .find(|s| s.namespace == namespace && s.name == name);
+            let Some(secret) = found else {
+                let message = format!("secrets {name:?} not found");
+                let body = status_body(404, "NotFound", &message, &secret_details(name));
+                return Some(error(shared, StatusCode::NOT_FOUND, body, false));
+            };
+            serde_json::to_vec(&secret.to_json(true)).expect("JSON")
+        }
+        (namespace, _) => {
+            let metadata_only = asked
+                .accept
+                .is_some_and(|a| a.contains("as=PartialObjectMetadataList"));
+            secret_list(&state.secrets, namespace, asked.query, metadata_only)
+        }
+    };
+    Some(api_answer(shared, StatusCode::OK, body))
+}
+
+/// The `details` of a `Status` about Secret `name`, as kube-apiserver writes them.
+fn secret_details(name: &str) -> String {
+    format!("{{\n    \"name\": {name:?},\n    \"kind\": \"secrets\"\n  }}")
+}
+
+/// A Secret list, as kube-apiserver answers it: a `SecretList` of whole Secrets, or, when
+/// metadata only was asked for, a `PartialObjectMetadataList` (apiVersion `meta.k8s.io/v1`)
+/// whose items are `PartialObjectMetadata` holding `metadata` alone (Kubernetes API concepts,
+/// "Retrieving resources as metadata only"). The query's `labelSelector` (`key`, `!key`,
+/// `key=value`, `key!=value`, comma-separated), `limit` and `continue` are honoured; the
+/// continue token is the offset of the next item.
+fn secret_list(
+    secrets: &[FakeSecret],
+    namespace: Option<&str>,
+    query: Option<&str>,
+    metadata_only: bool,
+) -> Vec<u8> {
+    let mut selector = String::new();
+    let mut limit = usize::MAX;
+    let mut offset = 0;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "labelSelector" => selector = value.into_owned(),
+            "limit" => limit = value.parse().expect("limit is a number"),
+            "continue" => offset = value.parse().expect("a continue token of this server"),
+            _ => {}
+        }
+    }
+    let mut matching: Vec<&FakeSecret> = secrets
+        .iter()
+        .filter(|s| namespace.is_none_or(|ns| s.namespace == ns))
+        .filter(|s| selects(&selector, &s.labels))
+        .collect();
+    matching.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let page: Vec<serde_json::Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|s| {
+            if metadata_only {
+                serde_json::json!({
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": s.metadata(),
+                })
+            } else {
+                s.to_json(false)
+            }
+        })
+        .collect();
+    let next = offset + page.len();
+    let mut list_meta = serde_json::json!({ "resourceVersion": "4712" });
+    if next < matching.len() {
+        list_meta["continue"] = next.to_string().into();
+        list_meta["remainingItemCount"] = (matching.len() - next).into();
+    }
+    let (kind, api_version) = if metadata_only {
+        ("PartialObjectMetadataList", "meta.k8s.io/v1")
+    } else {
+        ("SecretList", "v1")
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "kind": kind,
+        "apiVersion": api_version,
+        "metadata": list_meta,
+        "items": page,
+    }))
+    .expect("JSON")
+}
+
+/// Whether `labels` match a label selector of `key`, `!key`, `key=value`, `key==value` and
+/// `key!=value` requirements, comma-separated (all must hold); empty selects everything.
+fn selects(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .all(|requirement| {
+            if let Some((key, value)) = requirement.split_once("!=") {
+                labels.get(key.trim()).map(String::as_str) != Some(value.trim())
+            } else if let Some((key, value)) = requirement.split_once('=') {
+                let value = value.trim_start_matches('=').trim();
+                labels.get(key.trim()).map(String::as_str) == Some(value)
+            } else if let Some(key) = requirement.strip_prefix('!') {
+                !labels.contains_key(key.trim())
+            } else {
+                labels.contains_key(requirement)
+            }
+        })
+}
+
+/// A Secret the fake API server holds (see [`FakeApiServer::set_secrets`]).
+#[derive(Clone, Debug, Default)]
+pub struct FakeSecret {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub data: BTreeMap<String, Vec<u8>>,
+    pub resource_version: String,
+}
+
+impl FakeSecret {
+    /// An empty Secret with a fresh resource version.
+    pub fn new(namespace: &str, name: &str) -> FakeSecret {
+        static VERSION: AtomicU64 = AtomicU64::new(1000);
+        FakeSecret {
+            namespace: namespace.into(),
+            name: name.into(),
+            resource_version: VERSION.fetch_add(1, Ordering::Relaxed).to_string(),
+            ..FakeSecret::default()
+        }
+    }
+
+    pub fn label(mut self, key: &str, value: &str) -> FakeSecret {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn data(mut self, key: &str, value: impl Into<Vec<u8>>) -> FakeSecret {
+        self.data.insert(key.into(), value.into());
+        self
+    }
+
+    fn metadata(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": uuid_ish(),
+            "resourceVersion": self.resource_version,
+            "creationTimestamp": "2026-11-22T05:20:11Z",
+            "labels": self.labels,
+        })
+    }
+
+    /// The Secret as kube-apiserver serves it (`data` base64-encoded); `kind` and
+    /// `apiVersion` only when `alone` (a list's items carry neither).
+    fn to_json(&self, alone: bool) -> serde_json::Value {
+        use base64::Engine as _;
+        let data: BTreeMap<&str, String> = self
+            .data
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    base64::engine::general_purpose::STANDARD.encode(v),
+                )
+            })
+            .collect();
+        let mut secret = serde_json::json!({
+            "metadata": self.metadata(),
+            "data": data,
+            "type": "Opaque",
+        });
+        if alone {
+            secret["kind"] = "Secret".into();
+            secret["apiVersion"] = "v1".into();
+        }
+        secret
+    }
+}
+
+/// The Secrets a server holds and the verbs RBAC refuses on them.
+#[derive(Default)]
+struct SecretsState {
+    secrets: Vec<FakeSecret>,
+    forbidden: Vec<&'static str>,
 }
 
 /// A kube `Status` body, pretty-printed like the API server does (2 spaces, no newline).
@@ -875,6 +1146,18 @@ pub fn https_request(
     path: &str,
     bearer: Option<&str>,
 ) -> HttpResponse {
+    https_request_with(addr, ca, method, path, bearer, &[])
+}
+
+/// [`https_request`] with more request headers (`name`, `value`).
+pub fn https_request_with(
+    addr: SocketAddr,
+    ca: &CertificateDer<'static>,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).expect("CA into root store");
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -890,6 +1173,9 @@ pub fn https_request(
     );
     if let Some(token) = bearer {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
 

@@ -1,7 +1,8 @@
 //! Kubeconfig writers for tests: a kubeconfig pointing at a [`FakeApiServer`] (CA as
 //! `certificate-authority-data`, bearer token, one context `fake` that is current), variants
 //! with another token or none, one pointing at a 127.0.0.1 port with nothing listening, and a
-//! general [`KubeconfigSpec`] for anything else.
+//! general [`KubeconfigSpec`] for anything else; and [`FakeApiServer::kubeconfig_yaml`], the
+//! same text for a Secret.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,14 @@ impl KubeconfigSpec {
              contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n{namespace}\
              current-context: {name}\npreferences: {{}}\n"
         )
+    }
+}
+
+impl FakeApiServer {
+    /// The text of a kubeconfig with admin access to this server (context `fake`), as a
+    /// Secret would hold it.
+    pub fn kubeconfig_yaml(&self) -> String {
+        KubeconfigSpec::for_server(self).to_yaml()
     }
 }
 

@@ -20,8 +20,9 @@ pub mod moto;
 pub mod proxy;
 
 pub use apiserver::{
-    https_request, kubernetes_slice, synthetic_endpoint_slices, FakeApiServer, HttpResponse,
-    RecordedRequest, Route, Scenario, TestPki, DISCOVERY_PATH, ENDPOINT_SLICES_PATH, JWKS_PATH,
+    https_request, https_request_with, kubernetes_slice, synthetic_endpoint_slices, FakeApiServer,
+    FakeSecret, HttpResponse, RecordedRequest, Route, Scenario, TestPki, DISCOVERY_PATH,
+    ENDPOINT_SLICES_PATH, JWKS_PATH,
 };
 pub use command::{
     file_mtime, mtimes, set_file_mtime, setup, snapshot_dir, stderr_str, stdout_str, sync_dir_args,

@@ -1,5 +1,6 @@
 //! Flags turned into a validated configuration (`sync`, `run`, `doctor`), without I/O, so each
-//! rule is unit-tested here.
+//! rule is unit-tested here. A fleet's (`--fleet`, `--fleet-from`) is in [`fleet`], its file's
+//! shape in [`fleet_file`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use crate::plan::ObjectMeta;
 use crate::source::{ApiServerEndpoints, SourceKind};
 use crate::store::{Location, LocationError};
 use crate::tls::ConnectTo;
+
+pub mod fleet;
+pub mod fleet_file;
 
 /// Validated, de-duplicated client IDs (IAM: 1-255 characters each, at most 100).
 fn audiences(values: &[String]) -> Result<Vec<String>, ConfigError> {
@@ -137,12 +141,7 @@ impl SyncConfig {
 
     /// For commands that know the store otherwise (`bootstrap` builds it from `--bucket`).
     pub fn from_parts(store: &str, args: &PublishArgs) -> Result<SyncConfig, ConfigError> {
-        let store = Location::parse(store)?;
-        let issuer = match (&args.issuer.url, &store) {
-            (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
-            (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
-            (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
-        };
+        let (store, issuer) = store_and_issuer(store, args.issuer.url.as_deref())?;
         if args.keys.source == SourceKind::Files && args.keys.key_files.is_empty() {
             return Err(ConfigError::NoKeyFiles);
         }
@@ -215,6 +214,20 @@ impl SyncConfig {
     }
 }
 
+/// `--store` and `--issuer`: where to publish, and for which issuer.
+fn store_and_issuer(
+    store: &str,
+    issuer: Option<&str>,
+) -> Result<(Location, IssuerChoice), ConfigError> {
+    let store = Location::parse(store)?;
+    let issuer = match (issuer, &store) {
+        (Some(raw), _) => IssuerChoice::Explicit(Issuer::parse(raw)?),
+        (None, Location::Dir(_)) => return Err(ConfigError::IssuerRequired),
+        (None, Location::S3 { .. }) => IssuerChoice::FromBucket,
+    };
+    Ok((store, issuer))
+}
+
 /// `run`: a `sync` configuration plus the loop's own settings.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -228,6 +241,8 @@ pub struct RunConfig {
 pub enum RunConfigError {
     #[error(transparent)]
     Sync(#[from] ConfigError),
+    #[error(transparent)]
+    Fleet(#[from] fleet::FleetError),
     #[error("--interval {0:?} is not a duration of at least 1 s; write it like 60s, 5m or 1h")]
     Interval(String),
     #[error(
@@ -241,22 +256,57 @@ pub enum RunConfigError {
 impl RunConfig {
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, RunConfigError> {
         let sync = SyncConfig::from_args(&args.sync)?;
-        if sync.mode != Mode::Apply {
-            return Err(RunConfigError::Mode);
-        }
-        if sync.output != OutputFormat::Text {
-            return Err(RunConfigError::Output);
-        }
-        let interval = humantime::parse_duration(&args.interval)
-            .ok()
-            .filter(|d| *d >= Duration::from_secs(1))
-            .ok_or_else(|| RunConfigError::Interval(args.interval.clone()))?;
+        run_checks(&sync, sync.output)?;
         Ok(RunConfig {
             sync,
-            interval,
+            interval: interval(args)?,
             listen: args.listen,
         })
     }
+}
+
+/// `run --fleet`: a fleet plus the loop's own settings.
+#[derive(Clone, Debug)]
+pub struct FleetRunConfig {
+    pub fleet: fleet::Fleet,
+    pub interval: Duration,
+    pub listen: std::net::SocketAddr,
+}
+
+impl FleetRunConfig {
+    /// `matches`: `run`'s own, which say which options the command line set.
+    pub fn from_args(
+        args: &RunArgs,
+        matches: &clap::ArgMatches,
+    ) -> Result<FleetRunConfig, RunConfigError> {
+        let fleet = fleet::Fleet::from_args(&args.sync, matches)?;
+        for config in fleet.configs() {
+            run_checks(config, fleet.output)?;
+        }
+        Ok(FleetRunConfig {
+            fleet,
+            interval: interval(args)?,
+            listen: args.listen,
+        })
+    }
+}
+
+/// What `run` refuses of a `sync` configuration.
+fn run_checks(sync: &SyncConfig, output: OutputFormat) -> Result<(), RunConfigError> {
+    if sync.mode != Mode::Apply {
+        return Err(RunConfigError::Mode);
+    }
+    if output != OutputFormat::Text {
+        return Err(RunConfigError::Output);
+    }
+    Ok(())
+}
+
+fn interval(args: &RunArgs) -> Result<Duration, RunConfigError> {
+    humantime::parse_duration(&args.interval)
+        .ok()
+        .filter(|d| *d >= Duration::from_secs(1))
+        .ok_or_else(|| RunConfigError::Interval(args.interval.clone()))
 }
 
 /// `doctor`: the issuer is kept as given (a malformed one is doctor's first finding).

@@ -42,11 +42,12 @@ RENDERED = {
 }
 
 # The fleet variant: where its fleet file is mounted, the keys a fleet file's cluster entry
-# takes besides `sync`'s options (docs/cli.md, "Fleet file"), and the options that name one
-# cluster, which `--fleet` refuses outside the file.
+# takes besides `sync`'s options, the options that apply to the whole run and so are refused in
+# the file (docs/cli.md, "Fleet file"), and the options that name one cluster, which `--fleet`
+# refuses outside the file.
 FLEET_FILE = "/etc/kube-oidc-publisher/fleet.yaml"
 FLEET_ONLY_KEYS = {"name", "kubeconfig-secret"}
-FLEET_REFUSED_KEYS = {"output"}
+FLEET_REFUSED_KEYS = {"fleet", "fleet-from", "store-template", "issuer-template", "concurrency", "output"}
 ONE_CLUSTER_FLAGS = {"--store", "--issuer", "--kubeconfig", "--context", "--cluster-name"}
 SECRETS_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}
 

@@ -25,7 +25,8 @@
 //! 0 writes in moto's request log. Then `run --fleet --interval KOP_BENCH_INTERVAL` (seconds,
 //! default 10): once every cluster has succeeded once, the daemon's CPU time over a window of
 //! `KOP_BENCH_PASSES` (default 3) intervals divided by the fleet passes made in it (successes
-//! / N, from `/metrics` at both ends), and VmRSS and VmHWM at its end; 0 writes, 0 failures.
+//! / N, from `/metrics` at both ends), and VmRSS and VmHWM at its end; 0 writes (failed passes
+//! are counted and their log lines printed).
 //!
 //! `KOP_BENCH_PROFILE="<command prefix>"` (`strace -c -f`, `perf record -g -o FILE`, …) runs one
 //! more, untimed, no-op `sync --fleet` per N under that prefix and prints its output;
@@ -337,7 +338,8 @@ impl Fleet {
             "no pass succeeded in the window\n{}",
             daemon.describe()
         );
-        let steady = Steady {
+        let mut steady = Steady {
+            failures: 0.0,
             interval_secs,
             fleet_passes: cluster_passes / n,
             window: window.as_secs_f64(),
@@ -347,22 +349,27 @@ impl Fleet {
             first_round,
             ready,
         };
-        let errors = syncs(&daemon, "error");
+        steady.failures = syncs(&daemon, "error");
         let writes = moto.requests(&self.bucket).writes();
         let (status, log) = daemon.stop("TERM");
         assert!(
-            errors == 0.0 && writes == 0 && status.code() == Some(0),
-            "run --fleet: {errors} failed passes, {writes} writes, exit {status}\n{log}"
+            writes == 0 && status.code() == Some(0),
+            "run --fleet: {writes} writes, exit {status}\n{log}"
         );
+        // A failed pass is a finding, not a reason to lose the figures: reported, with why.
+        for line in log.lines().filter(|l| l.contains("ERROR")).take(3) {
+            println!("  failed pass: {line}");
+        }
         println!(
-            "  run --fleet: every cluster succeeded {:.1} s after start (/readyz then {}); {:.1} fleet passes in {:.1} s: CPU {:.3} s per fleet pass, VmRSS {:.1} MiB, VmHWM {:.1} MiB, 0 writes, 0 failures",
+            "  run --fleet: every cluster succeeded {:.1} s after start (/readyz then {}); {:.1} fleet passes in {:.1} s: CPU {:.3} s per fleet pass, VmRSS {:.1} MiB, VmHWM {:.1} MiB, 0 writes, {} failed cluster passes",
             steady.first_round,
             steady.ready,
             steady.fleet_passes,
             steady.window,
             steady.cpu_per_fleet_pass,
             mib(steady.rss_kib),
-            mib(steady.hwm_kib)
+            mib(steady.hwm_kib),
+            steady.failures
         );
         steady
     }
@@ -478,6 +485,8 @@ struct SyncFigures {
 }
 
 struct Steady {
+    /// Failed cluster passes since start (0 expected).
+    failures: f64,
     interval_secs: u64,
     fleet_passes: f64,
     window: f64,
@@ -565,11 +574,11 @@ fn print_tables(rows: &[Row]) {
         .collect();
     if !steady.is_empty() {
         println!();
-        println!("| N clusters | run --fleet --interval | every cluster succeeded after | fleet passes measured | CPU per fleet pass | CPU per cluster pass | VmRSS after them | VmHWM |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("| N clusters | run --fleet --interval | every cluster succeeded after | fleet passes measured | CPU per fleet pass | CPU per cluster pass | VmRSS after them | VmHWM | failed cluster passes |");
+        println!("|---|---|---|---|---|---|---|---|---|");
         for (n, s) in steady {
             println!(
-                "| {n} | {}s | {:.1} s | {:.1} in {:.0} s | {:.3} s | {:.2} ms | {:.1} MiB | {:.1} MiB |",
+                "| {n} | {}s | {:.1} s | {:.1} in {:.0} s | {:.3} s | {:.2} ms | {:.1} MiB | {:.1} MiB | {} |",
                 s.interval_secs,
                 s.first_round,
                 s.fleet_passes,
@@ -577,7 +586,8 @@ fn print_tables(rows: &[Row]) {
                 s.cpu_per_fleet_pass,
                 1000.0 * s.cpu_per_fleet_pass / n as f64,
                 mib(s.rss_kib),
-                mib(s.hwm_kib)
+                mib(s.hwm_kib),
+                s.failures
             );
         }
     }

@@ -112,7 +112,7 @@ fn main() {
             "steady state: two daemons (S3 via moto), window {} s, VmRSS every second",
             window.as_secs()
         );
-        let clk_tck = clk_tck();
+        let clk_tck = support::daemon::clk_tck();
         let mut daemons = Vec::new();
         for interval in ["60s", "5s"] {
             let bucket = moto().new_bucket("bench-steady");
@@ -124,19 +124,19 @@ fn main() {
             daemons.push((interval, daemon));
         }
         let start = Instant::now();
-        let ticks_at_start: Vec<u64> = daemons.iter().map(|(_, d)| cpu_ticks(d)).collect();
+        let ticks_at_start: Vec<u64> = daemons.iter().map(|(_, d)| d.cpu_ticks()).collect();
         let mut rss: Vec<Vec<u64>> = vec![Vec::new(); daemons.len()];
         while start.elapsed() < window {
             for (i, (_, d)) in daemons.iter().enumerate() {
-                rss[i].push(status_kib(d, "VmRSS:"));
+                rss[i].push(d.status_kib("VmRSS:"));
             }
             std::thread::sleep(Duration::from_secs(1));
         }
         let wall = start.elapsed().as_secs_f64();
         for (i, (interval, d)) in daemons.into_iter().enumerate() {
-            let ticks = cpu_ticks(&d) - ticks_at_start[i];
+            let ticks = d.cpu_ticks() - ticks_at_start[i];
             let cpu = ticks as f64 / clk_tck as f64;
-            let hwm = status_kib(&d, "VmHWM:");
+            let hwm = d.status_kib("VmHWM:");
             let metrics = d.metrics();
             let passes = support::daemon::metric_value(
                 &metrics,
@@ -200,38 +200,4 @@ fn sample_latency(
     let (status, log) = daemon.stop("TERM");
     assert_eq!(status.code(), Some(0), "{log}");
     latency
-}
-
-/// utime + stime of the daemon, in clock ticks (/proc/PID/stat fields 14 and 15).
-fn cpu_ticks(daemon: &Daemon) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", daemon.child.id()))
-        .expect("/proc/PID/stat");
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `after` starts at field 3 (state): utime is field 14, stime 15.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-/// A `kB` line of /proc/PID/status.
-fn status_kib(daemon: &Daemon, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
-        .expect("/proc/PID/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
-}
-
-fn clk_tck() -> u64 {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .expect("getconf CLK_TCK");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(100)
 }

@@ -17,7 +17,7 @@
 //! - `dir`: fake kube-apiserver → directory; curl makes the two API-server GETs.
 //! - `files`: a PEM key file → directory; no network, so no curl counterpart.
 //!
-//! Every process (ours, curl, and a `true` process floor) runs under `/usr/bin/time -f %M`
+//! Every process (ours, curl, and a `true` process floor) runs under `/usr/bin/time` (`%M`)
 //! for its peak RSS; wall time is measured around that wrapper, for all of them alike. The
 //! bench exits non-zero if a no-op run of ours fails, writes anything, makes more than 2
 //! API-server requests, or reads any stored object more than once; with
@@ -27,17 +27,17 @@
 //! more per scenario under it and prints its output; `KOP_BENCH_BIN=PATH` measures another
 //! build of the binary. See docs/benchmarks.md.
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
+use common::{load_average, Invocation, Sample};
 use support::{moto, snapshot_dir, write_kubeconfig, FakeApiServer, Scenario, ISSUER};
 
 const JWKS_KEY: &str = "openid/v1/jwks";
@@ -48,8 +48,6 @@ const IAM_PIN: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
 const DEFAULT_RUNS: usize = 21;
 const MAX_RUNS: usize = 1000;
 const WARMUP_RUNS: usize = 2;
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-const TIME: &str = "/usr/bin/time";
 /// A run this much slower than the fastest one of the same program hit a stall (for curl
 /// against the fake API server: a 40 ms delayed ACK, see docs/benchmarks.md).
 const STALL_MS: f64 = 30.0;
@@ -63,18 +61,7 @@ const TARGET_API_REQUESTS: usize = 3;
 
 fn main() {
     let config = Config::from_env_and_args();
-    assert!(
-        Path::new(TIME).is_file(),
-        "{TIME} (GNU time) is required for peak RSS"
-    );
-    // KOP_BENCH_BIN: measure another build of the binary (e.g. other profile settings).
-    let bin = std::env::var_os("KOP_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kube-oidc-publisher")));
-    let work = tempfile::Builder::new()
-        .prefix("kop-bench-")
-        .tempdir()
-        .expect("temporary directory");
+    let (bin, work) = common::start("kop-bench-");
     let bench = Bench {
         bin: bin.clone(),
         work: work.path().to_path_buf(),
@@ -124,20 +111,7 @@ fn main() {
     println!("load average at the end: {}", load_average());
     print_stalls(&rows);
 
-    let misses = check_targets(&rows);
-    if misses.is_empty() {
-        println!("all targets met");
-    } else {
-        println!("targets missed:");
-        for miss in &misses {
-            println!("  - {miss}");
-        }
-        if config.strict {
-            eprintln!("KOP_BENCH_STRICT=1: failing because targets were missed");
-            drop(work);
-            std::process::exit(1);
-        }
-    }
+    common::report_targets(&check_targets(&rows), config.strict, work);
 }
 
 struct Config {
@@ -200,126 +174,6 @@ fn parse_runs(value: &str) -> usize {
         "run count must be 1..={MAX_RUNS}"
     );
     runs
-}
-
-/// One measured process: wall time around `/usr/bin/time` and its `%M`.
-struct Sample {
-    wall: Duration,
-    rss_kib: u64,
-    output: Output,
-}
-
-/// A program invocation: program, arguments, environment (on top of a cleared one).
-#[derive(Clone)]
-struct Invocation {
-    program: PathBuf,
-    args: Vec<OsString>,
-    envs: Vec<(String, OsString)>,
-    cwd: PathBuf,
-}
-
-impl Invocation {
-    fn new(program: impl Into<PathBuf>, cwd: &Path) -> Invocation {
-        Invocation {
-            program: program.into(),
-            args: Vec::new(),
-            envs: Vec::new(),
-            cwd: cwd.to_path_buf(),
-        }
-    }
-
-    fn arg(&mut self, arg: impl Into<OsString>) -> &mut Invocation {
-        self.args.push(arg.into());
-        self
-    }
-
-    fn args<I: IntoIterator<Item = A>, A: Into<OsString>>(&mut self, args: I) -> &mut Invocation {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    fn env(&mut self, key: &str, value: impl Into<OsString>) -> &mut Invocation {
-        self.envs.push((key.to_string(), value.into()));
-        self
-    }
-
-    fn command_line(&self) -> String {
-        let mut parts: Vec<String> = self
-            .envs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.to_string_lossy()))
-            .collect();
-        parts.push(self.program.display().to_string());
-        parts.extend(self.args.iter().map(|a| {
-            let a = a.to_string_lossy();
-            if a.contains(' ') || a.is_empty() {
-                format!("'{a}'")
-            } else {
-                a.into_owned()
-            }
-        }));
-        parts.join(" ")
-    }
-
-    /// `/usr/bin/time -f %M -o <file> program args…` in its own process group, environment
-    /// cleared except PATH, HOME (the cwd) and `envs`, stdin /dev/null; bounded by
-    /// `RUN_TIMEOUT` (the whole group is killed on expiry).
-    fn measure(&self, rss_file: &Path) -> Sample {
-        let mut cmd = Command::new(TIME);
-        cmd.args(["-f", "%M", "-o"])
-            .arg(rss_file)
-            .arg(&self.program)
-            .args(&self.args)
-            .env_clear()
-            .env("HOME", &self.cwd)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        for (k, v) in &self.envs {
-            cmd.env(k, v);
-        }
-        let start = Instant::now();
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {}: {e}", self.command_line()));
-        let pid = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let output = child.wait_with_output();
-            let _ = tx.send((output, Instant::now()));
-        });
-        let (output, end) = match rx.recv_timeout(RUN_TIMEOUT) {
-            Ok((output, end)) => (output.expect("waiting for the child"), end),
-            Err(_) => {
-                // Only the process group we started.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .status();
-                panic!(
-                    "timed out after {RUN_TIMEOUT:?} and killed: {}",
-                    self.command_line()
-                );
-            }
-        };
-        let wall = end - start;
-        let text = std::fs::read_to_string(rss_file)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", rss_file.display()));
-        let rss_kib = text
-            .lines()
-            .rev()
-            .find_map(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no %M in {text:?} for {}", self.command_line()));
-        Sample {
-            wall,
-            rss_kib,
-            output,
-        }
-    }
 }
 
 /// Distribution of one program's samples in one scenario.
@@ -537,7 +391,7 @@ impl Bench {
                 s3_counts.push(log.counts());
             },
         );
-        profile(&ours);
+        common::profile(&ours, true);
         assert_eq!(
             etags("after the timed runs"),
             published,
@@ -607,7 +461,7 @@ impl Bench {
                 guard_dir(&public, &published, &ours);
             },
         );
-        profile(&ours);
+        common::profile(&ours, true);
         let file_opens = strace_opens(&ours, &public);
         let row = Row {
             name,
@@ -650,7 +504,7 @@ impl Bench {
                 guard_dir(&public, &published, &ours);
             },
         );
-        profile(&ours);
+        common::profile(&ours, true);
         let file_opens = strace_opens(&ours, &public);
         let row = Row {
             name,
@@ -738,7 +592,7 @@ fn api_get(curl: &mut Invocation, server: &FakeApiServer, ca: &Path, path: &str)
 fn publish_once(ours: &Invocation, rss: &Path) {
     let first = ours.measure(rss);
     if !first.output.status.success() {
-        panic!("the first sync failed\n{}", describe(ours, &first.output));
+        panic!("the first sync failed\n{}", ours.describe(&first.output));
     }
 }
 
@@ -761,7 +615,7 @@ fn check_curl(sample: &Sample, curl: &Invocation, transfers: Option<usize>) {
     if !ok {
         panic!(
             "curl did not get 200 for every request\n{}",
-            describe(curl, &sample.output)
+            curl.describe(&sample.output)
         );
     }
 }
@@ -775,7 +629,7 @@ fn check_in_sync(sample: &Sample, ours: &Invocation) {
     {
         panic!(
             "a no-op sync did not report `in sync … (0 writes)`\n{}",
-            describe(ours, &sample.output)
+            ours.describe(&sample.output)
         );
     }
 }
@@ -834,36 +688,6 @@ fn guard_dir(
             ours.command_line()
         );
     }
-}
-
-/// With `KOP_BENCH_PROFILE="<command prefix>"` (for example `strace -c -f`, or
-/// `valgrind --tool=massif --massif-out-file=/tmp/massif.out`), one extra, untimed no-op run
-/// of ours under that prefix, its output printed; for finding where time or memory goes.
-fn profile(ours: &Invocation) {
-    let Ok(prefix) = std::env::var("KOP_BENCH_PROFILE") else {
-        return;
-    };
-    let mut words = prefix.split_whitespace();
-    let Some(program) = words.next() else {
-        return;
-    };
-    let mut wrapped = Invocation::new(program, &ours.cwd);
-    wrapped
-        .args(words)
-        .arg(&ours.program)
-        .args(ours.args.clone());
-    wrapped.envs = ours.envs.clone();
-    let sample = wrapped.measure(&ours.cwd.join("rss-profile"));
-    println!(
-        "--- KOP_BENCH_PROFILE run: {} (exit {:?}, {:.1} ms, peak RSS {} KiB)",
-        wrapped.command_line(),
-        sample.output.status.code(),
-        sample.wall.as_secs_f64() * 1000.0,
-        sample.rss_kib
-    );
-    println!("{}", String::from_utf8_lossy(&sample.output.stdout));
-    println!("{}", String::from_utf8_lossy(&sample.output.stderr));
-    println!("--- end of KOP_BENCH_PROFILE run");
 }
 
 /// One extra, untimed run under `strace -f -e trace=open,openat`: how often each file in the
@@ -933,16 +757,6 @@ fn print_commands(name: &str, ours: &Invocation, curl: Option<&Invocation>, toke
     if let Some(curl) = curl {
         println!("  curl: {}", redact(curl.command_line()));
     }
-}
-
-fn describe(invocation: &Invocation, output: &Output) -> String {
-    format!(
-        "command: {}\nexit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        invocation.command_line(),
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn mib(kib: u64) -> f64 {
@@ -1056,7 +870,7 @@ fn print_table(rows: &[Row]) {
     print_markdown(&headers, &lines);
     println!();
     println!(
-        "wall time: spawn to exit of `/usr/bin/time -f %M <program>`, the same wrapper for every row \
+        "wall time: spawn to exit of `/usr/bin/time -f '%U %S %M' <program>`, the same wrapper for every row \
          (the process floor row is that wrapper around `true`); p90 is nearest-rank"
     );
 }
@@ -1143,10 +957,4 @@ fn run_plain(program: &str, args: &[&str]) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }

@@ -4,7 +4,9 @@
 Every check compares the manifests with something else that is true: the strict Kubernetes
 schemas, the real binary's --help (flags, environment variables, defaults), Cargo's metadata,
 `ldd` of the built binary, the Dockerfile. So the manifests cannot drift from the CLI, the RBAC
-cannot grow, and the image cannot stop matching the pods. Prints every failure, then exits 1.
+cannot grow, and the image cannot stop matching the pods. For the fleet variant also: Secrets
+are readable in exactly the namespaces its fleet file and Cluster API discovery name, and the
+fleet file's keys are options the binary knows. Prints every failure, then exits 1.
 
 Usage: check.py --rendered DIR --binary PATH   (DIR holds NAME.yaml per kustomization)
 """
@@ -35,7 +37,19 @@ RENDERED = {
     "daemon": "Deployment",
     "cronjob+token-request": "CronJob",
     "daemon+token-request": "Deployment",
+    "fleet": "Deployment",
+    "fleet+all-namespaces": "Deployment",
 }
+
+# The fleet variant: where its fleet file is mounted, the keys a fleet file's cluster entry
+# takes besides `sync`'s options, the options that apply to the whole run and so are refused in
+# the file (docs/cli.md, "Fleet file"), and the options that name one cluster, which `--fleet`
+# refuses outside the file.
+FLEET_FILE = "/etc/kube-oidc-publisher/fleet.yaml"
+FLEET_ONLY_KEYS = {"name", "kubeconfig-secret"}
+FLEET_REFUSED_KEYS = {"fleet", "fleet-from", "store-template", "issuer-template", "concurrency", "output"}
+ONE_CLUSTER_FLAGS = {"--store", "--issuer", "--kubeconfig", "--context", "--cluster-name"}
+SECRETS_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}
 
 NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -391,15 +405,15 @@ def rbac_expected(namespace, service_account, token_request):
     return expected
 
 
-def check_rbac(where, objs, namespace, service_account):
+def check_rbac(where, objs, expected, service_account, namespace):
     roles = {
         (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o.get("rules", [])
         for o in objs
         if o["kind"] in ("Role", "ClusterRole")
     }
     check(
-        roles == rbac_expected(namespace, service_account, where.endswith("+token-request")),
-        f"{where}: the RBAC rules differ from the ones deploy/README.md lists: {roles}",
+        roles == expected,
+        f"{where}: the RBAC rules differ from the ones deploy/README.md lists: {roles}, expected {expected}",
     )
     subject = [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
     bindings = [o for o in objs if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
@@ -418,6 +432,171 @@ def check_rbac(where, objs, namespace, service_account):
     )
 
 
+# --- the fleet variant -----------------------------------------------------------------------
+
+
+def env_twin(flag):
+    return "KUBE_OIDC_PUBLISHER_" + flag[2:].upper().replace("-", "_")
+
+
+def setting(container, env, flag):
+    """A `run` option as the container passes it: in its args (`--flag V`, `--flag=V`), else
+    its environment twin; None when neither."""
+    args = container.get("args", [])
+    for i, arg in enumerate(args):
+        if arg == flag:
+            return args[i + 1] if i + 1 < len(args) else ""
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return env.get(env_twin(flag))
+
+
+def mounted_file(where, objs, pod, container, path):
+    """The text of `path` in the container, when a rendered ConfigMap volume provides it."""
+    mounts = [m for m in container.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    if not check(len(mounts) == 1, f"{where}: nothing mounts {path}"):
+        return None
+    volume = next((v for v in pod["spec"].get("volumes", []) if v["name"] == mounts[0]["name"]), {})
+    name = volume.get("configMap", {}).get("name")
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    if not check(name in configmaps, f"{where}: {path} is not from a rendered ConfigMap"):
+        return None
+    key = path[len(mounts[0]["mountPath"].rstrip("/")) + 1 :]
+    text = configmaps[name].get("data", {}).get(key)
+    check(text is not None, f"{where}: ConfigMap {name} has no key {key} for {path}")
+    return text
+
+
+def check_fleet_file(where, text, helps, mount_paths):
+    """The fleet file against the binary: every key a `sync` option (its long name) or a fleet
+    key, names unique, one way to reach each cluster. Returns the namespaces of its
+    kubeconfig-secret entries."""
+    at = f"{where}: fleet file"
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        check(False, f"{at} is not YAML: {e}")
+        return set()
+    if not check(isinstance(doc, dict) and set(doc) <= {"defaults", "clusters"}, f"{at}: top-level keys other than defaults and clusters"):
+        return set()
+    options = {flag[2:] for flag in helps["sync"].flags}
+    known = (options | FLEET_ONLY_KEYS) - FLEET_REFUSED_KEYS
+
+    def keys_known(entry, what):
+        for key in entry:
+            check(key in known, f"{at}: {what}: `{key}` is neither a `sync` option (sync --help) nor a fleet key")
+
+    defaults = doc.get("defaults") or {}
+    keys_known(defaults, "defaults")
+    check("name" not in defaults, f"{at}: defaults: `name` belongs to a cluster")
+    clusters = doc.get("clusters") or []
+    check(isinstance(clusters, list) and clusters, f"{at}: no clusters")
+    names, stores, namespaces = [], [], set()
+    for cluster in clusters:
+        name = cluster.get("name")
+        what = f"cluster {name!r}"
+        check(isinstance(name, str) and name, f"{at}: a cluster without a name")
+        names.append(name)
+        keys_known(cluster, what)
+        if "store" in cluster:
+            stores.append(cluster["store"])
+        check(
+            not ("kubeconfig" in cluster and "kubeconfig-secret" in cluster),
+            f"{at}: {what}: kubeconfig and kubeconfig-secret both set",
+        )
+        secret = cluster.get("kubeconfig-secret")
+        if secret is not None and check(
+            isinstance(secret, dict) and {"namespace", "name"} <= set(secret) <= {"namespace", "name", "key"},
+            f"{at}: {what}: kubeconfig-secret is not {{namespace, name[, key]}}",
+        ):
+            namespaces.add(secret["namespace"])
+        path = cluster.get("kubeconfig")
+        if path is not None:
+            check(
+                any(str(path).startswith(m.rstrip("/") + "/") for m in mount_paths),
+                f"{at}: {what}: kubeconfig {path} is not on a mounted volume",
+            )
+    check(len(set(names)) == len(names), f"{at}: cluster names are not unique: {names}")
+    check(len(set(stores)) == len(stores), f"{at}: two clusters share a store: {stores}")
+    return namespaces
+
+
+def smoke_fleet(where, text, env, binary):
+    """Runs the real `sync --fleet` with the deployed fleet file and settings, offline: each
+    cluster's kubeconfig, store, issuer and key source redirected (the example key, a temporary
+    directory), IAM off, discovery off (it needs a management cluster), `--dry-run`; every
+    other key and variable is parsed by the binary as deployed."""
+    doc = yaml.safe_load(text)
+    discovery = {env_twin(f) for f in ("--fleet-from", "--store-template", "--issuer-template")}
+    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    child_env.update({k: v for k, v in env.items() if k not in discovery})
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cluster in enumerate(doc.get("clusters") or []):
+            for key in ("kubeconfig", "kubeconfig-secret", "context"):
+                cluster.pop(key, None)
+            store = Path(tmp) / f"store-{i}"
+            store.mkdir()
+            cluster.update(
+                {
+                    "store": str(store),
+                    "issuer": f"https://oidc.example.com/deploy-check/{i}",
+                    "source": "files",
+                    "key-file": [str(REPO / "examples" / "sa.pub")],
+                    "no-iam": True,
+                }
+            )
+        fleet = Path(tmp) / "fleet.yaml"
+        fleet.write_text(yaml.safe_dump(doc))
+        child_env["HOME"] = tmp
+        out = run([binary, "sync", "--fleet", str(fleet), "--dry-run"], env=child_env, timeout=60)
+        check(
+            out.returncode == 0,
+            f"{where}: `sync --fleet` with the deployed fleet file and settings failed "
+            f"({out.returncode}):\n{out.stdout}{out.stderr}",
+        )
+
+
+def check_fleet(where, objs, pod, container, env, helps, binary):
+    """The fleet Deployment: the fleet file it mounts (and the real `sync --fleet` accepts),
+    no one-cluster option outside that file, Cluster API discovery with a store template.
+    Returns the namespaces whose Secrets it reads, and whether it discovers in every
+    namespace."""
+    for flag in sorted(ONE_CLUSTER_FLAGS):
+        check(
+            setting(container, env, flag) is None,
+            f"{where}: {flag} ({env_twin(flag)}) names one cluster: with --fleet it goes in the fleet file",
+        )
+    path = setting(container, env, "--fleet")
+    namespaces = set()
+    if check(path == FLEET_FILE, f"{where}: --fleet is not {FLEET_FILE}"):
+        text = mounted_file(where, objs, pod, container, path)
+        if text is not None:
+            mount_paths = [m["mountPath"] for m in container.get("volumeMounts", [])]
+            namespaces = check_fleet_file(where, text, helps, mount_paths)
+            smoke_fleet(where, text, env, binary)
+    fleet_from = setting(container, env, "--fleet-from")
+    if fleet_from is None:
+        return namespaces, False
+    source, _, namespace = fleet_from.partition("=")
+    check(source == "cluster-api", f"{where}: --fleet-from {fleet_from} is not cluster-api[=NAMESPACE]")
+    template = setting(container, env, "--store-template") or ""
+    check("{cluster}" in template, f"{where}: --fleet-from without a --store-template holding {{cluster}}")
+    if namespace:
+        namespaces.add(namespace)
+    return namespaces, not namespace
+
+
+def fleet_rbac_expected(objs, namespaces, all_namespaces):
+    """get and list on Secrets in exactly the namespaces the fleet reads; discovery in every
+    namespace adds the ClusterRole (the per-namespace Roles then are redundant, and allowed)."""
+    if all_namespaces:
+        namespaces = namespaces | {o["metadata"]["namespace"] for o in objs if o["kind"] == "Role"}
+    expected = {("Role", ns, "kube-oidc-publisher-kubeconfigs"): [SECRETS_RULE] for ns in namespaces}
+    if all_namespaces:
+        expected[("ClusterRole", None, "kube-oidc-publisher-kubeconfigs")] = [SECRETS_RULE]
+    return expected
+
+
 def check_manifests(objects, helps, binary, user):
     namespace = helps["bootstrap"].default_of("--publisher-namespace")
     service_account = helps["bootstrap"].default_of("--publisher-service-account")
@@ -426,9 +605,10 @@ def check_manifests(objects, helps, binary, user):
         "bootstrap --help shows no default --publisher-namespace / --publisher-service-account",
     )
     for where, objs in objects.items():
+        fleet = where.startswith("fleet")
         kinds = sorted(o["kind"] for o in objs)
-        base = ["ClusterRole", "ClusterRoleBinding", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
-        for kind in base:
+        needed = ["Namespace", "ServiceAccount"] + ([] if fleet else ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"])
+        for kind in needed:
             check(kind in kinds, f"{where}: renders no {kind}")
         namespaces = [o for o in objs if o["kind"] == "Namespace"]
         for ns in namespaces:
@@ -445,34 +625,44 @@ def check_manifests(objects, helps, binary, user):
             f"{where}: the ServiceAccount is not {namespace}/{service_account}, the one the "
             "publisher role created by `bootstrap --publisher-role` trusts",
         )
-        for o in objs:
-            if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
-                check(
-                    o["metadata"].get("namespace") in (namespace, "default"),
-                    f"{where}: {ident(o)} is outside {namespace} and default",
-                )
-        check_rbac(where, objs, namespace, service_account)
 
         workload_kind = RENDERED[where]
         workloads = [o for o in objs if o["kind"] in ("CronJob", "Deployment", "Job", "Pod", "DaemonSet", "StatefulSet")]
         if workload_kind is None:
             check(not workloads, f"{where}: renders workloads")
+        elif not check([w["kind"] for w in workloads] == [workload_kind], f"{where}: expected one {workload_kind}"):
             continue
-        if not check([w["kind"] for w in workloads] == [workload_kind], f"{where}: expected one {workload_kind}"):
+        # Where the publisher may read: its own namespace, plus `default` (the API servers'
+        # EndpointSlices) for one cluster, or the namespaces holding the fleet's kubeconfigs.
+        allowed = {namespace, "default"}
+        expected = rbac_expected(namespace, service_account, where.endswith("+token-request"))
+        workload = workloads[0] if workloads else None
+        pod = workload and pod_template(workload)
+        containers = pod["spec"]["containers"] if pod else []
+        if pod and not check(len(containers) == 1, f"{where}: expected one container"):
             continue
-        workload = workloads[0]
-        pod = pod_template(workload)
+        container = containers[0] if containers else None
+        env = container_env(objs, container) if container else {}
+        if fleet and container:
+            secret_namespaces, all_namespaces = check_fleet(where, objs, pod, container, env, helps, binary)
+            expected = fleet_rbac_expected(objs, secret_namespaces, all_namespaces)
+            allowed = {namespace} | {ns for (_, ns, _) in expected if ns}
+        for o in objs:
+            if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+                check(
+                    o["metadata"].get("namespace") in allowed,
+                    f"{where}: {ident(o)} is outside {sorted(allowed)}",
+                )
+        check_rbac(where, objs, expected, service_account, namespace)
+        if not workload:
+            continue
+
         check_pod_security(where, pod, service_account, user)
-        containers = pod["spec"]["containers"]
-        if not check(len(containers) == 1, f"{where}: expected one container"):
-            continue
-        container = containers[0]
         check(
             container.get("image", "").rsplit("/", 1)[-1].split(":")[0] == "kube-oidc-publisher"
             and container["image"] != "kube-oidc-publisher",
             f"{where}: image {container.get('image')!r} was not set by deploy/config's `images`",
         )
-        env = container_env(objs, container)
         check_aws(where, pod, env, helps)
         check_cli(where, container, env, helps)
         if workload_kind == "CronJob":

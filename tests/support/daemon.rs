@@ -1,7 +1,8 @@
 //! `Daemon`: a running `kube-oidc-publisher run` process for tests and benches: its stderr
 //! collected as it goes, the address it serves on (read from its start-up log line), bounded
-//! polling, plain-HTTP GETs of its endpoints, metric samples, and stopping it with a signal.
-//! Dropping a `Daemon` kills a process still running.
+//! polling, plain-HTTP GETs of its endpoints, metric samples, its CPU time and memory from
+//! /proc (for the benches), and stopping it with a signal. Dropping a `Daemon` kills a process
+//! still running.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -118,6 +119,23 @@ impl Daemon {
         assert!(status.success(), "kill -{signal} failed");
     }
 
+    /// utime + stime of the daemon so far, in clock ticks ([`clk_tck`] per second).
+    pub fn cpu_ticks(&self) -> u64 {
+        cpu_ticks_of(self.child.id())
+    }
+
+    /// A `kB` line of /proc/PID/status (`"VmRSS:"`, `"VmHWM:"`), in KiB.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
+    }
+
     /// Sends `signal` and waits (bounded) for the exit; returns the status and the log.
     pub fn stop(mut self, signal: &str) -> (ExitStatus, String) {
         self.signal(signal);
@@ -190,6 +208,28 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
         })
         .unwrap_or_default();
     (status, content_type, body.to_owned())
+}
+
+/// utime + stime of process `pid` so far, in clock ticks (/proc/PID/stat fields 14 and 15).
+pub fn cpu_ticks_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state): utime is field 14, stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Clock ticks per second, for [`Daemon::cpu_ticks`].
+pub fn clk_tck() -> u64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf CLK_TCK");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100)
 }
 
 pub fn metric_value(text: &str, sample: &str) -> Option<f64> {

@@ -100,7 +100,11 @@ where
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
-    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    // The read timeout counts from the request written, not from the last byte read: a
+    // pooled connection's reader is polled while it sits idle, so without the reset its timer
+    // runs through the idle time, and a connection reused (by `run --fleet`'s next pass) just
+    // as it fires fails the request at once with a "timeout" that never happened.
+    connector.set_reset_reader_on_write(true);
     let http: hyper_util::client::legacy::Client<_, Body> =
         hyper_util::client::legacy::Builder::new(TokioExecutor::new()).build(connector);
     let service = ServiceBuilder::new()

@@ -2,7 +2,10 @@
 //! S3 store's default issuer and the region's partition, StringLike with a warning for one
 //! wildcard, refusal (exit 2, with the fix) of two wildcards and of invalid names, and the
 //! account id from STS GetCallerIdentity on the moto server, or a message pointing to
-//! `--account-id` when STS cannot answer.
+//! `--account-id` when STS cannot answer. Several clusters (issue #13): `--issuer` and `--store`
+//! repeated and mixed give one statement per provider, a provider named twice one statement;
+//! past IAM's default trust policy length a warning with the measured length, past the largest
+//! quota a refusal.
 
 mod support;
 
@@ -467,4 +470,179 @@ fn output_json_argument_errors_print_a_status_error_object_on_stdout() {
     cmd.args(["sync", "--output", "json", "--help"]);
     let help = stdout_str(&cmd.assert_success());
     assert!(help.starts_with("Publish"), "{help}");
+}
+
+/// [`offline`] for `payments/api` (its `--issuer` is the first cluster), then `args`.
+fn several<'a>(cmd: &'a mut TestCommand, args: &[&str]) -> &'a mut TestCommand {
+    offline(cmd, "payments", "api").args(args)
+}
+
+/// The statement `trust-policy` writes for `payments/api` and the provider at `host_path`.
+fn statement(sid: &str, host_path: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {
+            "Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{host_path}")
+        },
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {
+            "StringEquals": {
+                format!("{host_path}:sub"): "system:serviceaccount:payments:api",
+                format!("{host_path}:aud"): "sts.amazonaws.com"
+            }
+        }
+    })
+}
+
+/// After [`offline`]'s `--issuer`: `--issuer` and `--store` both repeated and mixed, with the
+/// store's own URL given again as an --issuer and a store given twice.
+const SEVERAL: [&str; 10] = [
+    "--store",
+    "s3://my-oidc/c2",
+    "--issuer",
+    "https://other.example.test",
+    "--issuer",
+    "https://my-oidc.s3.eu-west-1.amazonaws.com/c2",
+    "--store",
+    "s3://my-oidc/c2",
+    "--region",
+    "eu-west-1",
+];
+
+#[test]
+fn several_issuers_and_stores_give_one_statement_per_provider() {
+    let (_dir, mut cmd) = setup("trust-policy-several");
+    let output = several(&mut cmd, &SEVERAL).assert_success();
+    // Every --issuer, then every --store's issuer; each provider once, with its own conditions.
+    assert_eq!(
+        document(&output),
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                statement("KubernetesServiceAccount", "oidc.example.test/clusters/c1"),
+                statement("KubernetesServiceAccount2", "other.example.test"),
+                statement("KubernetesServiceAccount3", "my-oidc.s3.eu-west-1.amazonaws.com/c2"),
+            ]
+        })
+    );
+    assert_eq!(stderr_str(&output), "", "no warning: 3 statements fit");
+
+    // --output json: no single issuer, the list of providers in statement order instead.
+    let (_dir, mut cmd) = setup("trust-policy-several-json");
+    several(&mut cmd, &SEVERAL).args(["--output", "json"]);
+    let result: Value =
+        serde_json::from_str(&stdout_str(&cmd.assert_success())).expect("one JSON object");
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["issuer"], Value::Null);
+    assert_eq!(result["provider_arn"], Value::Null);
+    let arn = |host_path: &str| format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{host_path}");
+    assert_eq!(
+        result["providers"],
+        json!([
+            { "issuer": ISSUER, "provider_arn": arn("oidc.example.test/clusters/c1") },
+            { "issuer": "https://other.example.test", "provider_arn": arn("other.example.test") },
+            {
+                "issuer": "https://my-oidc.s3.eu-west-1.amazonaws.com/c2",
+                "provider_arn": arn("my-oidc.s3.eu-west-1.amazonaws.com/c2")
+            },
+        ])
+    );
+    assert_eq!(
+        result["trust_policy"]["Statement"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(result["subject"], "system:serviceaccount:payments:api");
+    assert_eq!(result["warning"], Value::Null);
+}
+
+#[test]
+fn a_directory_store_next_to_an_issuer_adds_nothing() {
+    // sync needs both for a directory, and the commands share KUBE_OIDC_PUBLISHER_STORE.
+    let (_dir, mut cmd) = setup("trust-policy-issuer-only");
+    let alone = stdout_str(&offline(&mut cmd, "payments", "api").assert_success());
+    let (_dir, mut cmd) = setup("trust-policy-issuer-and-dir");
+    offline(&mut cmd, "payments", "api").env("KUBE_OIDC_PUBLISHER_STORE", "./public");
+    assert_eq!(stdout_str(&cmd.assert_success()), alone);
+}
+
+/// With [`offline`]'s `--issuer` (c1), `count` clusters: `--issuer
+/// https://oidc.example.test/clusters/c<N>` for N in 2..=count. 352 characters of policy each.
+fn clusters(count: usize) -> Vec<String> {
+    (2..=count)
+        .flat_map(|n| {
+            [
+                "--issuer".to_owned(),
+                format!("https://oidc.example.test/clusters/c{n}"),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn past_the_default_trust_policy_length_it_warns_with_the_length() {
+    let (_dir, mut cmd) = setup("trust-policy-length-warning");
+    let output = several(&mut cmd, &[]).args(clusters(6)).assert_success();
+    let policy = document(&output);
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), 6);
+    // Measured as IAM counts: the compact document, whitespace not counted.
+    let characters = serde_json::to_string(&policy).unwrap().len();
+    assert!((2049..=4096).contains(&characters), "{characters}");
+    let stderr = stderr_str(&output);
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the trust policy is {characters} characters")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"Role trust policy length\" quota of 2048")
+            && stderr.contains("L-C07B4B0D"),
+        "{stderr}"
+    );
+
+    // Five clusters fit in the default quota: no warning.
+    let (_dir, mut cmd) = setup("trust-policy-length-fits");
+    let output = several(&mut cmd, &[]).args(clusters(5)).assert_success();
+    assert!(serde_json::to_string(&document(&output)).unwrap().len() <= 2048);
+    assert_eq!(stderr_str(&output), "");
+}
+
+#[test]
+fn past_the_largest_trust_policy_length_it_refuses_and_prints_no_policy() {
+    let (_dir, mut cmd) = setup("trust-policy-length-refused");
+    let output = several(&mut cmd, &[]).args(clusters(12)).assert_exit(2);
+    assert_eq!(stdout_str(&output), "", "nothing on stdout");
+    let stderr = stderr_str(&output);
+    assert!(
+        stderr.starts_with("error: the trust policy would be "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("12 statements")
+            && stderr.contains("over 4096")
+            && stderr.contains("\"Role trust policy length\"")
+            && stderr.contains("one role per group"),
+        "{stderr}"
+    );
+
+    // --output json: the error object alone, no policy.
+    let (_dir, mut cmd) = setup("trust-policy-length-refused-json");
+    several(&mut cmd, &["--output", "json"]).args(clusters(12));
+    let output = cmd.assert_exit(2);
+    let result: Value = serde_json::from_str(&stdout_str(&output)).expect("JSON error object");
+    assert_eq!(result["status"], "error");
+    assert_eq!(result.get("trust_policy"), None);
+    assert!(
+        result["error"].as_str().unwrap().contains("over 4096"),
+        "{result}"
+    );
+
+    // Eleven clusters are within the largest quota: printed, with the warning.
+    let (_dir, mut cmd) = setup("trust-policy-length-largest");
+    let output = several(&mut cmd, &[]).args(clusters(11)).assert_success();
+    assert!(serde_json::to_string(&document(&output)).unwrap().len() <= 4096);
+    assert!(stderr_str(&output).contains("WARN"));
 }

@@ -18,7 +18,8 @@ pub struct PublicIssuer {
     /// https://BUCKET.s3.REGION.<partition DNS suffix>[/PREFIX]; when given, it takes
     /// precedence over --store. It must equal, byte for byte, the API server's first
     /// --service-account-issuer. doctor takes it as given: a malformed issuer (a trailing
-    /// slash, a port) is its first finding, not a usage error.
+    /// slash, a port) is its first finding, not a usage error. trust-policy takes it more than
+    /// once, and there each --issuer and each S3 --store names one cluster to trust.
     #[arg(
         id = "issuer",
         long = "issuer",
@@ -39,7 +40,8 @@ pub struct Store {
     /// <store>/.well-known/openid-configuration. Without --issuer, an S3 store's default issuer
     /// is used: https://BUCKET.s3.REGION.<partition DNS suffix>[/PREFIX]. sync, run and rotate
     /// write there; doctor also checks an S3 bucket's public access (step 6); trust-policy
-    /// takes only its default issuer.
+    /// takes only an S3 store's default issuer, one cluster per --store (repeatable there; a
+    /// directory next to --issuer adds nothing).
     #[arg(
         id = "store",
         long = "store",
@@ -259,7 +261,9 @@ pub struct Output {
     /// line, then a summary of the chain; json has thumbprint, host, port and, for every served
     /// certificate, subject, issuer, not_after (RFC 3339), self_signed and sha1. trust-policy:
     /// text is the policy document alone, pretty-printed, ready to pass to IAM; json has
-    /// trust_policy, provider_arn, issuer, subject, audience and warning (null or text).
+    /// trust_policy, provider_arn, issuer, subject, audience and warning (null or text), and
+    /// with several issuers null provider_arn and issuer and a providers list (issuer,
+    /// provider_arn).
     #[arg(
         id = "output",
         long = "output",

@@ -1,6 +1,6 @@
 //! `trust-policy`: the options of the command that prints a role's trust policy.
 
-use clap::Args;
+use clap::{Arg, ArgAction, Args, Command};
 
 use super::{AwsLocation, Output, PublicIssuer, RequestTimeout, Store, TokenAudience};
 
@@ -12,6 +12,17 @@ The policy trusts the IAM OIDC provider of the issuer (arn:<partition>:iam::<acc
 oidc-provider/<host/path>) and requires the token's `sub` to be
 system:serviceaccount:<namespace>:<name> and its `aud` to be the audience. A `*` or `?` in the
 namespace or in the name (not both) matches with StringLike instead, with a warning on stderr.
+
+Several clusters: give --issuer and --store as often as needed (mixed), one per cluster the
+workload runs in. The policy then has one statement per provider, each with its own `sub` and
+`aud` conditions (never one condition across issuers): every --issuer, then every --store's
+issuer, in order; a provider named twice gets one statement. All share --region, --partition
+and the account. A directory --store next to an --issuer adds nothing.
+
+IAM limits a role's trust policy to 2048 characters (whitespace not counted), 4096 with a raised
+\"Role trust policy length\" quota (Service Quotas, code L-C07B4B0D). Past 2048 the policy is
+printed with a warning on stderr giving its length; past 4096 it is refused (exit 2, no policy
+printed): split the clusters over several roles.
 
 The account id comes from --account-id, else from STS GetCallerIdentity with the AWS SDK's
 credentials; the partition from --partition, else from the region. Nothing is created: pipe the
@@ -25,10 +36,15 @@ Examples:
   # the issuer of an S3 store (https://my-oidc-bucket.s3.eu-west-1.amazonaws.com/c1),
   # the account of the current AWS credentials
   kube-oidc-publisher trust-policy --namespace payments --service-account api \\
-      --store s3://my-oidc-bucket/c1 --region eu-west-1";
+      --store s3://my-oidc-bucket/c1 --region eu-west-1
+
+  # one role for a workload running in three clusters
+  kube-oidc-publisher trust-policy --namespace payments --service-account api \\
+      --store s3://my-oidc-bucket/c1 --store s3://my-oidc-bucket/c2 \\
+      --issuer https://oidc.example.com/c3 --region eu-west-1";
 
 #[derive(Clone, Debug, Args)]
-#[command(group(super::issuer_or_store()))]
+#[command(group(super::issuer_or_store()), mut_args(repeatable_issuer_and_store))]
 pub struct TrustPolicyArgs {
     /// The ServiceAccount's namespace (`*` and `?` match with StringLike); required.
     ///
@@ -46,11 +62,15 @@ pub struct TrustPolicyArgs {
     #[command(flatten)]
     pub audience: TokenAudience,
 
-    #[command(flatten)]
-    pub issuer: PublicIssuer,
+    // `--issuer` and `--store`, repeatable here alone: each names one cluster's provider. Their
+    // definitions (help, value name, environment twin) are the shared ones of `PublicIssuer`
+    // and `Store`, put in place by `repeatable_issuer_and_store`; these plain comments are not
+    // help text.
+    #[arg(id = "issuer", long = "issuer")]
+    pub issuers: Vec<String>,
 
-    #[command(flatten)]
-    pub store: Store,
+    #[arg(id = "store", long = "store")]
+    pub stores: Vec<String>,
 
     #[command(flatten)]
     pub aws: AwsLocation,
@@ -68,4 +88,114 @@ pub struct TrustPolicyArgs {
 
     #[command(flatten)]
     pub timeout: RequestTimeout,
+}
+
+/// `--issuer` and `--store` exactly as every other command defines them (`PublicIssuer`,
+/// `Store`: one definition of their help and environment twin), made repeatable for
+/// trust-policy alone. The environment twin stays one value (no comma splitting): the variable
+/// is shared with the commands that take one issuer, and a URL or a path may hold a comma.
+/// Replaced in place (`mut_args`), keeping the field's place in `--help` and completions.
+fn repeatable_issuer_and_store(arg: Arg) -> Arg {
+    let shared = match arg.get_id().as_str() {
+        "issuer" => shared_definition::<PublicIssuer>("issuer"),
+        "store" => shared_definition::<Store>("store"),
+        _ => return arg,
+    };
+    shared
+        .action(ArgAction::Append)
+        .display_order(arg.get_display_order())
+}
+
+fn shared_definition<Group: Args>(id: &str) -> Arg {
+    Group::augment_args(Command::new("shared"))
+        .get_arguments()
+        .find(|arg| arg.get_id() == id)
+        .cloned()
+        .expect("the option group defines the option")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct TrustPolicy {
+        #[command(flatten)]
+        args: TrustPolicyArgs,
+    }
+
+    fn parse(args: &[&str]) -> TrustPolicyArgs {
+        let base = [
+            "trust-policy",
+            "--namespace",
+            "ns",
+            "--service-account",
+            "sa",
+        ];
+        TrustPolicy::try_parse_from(base.iter().chain(args))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn issuer_and_store_repeat_and_mix() {
+        let args = parse(&[
+            "--issuer",
+            "https://a.example.test",
+            "--store",
+            "s3://b/c1",
+            "--issuer",
+            "https://c.example.test/x",
+            "--store",
+            "s3://b/c2",
+        ]);
+        assert_eq!(
+            args.issuers,
+            ["https://a.example.test", "https://c.example.test/x"]
+        );
+        assert_eq!(args.stores, ["s3://b/c1", "s3://b/c2"]);
+        // A comma is part of the value, not a separator.
+        assert_eq!(parse(&["--store", "./a,b"]).stores, ["./a,b"]);
+    }
+
+    #[test]
+    fn issuer_and_store_keep_the_shared_definition() {
+        let mut command = <TrustPolicy as clap::CommandFactory>::command();
+        command.build();
+        for (id, group) in [
+            ("issuer", shared_definition::<PublicIssuer>("issuer")),
+            ("store", shared_definition::<Store>("store")),
+        ] {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .unwrap();
+            assert_eq!(arg.get_long(), group.get_long(), "{id}");
+            assert_eq!(arg.get_env(), group.get_env(), "{id}");
+            assert_eq!(
+                arg.get_help().map(ToString::to_string),
+                group.get_help().map(ToString::to_string),
+                "{id}"
+            );
+            assert_eq!(
+                arg.get_long_help().map(ToString::to_string),
+                group.get_long_help().map(ToString::to_string),
+                "{id}"
+            );
+            assert!(matches!(arg.get_action(), ArgAction::Append), "{id}");
+        }
+        // In `--help`, where the fields are: after --audience, before --region.
+        let order = |id: &str| {
+            command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .unwrap()
+                .get_display_order()
+        };
+        assert!(order("audience") < order("issuer"));
+        assert!(order("issuer") < order("store"));
+        assert!(order("store") < order("region"));
+    }
 }

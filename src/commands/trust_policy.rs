@@ -1,7 +1,8 @@
-//! `trust-policy`: resolve the issuer (`--issuer`, or the default of an S3 `--store`), the
-//! account (`--account-id`, or STS GetCallerIdentity) and the partition (`--partition`, or the
-//! region's), render the role trust policy with `model::policy`, and print it. AWS is contacted
-//! only for what the flags leave open; nothing is created or changed anywhere.
+//! `trust-policy`: resolve the issuers (every `--issuer`, and the default of every S3
+//! `--store`), the account (`--account-id`, or STS GetCallerIdentity) and the partition
+//! (`--partition`, or the region's), render the role trust policy with `model::policy` (one
+//! statement per provider), check its length against IAM's quota, and print it. AWS is
+//! contacted only for what the flags leave open; nothing is created or changed anywhere.
 
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
         );
     }
     let rendered = result?;
-    if let Some(warning) = &rendered.policy.warning {
+    for warning in &rendered.warnings {
         tracing::warn!("{warning}");
     }
     match args.output.format {
@@ -35,30 +36,53 @@ pub async fn run(args: &TrustPolicyArgs) -> anyhow::Result<Exit> {
             serde_json::to_string_pretty(&rendered.policy.document)
                 .expect("a policy always serialises")
         ),
-        OutputFormat::Json => println!(
-            "{}",
-            json!({
-                "status": "ok",
-                "trust_policy": rendered.policy.document,
-                "provider_arn": rendered.provider_arn,
-                "issuer": rendered.issuer.as_str(),
-                "subject": format!(
-                    "system:serviceaccount:{}:{}",
-                    rendered.namespace, args.service_account
-                ),
-                "audience": args.audience.value,
-                "warning": rendered.policy.warning,
-            })
-        ),
+        OutputFormat::Json => println!("{}", json_result(args, &rendered)),
     }
     Ok(Exit::Ok)
+}
+
+/// `--output json`. With one provider, `issuer` and `provider_arn` name it; with several they
+/// are null and `providers` lists each (`issuer`, `provider_arn`) in statement order, so a script
+/// written for one cluster fails loudly rather than reading only the first.
+fn json_result(args: &TrustPolicyArgs, rendered: &Rendered) -> serde_json::Value {
+    let subject = format!(
+        "system:serviceaccount:{}:{}",
+        rendered.namespace, args.service_account
+    );
+    let warning = (!rendered.warnings.is_empty()).then(|| rendered.warnings.join("\n"));
+    match rendered.providers.as_slice() {
+        [(issuer, provider_arn)] => json!({
+            "status": "ok",
+            "trust_policy": rendered.policy.document,
+            "provider_arn": provider_arn,
+            "issuer": issuer.as_str(),
+            "subject": subject,
+            "audience": args.audience.value,
+            "warning": warning,
+        }),
+        several => json!({
+            "status": "ok",
+            "trust_policy": rendered.policy.document,
+            "provider_arn": null,
+            "issuer": null,
+            "providers": several
+                .iter()
+                .map(|(issuer, arn)| json!({ "issuer": issuer.as_str(), "provider_arn": arn }))
+                .collect::<Vec<_>>(),
+            "subject": subject,
+            "audience": args.audience.value,
+            "warning": warning,
+        }),
+    }
 }
 
 struct Rendered {
     policy: policy::TrustPolicy,
     namespace: String,
-    provider_arn: String,
-    issuer: Issuer,
+    /// Each trusted issuer and its provider ARN, once each, in statement order.
+    providers: Vec<(Issuer, String)>,
+    /// The wildcard warning, then the length warning.
+    warnings: Vec<String>,
 }
 
 async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
@@ -68,18 +92,25 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
             return Err(PolicyError::BadAccountId(account.clone()).into());
         }
     }
-    let issuer_flag = args.issuer.url.as_deref().map(Issuer::parse).transpose()?;
-    let store = match (&issuer_flag, &args.store.location) {
-        (None, Some(raw)) => match Location::parse(raw)? {
-            Location::S3 { bucket, prefix } => Some((bucket, prefix)),
+    let issuer_flags = args
+        .issuers
+        .iter()
+        .map(|url| Issuer::parse(url))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A directory names no issuer: next to an --issuer it is where that issuer's documents are
+    // written (sync needs both, and shares their environment variables), so it adds nothing.
+    let mut stores = Vec::with_capacity(args.stores.len());
+    for raw in &args.stores {
+        match Location::parse(raw)? {
+            Location::S3 { bucket, prefix } => stores.push((bucket, prefix)),
+            Location::Dir(_) if !issuer_flags.is_empty() => {}
             Location::Dir(_) => {
                 return Err(anyhow!(
                     "--store {raw:?} is a directory, which has no default issuer; pass --issuer with the URL the directory is served at"
                 ))
             }
-        },
-        _ => None,
-    };
+        }
+    }
     let namespace = namespace(args)?;
     policy::check_subject(namespace, &args.service_account, &args.audience.value)?;
 
@@ -98,20 +129,21 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
     let region = match (&args.aws.region, &sdk) {
         (Some(region), _) => Some(region.clone()),
         (None, Some(sdk)) => sdk.region().map(|r| r.as_ref().to_owned()),
-        (None, None) if args.partition.is_none() || store.is_some() => local_region().await,
+        (None, None) if args.partition.is_none() || !stores.is_empty() => local_region().await,
         (None, None) => None,
     };
 
-    let issuer = match (issuer_flag, store) {
-        (Some(issuer), _) => issuer,
-        (None, Some((bucket, prefix))) => {
-            let region = region.as_deref().ok_or_else(|| {
-                anyhow!("no AWS region is configured, so the issuer of s3://{bucket} is unknown; pass --region (the bucket's region) or --issuer")
-            })?;
-            Issuer::for_s3_bucket(&bucket, region, &prefix)?
-        }
-        (None, None) => return Err(anyhow!("pass --issuer URL or --store s3://BUCKET[/PREFIX]")),
-    };
+    // Every --issuer, then every --store's default issuer: each one cluster's provider.
+    let mut issuers = issuer_flags;
+    for (bucket, prefix) in stores {
+        let region = region.as_deref().ok_or_else(|| {
+            anyhow!("no AWS region is configured, so the issuer of s3://{bucket} is unknown; pass --region (the bucket's region) or --issuer")
+        })?;
+        issuers.push(Issuer::for_s3_bucket(&bucket, region, &prefix)?);
+    }
+    if issuers.is_empty() {
+        return Err(anyhow!("pass --issuer URL or --store s3://BUCKET[/PREFIX]"));
+    }
     let partition = match &args.partition {
         Some(partition) => partition.clone(),
         None => region
@@ -124,20 +156,43 @@ async fn render(args: &TrustPolicyArgs) -> anyhow::Result<Rendered> {
         None => caller_account(sdk.as_ref().expect("loaded without --account-id")).await?,
     };
 
-    let provider_arn = policy::provider_arn(&partition, &account, &issuer)?;
-    let policy = policy::trust_policy(
-        &provider_arn,
-        issuer.provider_url(),
+    let mut providers: Vec<(Issuer, String)> = Vec::with_capacity(issuers.len());
+    for issuer in issuers {
+        let arn = policy::provider_arn(&partition, &account, &issuer)?;
+        // The same provider twice (an --issuer that is also a --store's URL) is one statement.
+        if !providers.iter().any(|(_, seen)| *seen == arn) {
+            providers.push((issuer, arn));
+        }
+    }
+    let trusted = providers
+        .iter()
+        .map(|(issuer, arn)| policy::TrustedProvider {
+            arn,
+            host_path: issuer.provider_url(),
+        })
+        .collect::<Vec<_>>();
+    let policy = policy::trust_policy_for_providers(
+        &trusted,
         namespace,
         &args.service_account,
         &args.audience.value,
     )
-    .with_context(|| format!("rendering the trust policy for issuer {issuer}"))?;
+    .with_context(|| match providers.as_slice() {
+        [(issuer, _)] => format!("rendering the trust policy for issuer {issuer}"),
+        several => format!("rendering the trust policy for {} issuers", several.len()),
+    })?;
+    let length_warning = policy::check_trust_policy_length(&policy.document)?;
+    let warnings = policy
+        .warning
+        .iter()
+        .cloned()
+        .chain(length_warning)
+        .collect();
     Ok(Rendered {
         policy,
         namespace: namespace.to_owned(),
-        provider_arn,
-        issuer,
+        providers,
+        warnings,
     })
 }
 

@@ -9,7 +9,8 @@
 //! Pure: no I/O, no clock.
 //!
 //! One file per idea: [`template`] renders a template, [`names`] validates every value that goes
-//! into a policy (and builds the provider ARN), [`trust`] the role trust policy, [`bucket`] our
+//! into a policy (and builds the provider ARN), [`trust`] the role trust policy (one statement
+//! per trusted provider), [`trust_length`] its length against IAM's quota, [`bucket`] our
 //! bucket-policy statement and its merge into the owner's policy, [`role`] the publisher's and
 //! the operator's policies. This module holds what they share: the constants and
 //! [`PolicyError`], and re-exports what callers use.
@@ -19,6 +20,7 @@ mod names;
 mod role;
 mod template;
 mod trust;
+mod trust_length;
 
 pub use bucket::{
     bucket_policy_statement, merge_bucket_policy, policy_bytes, remove_from_bucket_policy,
@@ -31,7 +33,13 @@ pub use template::{
     render, Template, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY, PUBLISHER_ROLE_POLICY, TEMPLATES,
     TRUST_POLICY,
 };
-pub use trust::{check_subject, trust_policy, TrustPolicy};
+pub use trust::{
+    check_subject, trust_policy, trust_policy_for_providers, TrustPolicy, TrustedProvider,
+};
+pub use trust_length::{
+    check_trust_policy_length, policy_characters, TRUST_POLICY_DEFAULT_QUOTA,
+    TRUST_POLICY_MAX_QUOTA,
+};
 
 /// The partition of a region, as it appears in ARNs (`aws`, `aws-cn`, `aws-us-gov`, ...).
 pub use super::issuer::partition;
@@ -111,6 +119,13 @@ pub enum PolicyError {
         bucket: String,
         bytes: usize,
         clusters: usize,
+    },
+    #[error("a trust policy needs at least one OIDC provider to trust; pass --issuer URL or --store s3://BUCKET[/PREFIX]")]
+    NoTrustedProvider,
+    #[error("the trust policy would be {characters} characters ({statements} statements; whitespace not counted, as IAM counts), over {max}, the largest \"Role trust policy length\" quota IAM grants (Service Quotas, AWS Identity and Access Management (IAM), code L-C07B4B0D), so no role can hold it. Trust fewer clusters per role: run trust-policy once per group of --issuer/--store values and create one role per group, each within the account's quota (default 2048)", max = TRUST_POLICY_MAX_QUOTA)]
+    TrustPolicyTooLong {
+        characters: usize,
+        statements: usize,
     },
 }
 

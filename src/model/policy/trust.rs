@@ -1,5 +1,7 @@
 //! The role trust policy for one ServiceAccount (`sts:AssumeRoleWithWebIdentity` with `sub` and
-//! `aud` conditions), and the check of its subject that commands run before asking AWS.
+//! `aud` conditions), trusting one cluster's provider or several (one statement each), and the
+//! check of its subject that commands run before asking AWS. Its size against IAM's quota is
+//! [`super::trust_length`]'s.
 
 use serde_json::{json, Value};
 
@@ -18,6 +20,14 @@ pub struct TrustPolicy {
     pub warning: Option<String>,
 }
 
+/// One IAM OIDC provider a trust policy trusts: its ARN and its `<host/path>` (the issuer
+/// without `https://`, the prefix of its condition keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedProvider<'a> {
+    pub arn: &'a str,
+    pub host_path: &'a str,
+}
+
 /// The trust policy that lets exactly one ServiceAccount (`system:serviceaccount:NS:NAME`)
 /// assume a role with a token for `audience` issued by the provider.
 ///
@@ -30,35 +40,100 @@ pub fn trust_policy(
     service_account: &str,
     audience: &str,
 ) -> Result<TrustPolicy, PolicyError> {
+    let provider = TrustedProvider {
+        arn: provider_arn,
+        host_path: provider_host_path,
+    };
+    trust_policy_for_providers(&[provider], namespace, service_account, audience)
+}
+
+/// [`trust_policy`] for a workload that runs in several clusters: one statement per provider,
+/// each with its own `<host/path>:sub` and `<host/path>:aud` conditions (never one condition
+/// across issuers), in the order given. A provider listed twice (same ARN) gets one statement.
+///
+/// The first statement is exactly [`trust_policy`]'s (Sid `KubernetesServiceAccount`); the
+/// next ones are numbered from 2 (`KubernetesServiceAccount2`, ...), because IAM wants the
+/// Sids of a policy distinct, and so adding a cluster at the end only appends a statement.
+pub fn trust_policy_for_providers(
+    providers: &[TrustedProvider],
+    namespace: &str,
+    service_account: &str,
+    audience: &str,
+) -> Result<TrustPolicy, PolicyError> {
     check_subject(namespace, service_account, audience)?;
-    check_provider_arn(provider_arn, provider_host_path)?;
-    let namespace_wild = has_wildcard(namespace);
-    let name_wild = has_wildcard(service_account);
-
-    let mut document = render(
-        &TRUST_POLICY,
-        &[
-            ("PROVIDER_ARN", provider_arn),
-            ("PROVIDER_HOSTPATH", provider_host_path),
-            ("NAMESPACE", namespace),
-            ("SERVICE_ACCOUNT", service_account),
-            ("AUDIENCE", audience),
-        ],
-    )?;
-    if !(namespace_wild || name_wild) {
-        return Ok(TrustPolicy {
-            document,
-            warning: None,
-        });
+    let mut unique: Vec<&TrustedProvider> = Vec::with_capacity(providers.len());
+    for provider in providers {
+        check_provider_arn(provider.arn, provider.host_path)?;
+        if !unique.iter().any(|seen| seen.arn == provider.arn) {
+            unique.push(provider);
+        }
     }
+    let wildcard = has_wildcard(namespace) || has_wildcard(service_account);
 
-    // Move `<host/path>:sub` from StringEquals into StringLike; `aud` stays exact.
-    let shape = |reason| PolicyError::TemplateShape {
+    let mut document = None;
+    let mut statements = Vec::with_capacity(unique.len());
+    for (index, provider) in unique.into_iter().enumerate() {
+        let mut rendered = render(
+            &TRUST_POLICY,
+            &[
+                ("PROVIDER_ARN", provider.arn),
+                ("PROVIDER_HOSTPATH", provider.host_path),
+                ("NAMESPACE", namespace),
+                ("SERVICE_ACCOUNT", service_account),
+                ("AUDIENCE", audience),
+            ],
+        )?;
+        let mut statement = only_statement(&mut rendered)?;
+        if wildcard {
+            match_subject_with_string_like(&mut statement, provider.host_path)?;
+        }
+        if index > 0 {
+            number_sid(&mut statement, index + 1)?;
+        }
+        statements.push(statement);
+        document.get_or_insert(rendered);
+    }
+    let mut document = document.ok_or(PolicyError::NoTrustedProvider)?;
+    document["Statement"] = Value::Array(statements);
+
+    let warning = wildcard.then(|| {
+        let pattern = format!("system:serviceaccount:{namespace}:{service_account}");
+        format!(
+            "the trust policy matches the token subject with StringLike {pattern:?}: every \
+             ServiceAccount matching it can assume this role, including ones created later by \
+             anyone allowed to create {} there; prefer the exact namespace and name",
+            if has_wildcard(namespace) {
+                "namespaces and ServiceAccounts"
+            } else {
+                "ServiceAccounts"
+            }
+        )
+    });
+    Ok(TrustPolicy { document, warning })
+}
+
+fn shape(reason: &'static str) -> PolicyError {
+    PolicyError::TemplateShape {
         template: TRUST_POLICY.name,
         reason,
-    };
-    let condition = document
-        .pointer_mut("/Statement/0/Condition")
+    }
+}
+
+/// Takes the one statement out of a rendered template, leaving `Statement` empty.
+fn only_statement(document: &mut Value) -> Result<Value, PolicyError> {
+    match document.get_mut("Statement").and_then(Value::as_array_mut) {
+        Some(statements) if statements.len() == 1 => Ok(statements.remove(0)),
+        _ => Err(shape("not exactly one Statement")),
+    }
+}
+
+/// Moves `<host/path>:sub` from `StringEquals` into `StringLike`; `aud` stays exact.
+fn match_subject_with_string_like(
+    statement: &mut Value,
+    provider_host_path: &str,
+) -> Result<(), PolicyError> {
+    let condition = statement
+        .get_mut("Condition")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| shape("no Statement[0].Condition object"))?;
     let sub_key = format!("{provider_host_path}:sub");
@@ -67,22 +142,18 @@ pub fn trust_policy(
         .and_then(Value::as_object_mut)
         .and_then(|equals| equals.remove(&sub_key))
         .ok_or_else(|| shape("no StringEquals condition on <host/path>:sub"))?;
-    let pattern = subject.as_str().unwrap_or_default().to_string();
     condition.insert("StringLike".into(), json!({ sub_key: subject }));
-    let warning = format!(
-        "the trust policy matches the token subject with StringLike {pattern:?}: every \
-         ServiceAccount matching it can assume this role, including ones created later by \
-         anyone allowed to create {} there; prefer the exact namespace and name",
-        if namespace_wild {
-            "namespaces and ServiceAccounts"
-        } else {
-            "ServiceAccounts"
-        }
-    );
-    Ok(TrustPolicy {
-        document,
-        warning: Some(warning),
-    })
+    Ok(())
+}
+
+/// `KubernetesServiceAccount` → `KubernetesServiceAccount<number>`.
+fn number_sid(statement: &mut Value, number: usize) -> Result<(), PolicyError> {
+    let sid = statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape("no Statement[0].Sid string"))?;
+    statement["Sid"] = Value::String(format!("{sid}{number}"));
+    Ok(())
 }
 
 /// Checks what [`trust_policy`] checks of the ServiceAccount and the audience, so a command
@@ -227,6 +298,113 @@ mod tests {
         }
         let e = trust("Payments", "api").unwrap_err();
         assert!(e.to_string().contains("kubectl get namespaces"), "{e}");
+    }
+
+    const ARN2: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example.test/c2";
+    const ARN3: &str = "arn:aws:iam::123456789012:oidc-provider/other.example.test";
+
+    fn provider<'a>(arn: &'a str, host_path: &'a str) -> TrustedProvider<'a> {
+        TrustedProvider { arn, host_path }
+    }
+
+    #[test]
+    fn one_statement_per_provider_each_with_its_own_conditions() {
+        let providers = [
+            provider(ARN, HOST_PATH),
+            provider(ARN2, "oidc.example.test/c2"),
+            provider(ARN3, "other.example.test"),
+        ];
+        let policy =
+            trust_policy_for_providers(&providers, "payments", "api", DEFAULT_AUDIENCE).unwrap();
+        assert_eq!(policy.warning, None);
+        let statement = |sid: &str, arn: &str, host_path: &str| {
+            json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": { "Federated": arn },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        format!("{host_path}:sub"): "system:serviceaccount:payments:api",
+                        format!("{host_path}:aud"): "sts.amazonaws.com"
+                    }
+                }
+            })
+        };
+        assert_eq!(
+            policy.document,
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    statement("KubernetesServiceAccount", ARN, HOST_PATH),
+                    statement("KubernetesServiceAccount2", ARN2, "oidc.example.test/c2"),
+                    statement("KubernetesServiceAccount3", ARN3, "other.example.test"),
+                ]
+            })
+        );
+        // The first statement is the one-provider policy's, byte for byte.
+        let one = trust("payments", "api").unwrap();
+        assert_eq!(
+            policy.document["Statement"][0],
+            one.document["Statement"][0]
+        );
+        assert_eq!(
+            trust_policy_for_providers(&providers[..1], "payments", "api", DEFAULT_AUDIENCE)
+                .unwrap(),
+            one
+        );
+    }
+
+    #[test]
+    fn a_provider_given_twice_gets_one_statement() {
+        let providers = [
+            provider(ARN, HOST_PATH),
+            provider(ARN2, "oidc.example.test/c2"),
+            provider(ARN, HOST_PATH),
+        ];
+        let policy =
+            trust_policy_for_providers(&providers, "payments", "api", DEFAULT_AUDIENCE).unwrap();
+        let statements = policy.document["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0]["Principal"]["Federated"], ARN);
+        assert_eq!(statements[1]["Principal"]["Federated"], ARN2);
+        assert_eq!(statements[1]["Sid"], "KubernetesServiceAccount2");
+    }
+
+    #[test]
+    fn a_wildcard_applies_to_every_statement_and_warns_once() {
+        let providers = [
+            provider(ARN, HOST_PATH),
+            provider(ARN2, "oidc.example.test/c2"),
+        ];
+        let policy =
+            trust_policy_for_providers(&providers, "ci", "runner-*", DEFAULT_AUDIENCE).unwrap();
+        for (index, host_path) in [HOST_PATH, "oidc.example.test/c2"].into_iter().enumerate() {
+            assert_eq!(
+                policy.document["Statement"][index]["Condition"],
+                json!({
+                    "StringEquals": { format!("{host_path}:aud"): "sts.amazonaws.com" },
+                    "StringLike": {
+                        format!("{host_path}:sub"): "system:serviceaccount:ci:runner-*"
+                    }
+                })
+            );
+        }
+        assert_eq!(policy.warning, trust("ci", "runner-*").unwrap().warning);
+    }
+
+    #[test]
+    fn refuses_no_provider_and_any_bad_provider() {
+        assert_eq!(
+            trust_policy_for_providers(&[], "payments", "api", DEFAULT_AUDIENCE).unwrap_err(),
+            PolicyError::NoTrustedProvider
+        );
+        // A bad second provider is refused, not left out.
+        let providers = [provider(ARN, HOST_PATH), provider(ARN2, HOST_PATH)];
+        assert!(matches!(
+            trust_policy_for_providers(&providers, "payments", "api", DEFAULT_AUDIENCE),
+            Err(PolicyError::BadProviderArn { .. })
+        ));
     }
 
     #[test]

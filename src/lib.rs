@@ -41,6 +41,7 @@ pub mod config;
 pub mod doctor;
 pub mod exit;
 pub mod fleet;
+pub mod hosting;
 pub mod iam;
 pub mod model;
 pub mod output;

@@ -3,6 +3,7 @@
 
 pub mod apiserver_flags;
 pub mod bucket_statement;
+pub mod cloudfront;
 pub mod cluster_api;
 pub mod discovery;
 pub mod fleet;

@@ -1,0 +1,2 @@
+//! In-memory [`super::Distributions`], [`super::Certificates`] and [`super::DnsRecords`] for
+//! unit tests.

@@ -22,6 +22,76 @@ use crate::tls::ConnectTo;
 pub mod fleet;
 pub mod fleet_file;
 
+/// A fleet from `sync`'s (or `run`'s) arguments: `matches` say which options the command line
+/// (or the environment) set, and those apply to every cluster.
+pub fn fleet_from_args(
+    args: &SyncArgs,
+    matches: &clap::ArgMatches,
+) -> Result<fleet::Fleet, fleet::FleetError> {
+    fleet::Fleet::load(&fleet_options(args), matches)
+}
+
+fn fleet_options(args: &SyncArgs) -> fleet::FleetOptions {
+    fleet::FleetOptions {
+        file: args.fleet.fleet.clone(),
+        from: args.fleet.fleet_from.clone(),
+        store_template: args.fleet.store_template.clone(),
+        issuer_template: args.fleet.issuer_template.clone(),
+        concurrency: args.fleet.concurrency,
+        output: args.publish.output.format,
+    }
+}
+
+/// The `sync` command's definition, as clap builds it (with the global options propagated):
+/// what a fleet file's keys are checked against.
+fn sync_command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut cli = crate::cli::Cli::command();
+    cli.build();
+    cli.find_subcommand("sync")
+        .expect("the sync command exists")
+        .clone()
+}
+
+/// Why a `sync` command line written out for one cluster of a fleet was refused.
+enum ArgvError {
+    /// clap's message, as `sync` would print it.
+    Usage(String),
+    Config(ConfigError),
+}
+
+/// A `sync` command line (`kube-oidc-publisher sync ...`) parsed and validated as `sync` does.
+fn sync_config_from_argv(argv: Vec<std::ffi::OsString>) -> Result<SyncConfig, ArgvError> {
+    use clap::Parser as _;
+    let cli = crate::cli::Cli::try_parse_from(argv).map_err(|e| {
+        ArgvError::Usage(crate::output::usage_error_message(&e.render().to_string()))
+    })?;
+    let crate::cli::Command::Sync(sync) = cli.command else {
+        unreachable!("argv names the sync command")
+    };
+    SyncConfig::from_args(&sync).map_err(ArgvError::Config)
+}
+
+/// The fleet of a `sync` command line `argv` with the fleet file's text given.
+#[cfg(test)]
+fn fleet_from_argv(
+    argv: &[&str],
+    file: (PathBuf, String),
+) -> Result<fleet::Fleet, fleet::FleetError> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = crate::cli::Cli::command()
+        .try_get_matches_from(argv)
+        .expect("a valid command line");
+    let cli = crate::cli::Cli::from_arg_matches(&matches).expect("a valid command line");
+    let crate::cli::Command::Sync(sync) = cli.command else {
+        unreachable!("argv starts with `sync`")
+    };
+    let matches = matches
+        .subcommand_matches("sync")
+        .expect("the sync command");
+    fleet::Fleet::from_parts(&fleet_options(&sync), matches, Some(file))
+}
+
 /// Validated, de-duplicated client IDs (IAM: 1-255 characters each, at most 100).
 fn audiences(values: &[String]) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = Vec::new();
@@ -279,7 +349,7 @@ impl FleetRunConfig {
         args: &RunArgs,
         matches: &clap::ArgMatches,
     ) -> Result<FleetRunConfig, RunConfigError> {
-        let fleet = fleet::Fleet::from_args(&args.sync, matches)?;
+        let fleet = fleet_from_args(&args.sync, matches)?;
         for config in fleet.configs() {
             run_checks(config, fleet.output)?;
         }

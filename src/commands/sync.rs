@@ -5,7 +5,6 @@
 use clap::ArgMatches;
 
 use crate::cli::SyncArgs;
-use crate::config::fleet::Fleet;
 use crate::config::{Mode, SyncConfig};
 use crate::exit::Exit;
 use crate::fleet::pass::Publisher;
@@ -43,7 +42,7 @@ async fn sync(args: &SyncArgs) -> anyhow::Result<Exit> {
 }
 
 async fn fleet(args: &SyncArgs, matches: &ArgMatches) -> anyhow::Result<Exit> {
-    let fleet = Fleet::from_args(args, matches)?;
+    let fleet = crate::config::fleet_from_args(args, matches)?;
     let output = fleet.output;
     let publisher = Publisher::new(fleet, None);
     let mut tally = Tally::default();

@@ -13,14 +13,25 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory as _, Parser as _};
+use clap::ArgMatches;
 
 use super::fleet_file::{Entry, FileError, FleetFile, Setting, Value};
-use super::{ConfigError, SyncConfig};
-use crate::cli::{Cli, Command, SyncArgs};
+use super::{sync_command, sync_config_from_argv, ArgvError, ConfigError, SyncConfig};
 use crate::model::cluster_api::{Template, TemplateError};
 use crate::model::fleet::SecretRef;
 use crate::output::OutputFormat;
+
+/// The fleet options of the command line (`--fleet`, `--fleet-from`, the templates,
+/// `--concurrency`, `--output`), as `config` reads them from `sync`'s or `run`'s arguments.
+#[derive(Clone, Debug)]
+pub struct FleetOptions {
+    pub file: Option<PathBuf>,
+    pub from: Option<String>,
+    pub store_template: Option<String>,
+    pub issuer_template: Option<String>,
+    pub concurrency: u16,
+    pub output: OutputFormat,
+}
 
 /// What one `sync --fleet` or `run --fleet` publishes.
 #[derive(Clone, Debug)]
@@ -121,19 +132,19 @@ const WHOLE_RUN: [&str; 6] = [
 const ONE_CLUSTER: [&str; 5] = ["store", "issuer", "kubeconfig", "context", "cluster-name"];
 
 impl Fleet {
-    /// `args` and `matches` are the command's own (`sync`, or `run` which takes every `sync`
-    /// option): `matches` says which options the command line (or the environment) set.
-    pub fn from_args(args: &SyncArgs, matches: &ArgMatches) -> Result<Fleet, FleetError> {
-        let file = match &args.fleet.fleet {
+    /// `matches` are the command's own (`sync`, or `run` which takes every `sync` option): they
+    /// say which options the command line (or the environment) set.
+    pub fn load(options: &FleetOptions, matches: &ArgMatches) -> Result<Fleet, FleetError> {
+        let file = match &options.file {
             Some(path) => Some((path.clone(), read(path)?)),
             None => None,
         };
-        Fleet::from_parts(args, matches, file)
+        Fleet::from_parts(options, matches, file)
     }
 
-    /// [`Fleet::from_args`] with the file's text already read (`(path, text)`).
+    /// [`Fleet::load`] with the file's text already read (`(path, text)`).
     pub fn from_parts(
-        args: &SyncArgs,
+        options: &FleetOptions,
         matches: &ArgMatches,
         file: Option<(PathBuf, String)>,
     ) -> Result<Fleet, FleetError> {
@@ -164,9 +175,9 @@ impl Fleet {
             }
             members.push(member);
         }
-        let discovery = match &args.fleet.fleet_from {
+        let discovery = match &options.from {
             None => None,
-            Some(raw) => Some(discovery(args, raw, &path, &parsed.defaults, &given)?),
+            Some(raw) => Some(discovery(options, raw, &path, &parsed.defaults, &given)?),
         };
         if members.is_empty() && discovery.is_none() {
             return Err(FleetError::File {
@@ -177,8 +188,8 @@ impl Fleet {
         Ok(Fleet {
             members,
             discovery,
-            concurrency: usize::from(args.fleet.concurrency),
-            output: args.publish.output.format,
+            concurrency: usize::from(options.concurrency),
+            output: options.output,
         })
     }
 }
@@ -250,7 +261,7 @@ fn member(
 /// `--fleet-from`: the options every discovered cluster takes, checked once with a store and
 /// an issuer rendered for an example cluster.
 fn discovery(
-    args: &SyncArgs,
+    options: &FleetOptions,
     raw: &str,
     path: &Path,
     defaults: &[Setting],
@@ -261,14 +272,12 @@ fn discovery(
         Some(("cluster-api", ns)) if !ns.is_empty() => Some(ns.to_owned()),
         _ => return Err(FleetError::FleetFrom(raw.to_owned())),
     };
-    let raw_store = args
-        .fleet
+    let raw_store = options
         .store_template
         .as_deref()
         .expect("clap requires --store-template with --fleet-from");
     let store_template = Template::parse("--store-template", raw_store)?;
-    let issuer_template = args
-        .fleet
+    let issuer_template = options
         .issuer_template
         .as_deref()
         .map(|raw| Template::parse("--issuer-template", raw))
@@ -363,15 +372,6 @@ fn command_line(matches: &ArgMatches) -> Result<Vec<Given>, FleetError> {
     Ok(given)
 }
 
-/// The `sync` command's definition, as clap builds it (with the global options propagated).
-fn sync_command() -> clap::Command {
-    let mut cli = Cli::command();
-    cli.build();
-    cli.find_subcommand("sync")
-        .expect("the sync command exists")
-        .clone()
-}
-
 /// One cluster's settings and the command line, written out as a `sync` command line and
 /// parsed and validated as one.
 fn parse(
@@ -405,12 +405,12 @@ fn parse(
             message,
         }
     };
-    let cli = Cli::try_parse_from(argv)
-        .map_err(|e| option_error(crate::output::usage_error_message(&e.render().to_string())))?;
-    let Command::Sync(sync) = cli.command else {
-        unreachable!("argv names the sync command")
-    };
-    SyncConfig::from_args(&sync).map_err(|e| option_error(config_message(&e)))
+    sync_config_from_argv(argv).map_err(|e| {
+        option_error(match e {
+            ArgvError::Usage(message) => message,
+            ArgvError::Config(e) => config_message(&e),
+        })
+    })
 }
 
 /// `cluster prod-1` out of `fleet.yaml:12 (cluster prod-1)`.

@@ -1,26 +1,14 @@
 use std::path::PathBuf;
 
-use clap::{CommandFactory as _, FromArgMatches as _};
-
 use super::*;
-use crate::cli::Cli;
-use crate::config::IssuerChoice;
+use crate::config::{fleet_from_argv, IssuerChoice};
 use crate::store::Location;
 
 /// `sync ARGS` with `text` as the fleet file `fleet.yaml`.
 fn fleet(args: &[&str], text: &str) -> Result<Fleet, FleetError> {
     let mut argv = vec!["kube-oidc-publisher", "sync", "--fleet", "fleet.yaml"];
     argv.extend_from_slice(args);
-    let matches = Cli::command().try_get_matches_from(argv).unwrap();
-    let cli = Cli::from_arg_matches(&matches).unwrap();
-    let Command::Sync(sync) = cli.command else {
-        unreachable!("argv starts with `sync`")
-    };
-    Fleet::from_parts(
-        &sync,
-        matches.subcommand_matches("sync").unwrap(),
-        Some((PathBuf::from("fleet.yaml"), text.to_owned())),
-    )
+    fleet_from_argv(&argv, (PathBuf::from("fleet.yaml"), text.to_owned()))
 }
 
 const TWO: &str = "\

@@ -213,7 +213,7 @@ pub struct PublicTls {
     /// Connect to TO_HOST:TO_PORT when opening TLS to HOST:PORT (like curl's --connect-to).
     ///
     /// The certificate is still verified for HOST. For checking an endpoint before DNS points
-    /// at it.
+    /// at it. As in curl, an empty HOST or PORT means any (`::127.0.0.1:8443`).
     #[arg(
         long = "connect-to",
         value_name = "HOST:PORT:TO_HOST:TO_PORT",

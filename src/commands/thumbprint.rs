@@ -36,7 +36,7 @@ async fn thumbprint(args: &ThumbprintArgs) -> anyhow::Result<Exit> {
     // Like curl: the first --connect-to for this HOST:PORT, else the host itself.
     let via = connect_to
         .iter()
-        .find(|c| c.host == endpoint.host && c.port == endpoint.port)
+        .find(|c| c.applies_to(&endpoint.host, endpoint.port))
         .map_or((endpoint.host.as_str(), endpoint.port), |c| {
             (c.to_host.as_str(), c.to_port)
         });

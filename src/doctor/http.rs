@@ -152,7 +152,7 @@ impl PublicClient {
     fn route(&self, host: &str, port: u16) -> (String, u16) {
         self.connect_to
             .iter()
-            .find(|c| c.host == host && c.port == port)
+            .find(|c| c.applies_to(host, port))
             .map_or((host.to_owned(), port), |c| (c.to_host.clone(), c.to_port))
     }
 

@@ -101,19 +101,32 @@ pub trait Thumbprints: Send + Sync {
 /// `host:port` to connect to instead of another `host:port`, like curl's `--connect-to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectTo {
-    pub host: String,
-    pub port: u16,
+    /// `None`: any host (curl's empty HOST).
+    pub host: Option<String>,
+    /// `None`: any port (curl's empty PORT).
+    pub port: Option<u16>,
     pub to_host: String,
     pub to_port: u16,
+}
+
+impl ConnectTo {
+    /// Whether a connection to `host:port` goes to this entry's `TO_HOST:TO_PORT` instead.
+    pub fn applies_to(&self, host: &str, port: u16) -> bool {
+        self.host
+            .as_deref()
+            .is_none_or(|h| h.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|p| p == port)
+    }
 }
 
 impl std::str::FromStr for ConnectTo {
     type Err = String;
 
-    /// `HOST:PORT:TO_HOST:TO_PORT` (IPv6 addresses in brackets).
+    /// `HOST:PORT:TO_HOST:TO_PORT` (IPv6 addresses in brackets). As in curl, an empty HOST or
+    /// PORT means any (`::127.0.0.1:8443` sends every connection there).
     fn from_str(raw: &str) -> Result<ConnectTo, String> {
         let bad = || {
-            format!("--connect-to {raw:?} is not HOST:PORT:TO_HOST:TO_PORT (for example oidc.example.com:443:127.0.0.1:8443)")
+            format!("--connect-to {raw:?} is not HOST:PORT:TO_HOST:TO_PORT (for example oidc.example.com:443:127.0.0.1:8443; an empty HOST or PORT means any)")
         };
         let mut parts = Vec::new();
         let mut rest = raw;
@@ -135,13 +148,16 @@ impl std::str::FromStr for ConnectTo {
         let [host, port, to_host, to_port] = parts[..] else {
             return Err(bad());
         };
-        let port = port.parse().map_err(|_| bad())?;
+        let port = match port {
+            "" => None,
+            port => Some(port.parse().map_err(|_| bad())?),
+        };
         let to_port = to_port.parse().map_err(|_| bad())?;
-        if host.is_empty() || to_host.is_empty() {
+        if to_host.is_empty() {
             return Err(bad());
         }
         Ok(ConnectTo {
-            host: host.into(),
+            host: (!host.is_empty()).then(|| host.into()),
             port,
             to_host: to_host.into(),
             to_port,
@@ -163,7 +179,7 @@ impl Thumbprints for TlsThumbprints {
         let target = self
             .connect_to
             .iter()
-            .find(|c| c.host == host && c.port == port)
+            .find(|c| c.applies_to(host, port))
             .map_or((host, port), |c| (c.to_host.as_str(), c.to_port));
         let chain =
             fetch_verified_chain_via(host, port, target, &self.ca_files, self.timeout).await?;
@@ -501,6 +517,24 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_to_takes_curls_forms_and_an_empty_host_or_port_means_any() {
+        let exact: ConnectTo = "oidc.example.com:443:127.0.0.1:8443".parse().unwrap();
+        assert!(exact.applies_to("oidc.example.com", 443));
+        assert!(exact.applies_to("OIDC.example.com", 443));
+        assert!(!exact.applies_to("other.example.com", 443));
+        assert!(!exact.applies_to("oidc.example.com", 8443));
+        let any_host: ConnectTo = ":443:127.0.0.1:8443".parse().unwrap();
+        assert!(any_host.applies_to("d111.cloudfront.net", 443));
+        assert!(!any_host.applies_to("d111.cloudfront.net", 80));
+        let any: ConnectTo = "::[::1]:8443".parse().unwrap();
+        assert!(any.applies_to("anything.example", 1234));
+        assert_eq!((any.to_host.as_str(), any.to_port), ("::1", 8443));
+        for bad in ["a:443:127.0.0.1", "a:x:127.0.0.1:1", "a:443::1", "a:443:h:"] {
+            assert!(bad.parse::<ConnectTo>().is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn ca_file_errors_name_the_file_and_the_fix() {

@@ -970,11 +970,52 @@ fn the_edge_gives_a_global_origin_the_307_of_a_new_bucket() {
 
 #[test]
 fn the_edge_serves_a_registered_custom_domain() {
-    let edge = Edge::start_with_names(&["oidc.kop.test"]);
+    // A name no other test uses: the edge routes to the first distribution listing an alias.
+    let alias = "oidc-alias-test.kop.test";
+    let edge = Edge::start_with_names(&[alias]);
     let key = moto().unique_access_key("alias");
+    let bucket = moto().new_bucket("edge-alias");
+    moto().put_object(
+        &bucket,
+        "c1/keys.json",
+        b"{}",
+        Some("application/json"),
+        Some("max-age=60"),
+    );
+    let client = cloudfront(&key);
+    let oac_id = oac(&client, "edge-alias-oac");
+    let certificate = format!("arn:aws:acm:us-east-1:{ACCOUNT_ID}:certificate/alias");
+    let (id, domain, _, _) = create_distribution(
+        &client,
+        distribution_config(
+            "edge-alias",
+            &regional(&bucket, "us-east-1"),
+            Some(&oac_id),
+            Some((alias, &certificate)),
+        ),
+    );
+    let arn = format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{id}");
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(&bucket)
+                .policy(oac_policy(&bucket, &arn).expect("policy"))
+                .send(),
+        )
+        .expect("put bucket policy");
+    wait_deployed(moto().cloudfront_client(), &id);
+
+    let through_alias = edge.get(alias, "/c1/keys.json");
+    assert_eq!(through_alias.status, 200, "{through_alias:?}");
+    assert_eq!(edge.get(&domain, "/c1/keys.json").status, 200);
+    let hosts: Vec<String> = edge.requests().iter().map(|r| r.host.clone()).collect();
+    assert_eq!(hosts, vec![alias.to_string(), domain.clone()]);
+
     let args = edge.connect_to_any(&key);
-    assert!(args.contains(&edge.connect_to(&cloudfront_domain(&key, 0))));
-    assert!(args.contains(&edge.connect_to("oidc.kop.test")));
+    assert!(args.contains(&edge.connect_to(&domain)));
+    assert!(args.contains(&edge.connect_to(alias)));
     assert_eq!(args.iter().filter(|a| *a == "--connect-to").count(), 5);
     assert!(std::fs::read_to_string(edge.ca_file())
         .expect("CA file")

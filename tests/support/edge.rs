@@ -54,6 +54,9 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use super::apiserver::HttpResponse;
 use super::moto::{cloudfront_domain, harness_cloudfront_client, moto, s3_client, ACCOUNT_ID};
 
+// The same file some test binaries also load as their own `tls_server`: two copies of plain
+// helpers, which is harmless (the edge only hands out PEM and DER, never a `Ca`).
+#[allow(clippy::duplicate_mod)]
 #[path = "../tls_server/mod.rs"]
 mod tls_server;
 

@@ -835,7 +835,7 @@ fn oac_policy(bucket: &str, source_arn: &str) -> Option<String> {
 #[test]
 fn the_edge_serves_through_oac_and_caches_within_max_age() {
     let edge = Edge::start();
-    let (_, _, id, domain) = hosted("edge-ok", "eu-west-1", regional, true, oac_policy, 1.5);
+    let (key, _, id, domain) = hosted("edge-ok", "eu-west-1", regional, true, oac_policy, 1.5);
     let early = edge.get(&domain, "/c1/keys.json");
     assert_eq!(early.status, 503, "not Deployed yet: {early:?}");
     wait_deployed(moto().cloudfront_client(), &id);
@@ -865,6 +865,27 @@ fn the_edge_serves_through_oac_and_caches_within_max_age() {
         .requests()
         .iter()
         .all(|r| r.distribution.as_deref() == Some(id.as_str())));
+
+    // An update deploys again, but a distribution once deployed keeps being served.
+    let client = cloudfront(&key);
+    let current = moto()
+        .block_on(client.get_distribution_config().id(&id).send())
+        .expect("GetDistributionConfig");
+    let updated = moto()
+        .block_on(
+            client
+                .update_distribution()
+                .id(&id)
+                .if_match(current.e_tag().expect("ETag"))
+                .distribution_config(current.distribution_config().expect("config").clone())
+                .send(),
+        )
+        .expect("UpdateDistribution");
+    assert_eq!(
+        updated.distribution().map(|d| d.status()),
+        Some("InProgress")
+    );
+    assert_eq!(edge.get(&domain, "/c1/keys.json").status, 200);
 
     let unknown = edge.get("dunknown0000000.cloudfront.net", "/c1/keys.json");
     assert_eq!(unknown.status, 403);

@@ -33,6 +33,8 @@ a small middleware that adds test-only endpoints:
                                     key stay InProgress (JSON body: {"access_key": K,
                                     "seconds": S}); others keep KOP_CLOUDFRONT_DEPLOY_SECONDS
   DELETE /_test/cloudfront-deploy?access_key=K   back to the default
+  GET    /_test/cloudfront-deployed?id=ID   {"deployed_once": bool}: whether distribution ID
+                                             has completed its first deploy (for the edge)
 
   POST   /_test/account-pab         set the account-level S3 Public Access Block that S3 Control
                                     requests signed with one access key see (JSON body:
@@ -280,6 +282,10 @@ CLOUDFRONT_DOMAINS_CREATED = {}  # access key -> distributions created with it s
 # access key -> deploy seconds for the changes it signs (POST /_test/cloudfront-deploy), so one
 # test can make deploys slow (a --wait-timeout test) without slowing the others.
 DEPLOY_SECONDS_BY_KEY = {}
+# distribution id -> when its first deploy completes (an update later makes it InProgress
+# again, but CloudFront keeps serving it meanwhile; the test edge asks
+# /_test/cloudfront-deployed to tell "never deployed" from "deploying a change").
+FIRST_DEPLOYED_AT = {}
 CLOUDFRONT_LOCK = threading.Lock()
 
 
@@ -421,6 +427,8 @@ def patch_cloudfront():
             CLOUDFRONT_DOMAINS_CREATED[access_key] = ordinal + 1
         dist.domain_name = cloudfront_domain(access_key, ordinal)
         deploying(dist)
+        with CLOUDFRONT_LOCK:
+            FIRST_DEPLOYED_AT[dist.distribution_id] = dist.kop_deployed_at
         return dist, location, dist.etag
 
     def create_distribution(self, distribution_config, tags):
@@ -1291,6 +1299,10 @@ class TestHooks:
                         DEPLOY_SECONDS_BY_KEY[spec["access_key"]] = float(spec["seconds"])
                 except (ValueError, KeyError, TypeError) as err:
                     status, result = "400 Bad Request", {"error": repr(err)}
+            elif path == "/_test/cloudfront-deployed" and method == "GET":
+                with CLOUDFRONT_LOCK:
+                    at = FIRST_DEPLOYED_AT.get(query.get("id", [""])[0])
+                result = {"deployed_once": at is not None and time.time() >= at}
             elif path == "/_test/cloudfront-deploy" and method == "DELETE":
                 with CLOUDFRONT_LOCK:
                     DEPLOY_SECONDS_BY_KEY.pop(query.get("access_key", [""])[0], None)

@@ -7,7 +7,8 @@
 //! the harness's own (unlogged) clients:
 //! - routes by Host to the distribution whose `DomainName` or `Aliases` match; unknown host →
 //!   403, as CloudFront answers a name it does not serve;
-//! - a distribution that is not `Deployed` yet → 503: the change has not reached this edge.
+//! - a distribution whose first deploy has not completed → 503: it has not reached this edge.
+//!   (While a later update is InProgress, the edge serves with the new configuration.)
 //!   (AWS gives no single answer there: the name may not resolve yet, or an edge answers
 //!   with an error. A fixed status tells a test "read too early" apart from a policy refusal
 //!   or a redirect; the product must not read through before the distribution is Deployed.)
@@ -510,7 +511,14 @@ async fn route(
         return Answer::cloudfront(403, "Bad request: no distribution serves this host.");
     };
     entry.distribution = Some(dist.id.clone());
-    if dist.status != "Deployed" {
+    // Only a distribution never deployed is refused: while an update deploys, CloudFront
+    // keeps serving (here with the new configuration at once; AWS mixes old and new edges).
+    let id = dist.id.clone();
+    let never_deployed = dist.status != "Deployed"
+        && !tokio::task::spawn_blocking(move || moto().cloudfront_deployed_once(&id))
+            .await
+            .unwrap_or(false);
+    if never_deployed {
         return Answer::cloudfront(
             503,
             &format!(

@@ -1102,6 +1102,23 @@ impl Moto {
         self.control("POST", "/_test/cloudfront-deploy", Some(&body));
     }
 
+    /// Whether distribution `id` has completed its first deploy: CloudFront serves a
+    /// distribution whose later update is still `InProgress`, but not one never deployed.
+    pub fn cloudfront_deployed_once(&self, id: &str) -> bool {
+        #[derive(Deserialize)]
+        struct Answer {
+            deployed_once: bool,
+        }
+        let body = self.control(
+            "GET",
+            &control_path("/_test/cloudfront-deployed", &[("id", id)]),
+            None,
+        );
+        serde_json::from_str::<Answer>(&body)
+            .unwrap_or_else(|e| panic!("bad deploy answer {body:?}: {e}"))
+            .deployed_once
+    }
+
     /// Back to the default deploy delay for `access_key`.
     pub fn clear_cloudfront_deploy_seconds(&self, access_key: &str) {
         let filters = [("access_key", access_key)];

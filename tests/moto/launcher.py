@@ -417,9 +417,33 @@ def patch_cloudfront():
 
     cf.Distribution.status = property(status, lambda self, value: None)
 
+    class CNAMEAlreadyExists(CloudFrontException):
+        def __init__(self, name):
+            super().__init__(
+                "CNAMEAlreadyExists",
+                f"One or more of the CNAMEs you provided are already associated with a "
+                f"different resource: {name}",
+            )
+
+    def check_aliases(backend, config, own_id=None):
+        # API_CreateDistribution / API_UpdateDistribution, CNAMEAlreadyExists (409): an alternate
+        # domain name belongs to one distribution at a time. Tests sharing this server must use
+        # distinct aliases; this makes a collision fail loudly instead of mixing their traffic.
+        wanted = {
+            a.lower() for a in ((config or {}).get("Aliases") or {}).get("Items") or []
+        }
+        for other in backend.distributions.values():
+            if other.distribution_id == own_id:
+                continue
+            items = (other.distribution_config.Aliases or {}).get("Items") or []
+            taken = wanted.intersection(a.lower() for a in items)
+            if taken:
+                raise CNAMEAlreadyExists(sorted(taken)[0])
+
     moto_create = cf.CloudFrontBackend.create_distribution_with_tags
 
     def create_distribution_with_tags(self, distribution_config, tags):
+        check_aliases(self, distribution_config)
         dist, location, _ = moto_create(self, distribution_config, tags)
         access_key = getattr(REQUEST, "access_key", "") or "anonymous"
         with CLOUDFRONT_LOCK:
@@ -442,6 +466,7 @@ def patch_cloudfront():
             raise NoSuchDistribution
         dist = self.distributions[_id]
         check_if_match(if_match, dist.etag)
+        check_aliases(self, dist_config, own_id=_id)
         # API_UpdateDistribution: the CallerReference cannot change (moto would take it).
         dist_config = dict(dist_config)
         dist_config["CallerReference"] = dist.distribution_config.caller_reference

@@ -66,7 +66,9 @@ the public JWKS does not list (see `refuses_web_identity`).
 moto's CloudFront is made to behave as the CloudFront API reference documents it (see
 `patch_cloudfront`): a distribution is InProgress for KOP_CLOUDFRONT_DEPLOY_SECONDS (default 2)
 after each create or update, then Deployed; origins keep S3OriginConfig and
-OriginAccessControlId; IfMatch is checked and the ETag changes on every update; invalidations
+OriginAccessControlId; IfMatch is checked and the ETag changes on every update; an enabled
+distribution cannot be deleted and an alias belongs to one distribution (CNAMEAlreadyExists,
+so tests sharing this server must use distinct aliases); invalidations
 read Completed (after KOP_CLOUDFRONT_INVALIDATION_SECONDS, default 0) and a reused
 CallerReference returns the first invalidation. A distribution's DomainName is derived from the
 access key that created it (`cloudfront_domain`), so a test knows it before the binary runs.

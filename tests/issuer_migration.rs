@@ -4,7 +4,6 @@
 //! moto's IAM holds the providers and the roles. At every step until `finish`, a token for the
 //! old issuer and one for the new both verify against what is published for their issuer.
 
-#[allow(dead_code)]
 mod doctor_support;
 mod support;
 #[allow(dead_code)] // doctor_support's HTTPS server uses it

@@ -333,6 +333,7 @@ fn the_whole_sequence_keeps_both_issuers_verifiable_until_finish() {
     w.both_tokens_verify("after the switch");
     let quiet = json_of(&w.run(&["sync"]).assert_success());
     assert_eq!(quiet["writes"], 0, "{quiet}");
+    assert_eq!(quiet["also"]["writes"], 0, "{quiet}");
 
     // Step 3: status says when; finish refuses before then.
     let status = json_of(&w.run(&["issuer", "status"]).assert_success());

@@ -203,7 +203,7 @@ async fn prepare(args: &PrepareArgs) -> anyhow::Result<Exit> {
     // issuer's store too), then the roles: IAM refuses a trust policy naming a provider that
     // does not exist yet.
     let report = publish_with(&new_config, &session).await?;
-    let mut writes = report.writes;
+    let mut writes = report.total_writes();
     if config.mode == Mode::Apply && !edits.is_empty() {
         let aws = aws(&config, &session).await?;
         writes += migration::apply_roles(&aws.roles, &edits).await?;
@@ -404,7 +404,7 @@ async fn status(args: &IssuerStatusArgs) -> anyhow::Result<Exit> {
             "wait: tokens for the old issuer may be alive until {} (switch at {} + --token-lifetime {} + 5 min IAM clock skew); keep running sync, then `issuer finish`",
             rfc3339(*finish_at),
             rec.migration.switched_at.map(rfc3339).unwrap_or_default(),
-            humantime::format_duration(lifetime)
+            args.lifetime.token_lifetime
         ),
         Step::ReadyToFinish { .. } => "step 4: run `issuer finish` (every token of the old issuer has expired)".to_owned(),
         Step::NotPrepared => unreachable!("a migration is recorded"),
@@ -518,7 +518,7 @@ async fn finish(args: &FinishArgs) -> anyhow::Result<Exit> {
             rec.old,
             rfc3339(*finish_at),
             rec.migration.switched_at.map(rfc3339).unwrap_or_default(),
-            humantime::format_duration(lifetime)
+            args.lifetime.token_lifetime
         ),
         (Step::Switched { .. }, true) => tracing::warn!(
             "--force: finishing before every token of {} has expired; pods still holding one get InvalidIdentityToken from STS until kubelet refreshes it",
@@ -560,7 +560,7 @@ async fn finish(args: &FinishArgs) -> anyhow::Result<Exit> {
         // The new store forgets the migration: its sync no longer publishes the old side.
         let mut clear = rec.new_config.clone();
         clear.requests.migration = MigrationRequest::Clear;
-        writes += publish_with(&clear, &session).await?.writes;
+        writes += publish_with(&clear, &session).await?.total_writes();
     }
     let remove_flag = format!("--service-account-issuer={}", rec.old);
     match config.output {

@@ -87,7 +87,6 @@ pub async fn publish_from(
                     other.issuer, other.store
                 )
             })?;
-        report.writes += also.writes;
         report.warnings.extend(also.warnings.iter().cloned());
         report.also = Some(Box::new(also));
     }

@@ -52,6 +52,11 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Writes of this run, the migration's other store included.
+    pub fn total_writes(&self) -> usize {
+        self.writes + self.also.as_ref().map_or(0, |also| also.total_writes())
+    }
+
     /// Something would change (or differs on a provider we do not own).
     pub fn drift(&self) -> bool {
         self.also.as_ref().is_some_and(|also| also.drift())

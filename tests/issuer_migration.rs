@@ -406,3 +406,59 @@ fn finish_with_force_before_the_time_names_the_risk_and_finishes() {
     assert!(!w.old_store.join("openid/v1/jwks").exists());
     assert!(moto().get_provider(&arn(&w.old)).is_none());
 }
+
+#[test]
+fn s3_stores_publish_both_issuers_and_finish_deletes_only_the_old_three_objects() {
+    let (old, new) = issuers("migrate-s3");
+    let key = SigningKey::generate();
+    let server = FakeApiServer::with_scenario(serving(&key, &old));
+    let (dir, mut cmd) = setup("migrate-s3");
+    cmd.moto(moto());
+    let kubeconfig = write_kubeconfig(dir.path(), &server);
+    let bucket = moto().new_bucket("migrate");
+    let (old_store, new_store) = (format!("s3://{bucket}/old"), format!("s3://{bucket}/new"));
+    // Something else in the old prefix that finish must leave alone.
+    moto().put_object(&bucket, "old/README", b"kept", Some("text/plain"), None);
+    let run = |words: &[&str]| {
+        let mut c = cmd.clone();
+        c.args(words)
+            .args(["--store", &old_store, "--issuer", &old, "--no-iam"])
+            .args(["--s3-path-style", "--output", "json", "--kubeconfig"])
+            .arg(&kubeconfig);
+        c
+    };
+    run(&["sync"]).assert_success();
+    let mut prepare = run(&["issuer", "prepare"]);
+    prepare.args(["--new-store", &new_store, "--new-issuer", &new]);
+    prepare.assert_success();
+    let discovery = |prefix: &str| -> Value {
+        let object = moto()
+            .get_object(
+                &bucket,
+                &format!("{prefix}/.well-known/openid-configuration"),
+            )
+            .expect("published");
+        serde_json::from_slice(&object.body).unwrap()
+    };
+    assert_eq!(discovery("new")["issuer"], new.as_str());
+    assert_eq!(discovery("old")["issuer"], old.as_str());
+    assert_eq!(json_of(&prepare.assert_success())["writes"], 0);
+
+    server.set_scenario(serving(&key, &new));
+    run(&["sync"]).assert_success();
+    moto().reset_requests(&bucket);
+    let mut finish = run(&["issuer", "finish"]);
+    finish.arg("--force");
+    finish.assert_success();
+    let requests = moto().requests(&bucket);
+    for gone in [
+        "old/.well-known/openid-configuration",
+        "old/openid/v1/jwks",
+        "old/.kube-oidc-publisher/state.json",
+    ] {
+        assert_eq!(requests.deletes(gone), 1, "{gone}: {:?}", requests.counts());
+        assert!(moto().get_object(&bucket, gone).is_none(), "{gone}");
+    }
+    assert!(moto().get_object(&bucket, "old/README").is_some());
+    assert_eq!(discovery("new")["issuer"], new.as_str());
+}

@@ -23,6 +23,11 @@
 //! import from `source`, `store` or the AWS/kube SDKs: they are the pure core, tested without a
 //! network. Only `reconcile`, `publish` and `commands` see both sides.
 //!
+//! [`migration`] moves a cluster to a new issuer (`issuer prepare | status | finish`): both
+//! stores' state objects record the move, so `publish` keeps both issuers' documents current,
+//! and the trust policies of the roles change through the [`roles`] effect, edited as text by
+//! `model::migration`.
+//!
 //! [`fleet`] publishes for many clusters from one process (`sync --fleet`, `run --fleet`):
 //! each cluster exactly as `sync` would, isolated from the others; its `Secrets` effect reads
 //! their kubeconfigs in the management cluster, and `model::cluster_api` finds Cluster API's.
@@ -43,11 +48,13 @@ pub mod exit;
 pub mod fleet;
 pub mod hosting;
 pub mod iam;
+pub mod migration;
 pub mod model;
 pub mod output;
 pub mod plan;
 pub mod publish;
 pub mod reconcile;
+pub mod roles;
 pub mod run;
 pub mod source;
 pub mod store;

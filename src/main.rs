@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Command::Thumbprint(args) => commands::thumbprint::run(args).await,
             Command::TrustPolicy(args) => commands::trust_policy::run(args).await,
             Command::Rotate(command) => commands::rotate::run(command).await,
+            Command::Issuer(command) => commands::issuer::run(command).await,
             Command::Bootstrap(args) => commands::bootstrap::run(args).await,
             Command::Doctor(args) => commands::doctor::run(args).await,
             Command::Completions(args) => commands::completions::run(args),

@@ -32,7 +32,13 @@ pub fn print_sync(report: &SyncReport, format: OutputFormat) {
             value["status"] = json!(status(report));
             println!("{value}");
         }
-        OutputFormat::Text => print!("{}", sync_text(report)),
+        OutputFormat::Text => {
+            print!("{}", sync_text(report));
+            // During a move to another issuer, the other issuer's store too.
+            if let Some(also) = &report.also {
+                print!("{}", sync_text(also));
+            }
+        }
     }
 }
 

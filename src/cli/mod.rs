@@ -16,6 +16,7 @@ use crate::telemetry::LogFormat;
 mod bootstrap;
 mod doctor;
 mod groups;
+mod issuer;
 mod rotate;
 mod sync;
 mod thumbprint;
@@ -26,6 +27,8 @@ use bootstrap::BOOTSTRAP_LONG_ABOUT;
 pub use doctor::DoctorArgs;
 use doctor::DOCTOR_LONG_ABOUT;
 pub use groups::*;
+use issuer::ISSUER_LONG_ABOUT;
+pub use issuer::{FinishArgs, IssuerCommand, IssuerStatusArgs, PrepareArgs, TokenLifetime};
 pub use rotate::{RevokeArgs, RotateCommand, StageArgs, StatusArgs};
 pub use sync::{FleetArgs, PublishArgs, RunArgs, SyncArgs};
 use sync::{RUN_LONG_ABOUT, SYNC_LONG_ABOUT};
@@ -80,6 +83,9 @@ pub enum Command {
     /// remove one at once (revoke).
     #[command(subcommand)]
     Rotate(RotateCommand),
+    /// Move the cluster to a new issuer: prepare, (switch the API server), status, finish.
+    #[command(subcommand, long_about = ISSUER_LONG_ABOUT)]
+    Issuer(IssuerCommand),
     /// Set up AWS once: bucket, public-read policy, documents, OIDC provider, publisher role.
     #[command(long_about = BOOTSTRAP_LONG_ABOUT)]
     Bootstrap(Box<BootstrapArgs>),

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod completions;
 pub mod doctor;
+pub mod issuer;
 pub mod man;
 pub mod rotate;
 pub mod run;

@@ -65,7 +65,7 @@ where
 }
 
 /// Runs `call` until it succeeds, fails for good, or retryable failures exhaust [`ATTEMPTS`].
-async fn with_retries<T, E, F, Fut>(
+pub(crate) async fn with_retries<T, E, F, Fut>(
     action: &'static str,
     resource: &str,
     mut call: F,
@@ -241,5 +241,19 @@ impl OidcProviders for AwsProviders {
         })
         .await
         .map(drop)
+    }
+
+    async fn delete(&self, arn: &str) -> Result<(), Error> {
+        let result = with_retries("iam:DeleteOpenIDConnectProvider", arn, || {
+            self.iam
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send()
+        })
+        .await;
+        match result {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

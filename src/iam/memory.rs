@@ -151,4 +151,8 @@ impl OidcProviders for MemoryProviders {
         provider.tags.extend(tags.clone());
         Ok(())
     }
+    async fn delete(&self, arn: &str) -> Result<(), Error> {
+        self.call("delete")?.providers.remove(arn);
+        Ok(())
+    }
 }

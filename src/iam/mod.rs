@@ -95,4 +95,8 @@ pub trait OidcProviders: Send + Sync {
     async fn remove_client_id(&self, arn: &str, client_id: &str) -> Result<(), Error>;
 
     async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), Error>;
+
+    /// Deletes the provider (`issuer finish`, for the old issuer's). A provider that does not
+    /// exist counts as deleted, as IAM documents DeleteOpenIDConnectProvider.
+    async fn delete(&self, arn: &str) -> Result<(), Error>;
 }

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod issuer;
 pub mod jwk;
 pub mod keyfile;
+pub mod migration;
 pub mod policy;
 pub mod prefix;
 pub mod rotation;

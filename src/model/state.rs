@@ -35,6 +35,10 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(26 * 3600);
 pub struct State {
     pub version: u32,
     pub keys: BTreeMap<String, KeyRecord>,
+    /// A move to another issuer in progress (`issuer prepare`), recorded in both issuers'
+    /// stores; see [`super::migration`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<super::migration::Migration>,
 }
 
 /// One published key.
@@ -205,6 +209,11 @@ pub struct Requests {
     /// (and signed with) there: retire nothing this time. Bounded: a key is held at most one
     /// more retention period after its own ended (see [`plan_keys`]).
     pub hold_retirement: bool,
+    /// What `issuer prepare` and `issuer finish` ask of the recorded migration.
+    pub migration: super::migration::MigrationRequest,
+    /// The issuer the API server signs with, when known: the first time it is a recorded
+    /// migration's new issuer, the switch is recorded (set by `reconcile`, not by a flag).
+    pub api_server_issuer: Option<String>,
 }
 
 /// The keys to publish and the state to record.
@@ -248,6 +257,12 @@ pub fn plan_keys(
     let mut next = State {
         version: 1,
         keys: BTreeMap::new(),
+        migration: super::migration::next_record(
+            state.migration.as_ref(),
+            &requests.migration,
+            requests.api_server_issuer.as_deref(),
+            now,
+        ),
     };
     for key in source {
         let known = state.keys.get(&key.kid);

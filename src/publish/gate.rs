@@ -113,6 +113,10 @@ impl ObjectStore for Gated<'_, dyn ObjectStore + '_> {
             .write(self.inner.put(key, body, meta, precondition))
             .await
     }
+
+    async fn delete(&self, key: &str) -> Result<(), store::Error> {
+        self.gate.write(self.inner.delete(key)).await
+    }
 }
 
 #[async_trait]
@@ -157,6 +161,10 @@ impl OidcProviders for Gated<'_, dyn OidcProviders + '_> {
 
     async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), iam::Error> {
         self.gate.write(self.inner.tag(arn, tags)).await
+    }
+
+    async fn delete(&self, arn: &str) -> Result<(), iam::Error> {
+        self.gate.write(self.inner.delete(arn)).await
     }
 }
 

@@ -69,6 +69,74 @@ pub async fn publish_from(
     session: &Session,
     source: &dyn KeySource,
 ) -> anyhow::Result<reconcile::SyncReport> {
+    let mut report = publish_one(config, session, source).await?;
+    // During a move to another issuer (`issuer prepare`), both issuers' documents are kept
+    // current: the same sync for the other store, with the same keys, its own discovery
+    // document, and no IAM changes (`issuer prepare` created that provider).
+    if let Some(other) = report
+        .migration
+        .as_ref()
+        .and_then(|m| m.other(&report.issuer))
+    {
+        let other_config = other_side(config, other)?;
+        let also = publish_one(&other_config, session, source)
+            .await
+            .with_context(|| {
+                format!(
+                    "publishing the migration's other issuer {} to {} (recorded by `issuer prepare`; `issuer status` shows the migration)",
+                    other.issuer, other.store
+                )
+            })?;
+        report.warnings.extend(also.warnings.iter().cloned());
+        report.also = Some(Box::new(also));
+    }
+    Ok(report)
+}
+
+/// The configuration that publishes the other side of a migration: `config` with that side's
+/// store and issuer, without IAM, whatever issuer the API server signs with.
+pub fn other_side(
+    config: &SyncConfig,
+    other: &crate::model::migration::Side,
+) -> anyhow::Result<SyncConfig> {
+    let mut other_config = config.clone();
+    other_config.store = Location::parse(&other.store)
+        .with_context(|| format!("the migration's store {:?}", other.store))?;
+    other_config.issuer = IssuerChoice::Explicit(
+        Issuer::parse(&other.issuer)
+            .with_context(|| format!("the migration's issuer {:?}", other.issuer))?,
+    );
+    other_config.iam = None;
+    other_config.allow_issuer_mismatch = true;
+    Ok(other_config)
+}
+
+/// The issuer a configuration publishes (an S3 store's default needs the Region).
+pub async fn issuer_of(config: &SyncConfig, session: &Session) -> anyhow::Result<Issuer> {
+    match (&config.issuer, &config.store) {
+        (IssuerChoice::Explicit(issuer), _) => Ok(issuer.clone()),
+        (IssuerChoice::FromBucket, Location::S3 { bucket, prefix }) => {
+            let load = || crate::aws::load(config.region.as_deref(), config.timeout);
+            let sdk = session.sdk.get_or_init(load).await;
+            let region = sdk
+                .region()
+                .map(|r| r.as_ref().to_owned())
+                .ok_or_else(no_region)?;
+            Issuer::for_s3_bucket(bucket, &region, prefix)
+                .with_context(|| format!("deriving the issuer from bucket {bucket:?}"))
+        }
+        (IssuerChoice::FromBucket, Location::Dir(_)) => {
+            unreachable!("config requires --issuer for a directory store")
+        }
+    }
+}
+
+/// One store's sync (no migration's other side).
+async fn publish_one(
+    config: &SyncConfig,
+    session: &Session,
+    source: &dyn KeySource,
+) -> anyhow::Result<reconcile::SyncReport> {
     // Everything below is set-up without network requests; they all start in sync_once.
     let needs_aws = config.iam.is_some() || matches!(config.store, Location::S3 { .. });
     let load = || crate::aws::load(config.region.as_deref(), config.timeout);

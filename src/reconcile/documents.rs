@@ -34,6 +34,7 @@ pub(super) fn plan_keys(
     partial: bool,
     observed: &Observed,
     state_location: &str,
+    api_server_issuer: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Result<(KeySet, KeyPlan), SyncError> {
     let body = |key: &str| {
@@ -62,6 +63,7 @@ pub(super) fn plan_keys(
     let published = published_keys(body(JWKS_PATH));
     let mut requests = inputs.requests.clone();
     requests.hold_retirement |= partial;
+    requests.api_server_issuer = api_server_issuer.map(str::to_owned);
     let key_plan = state::plan_keys(
         source_keys.keys(),
         &published,

@@ -29,6 +29,7 @@ use crate::source::{Dropped, KeySource};
 use crate::store::{self, ObjectStore};
 
 mod documents;
+mod migration;
 mod provider;
 mod report;
 
@@ -132,6 +133,8 @@ pub async fn sync_once(
         staged: key_plan.staged,
         dropped,
         api_server_issuer,
+        migration: key_plan.state.migration.clone(),
+        also: None,
         plan,
         provider,
         mode: inputs.mode,
@@ -184,7 +187,10 @@ async fn publish_documents(
     let mut warnings = keys.warnings.clone();
 
     if let Some(api_issuer) = &keys.issuer {
-        if api_issuer != inputs.issuer.as_str() {
+        // A migration recorded in the store (`issuer prepare`) lets the API server sign with
+        // either of its two issuers: see `migration`.
+        let migrating = migration::accepts(&observed, api_issuer);
+        if api_issuer != inputs.issuer.as_str() && !migrating {
             if !inputs.allow_issuer_mismatch {
                 let audiences = inputs
                     .provider
@@ -245,6 +251,7 @@ async fn publish_documents(
             keys.partial,
             &observed,
             &store.location(STATE_PATH),
+            keys.issuer.as_deref(),
             &mut warnings,
         )?;
         let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta, &key_plan.state);

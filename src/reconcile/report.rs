@@ -31,6 +31,13 @@ pub struct SyncReport {
     pub staged: Vec<String>,
     /// The issuer the API server signs tokens with (`--source cluster`).
     pub api_server_issuer: Option<String>,
+    /// The migration to another issuer recorded in the store (`issuer prepare`), as this run
+    /// leaves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<crate::model::migration::Migration>,
+    /// During a migration, the same sync for the other issuer's store (`publish` runs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub also: Option<Box<SyncReport>>,
     /// The document changes.
     pub plan: Plan,
     /// The IAM OIDC provider, when managed (`None` with `--no-iam`).
@@ -45,9 +52,15 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Writes of this run, the migration's other store included.
+    pub fn total_writes(&self) -> usize {
+        self.writes + self.also.as_ref().map_or(0, |also| also.total_writes())
+    }
+
     /// Something would change (or differs on a provider we do not own).
     pub fn drift(&self) -> bool {
-        !self.plan.is_empty()
+        self.also.as_ref().is_some_and(|also| also.drift())
+            || !self.plan.is_empty()
             || self
                 .provider
                 .as_ref()

@@ -610,6 +610,8 @@ mod tests {
             revoked: vec![],
             staged: vec![],
             api_server_issuer: None,
+            migration: None,
+            also: None,
             plan: crate::plan::Plan { changes: vec![] },
             provider: None,
             mode: crate::plan::Mode::Apply,

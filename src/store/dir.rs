@@ -242,6 +242,13 @@ impl ObjectStore for DirStore {
         self.path(key).display().to_string()
     }
 
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        match std::fs::remove_file(self.path(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io("deleting", key)(e)),
+            _ => Ok(()),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, Error> {
         if let Root::Missing = self.root()? {
             return Ok(None);

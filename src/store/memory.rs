@@ -91,6 +91,11 @@ impl ObjectStore for MemoryStore {
         format!("memory://{key}")
     }
 
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.state.lock().unwrap().objects.remove(key);
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<ObservedObject>, Error> {
         let mut state = self.state.lock().unwrap();
         if let Some(Fault::Fail(make)) = Self::count_and_fault(&mut state, Operation::Get) {

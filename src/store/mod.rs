@@ -97,6 +97,10 @@ pub trait ObjectStore: Send + Sync {
         meta: &ObjectMeta,
         precondition: &Precondition,
     ) -> Result<(), Error>;
+
+    /// Deletes one object; a missing one counts as deleted. Only `issuer finish` deletes (the
+    /// old issuer's documents and state, once no token of it can still be in use).
+    async fn delete(&self, key: &str) -> Result<(), Error>;
 }
 
 /// Where documents go, parsed from `--store` with no I/O.

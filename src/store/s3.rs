@@ -281,6 +281,18 @@ impl ObjectStore for S3Store {
             .map_err(|err| self.classify("writing", "s3:PutObject", key, err))?;
         Ok(())
     }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        // S3 answers 204 for a missing key too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+            .map_err(|err| self.classify("deleting", "s3:DeleteObject", key, err))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,35 @@ fn creates_a_tagged_provider_and_a_second_sync_makes_no_iam_write() {
     );
 }
 
+/// #10: credentials that carry their account (here `AWS_ACCOUNT_ID` next to static keys, as the
+/// SDK reads it; a web identity's assumed-role ARN carries it the same way) spare the STS round
+/// trip; without it, STS is asked once.
+#[test]
+fn the_account_the_credentials_carry_spares_sts() {
+    for (carried, sts_calls) in [(true, 0), (false, 1)] {
+        let issuer = issuer(&format!("account-{carried}"));
+        let (_dir, mut cmd) = sync("iam-account", &issuer);
+        let key = moto().unique_access_key("iam-account");
+        cmd.env("AWS_ACCESS_KEY_ID", &key)
+            .args(["--thumbprint", PIN_A]);
+        if carried {
+            cmd.env("AWS_ACCOUNT_ID", ACCOUNT);
+        } else {
+            cmd.env_remove("AWS_ACCOUNT_ID");
+        }
+        let out = json(&cmd.assert_success());
+        assert_eq!(out["provider"]["arn"], arn(&issuer), "{out}");
+        assert!(moto().get_provider(&arn(&issuer)).is_some());
+        let sts = moto().iam_requests_where(&[("service", "sts"), ("access_key", &key)]);
+        assert_eq!(
+            sts.count("GetCallerIdentity"),
+            sts_calls,
+            "account carried: {carried}: {:?}",
+            sts.counts()
+        );
+    }
+}
+
 #[test]
 fn audiences_and_pinned_thumbprints_are_reconciled() {
     let issuer = issuer("reconcile");

@@ -14,12 +14,14 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 mod classify;
+mod credentials;
 mod policy_document;
 
 pub use classify::{
     classify, describe_error, failure, is_code, missing_credentials, refused_web_identity, Failure,
     Kind, WEB_IDENTITY_REFUSED,
 };
+pub use credentials::account_of_credentials;
 pub use policy_document::decode_policy_document;
 
 /// Loads the shared configuration. `region` overrides the chain's region.
@@ -39,7 +41,19 @@ pub async fn load(region: Option<&str>, timeout: Duration) -> SdkConfig {
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
     }
-    loader.load().await
+    let config = loader.load().await;
+    // The chain's credentials, kept, so the account they carry can be read (credentials.rs).
+    match config.credentials_provider() {
+        Some(chain) => config
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    credentials::Kept::new(chain),
+                ),
+            )
+            .build(),
+        None => config,
+    }
 }
 
 /// An S3 client from the shared configuration; `path_style` for endpoints such as MinIO.

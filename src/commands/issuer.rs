@@ -83,7 +83,8 @@ async fn aws(config: &SyncConfig, session: &Session) -> anyhow::Result<Aws> {
             crate::aws::iam_client(sdk),
             crate::aws::sts_client(sdk),
             partition(&region),
-        ),
+        )
+        .with_credentials(sdk.credentials_provider()),
     })
 }
 

@@ -22,6 +22,8 @@ pub struct AwsProviders {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     partition: String,
+    /// The configuration's credentials, whose account spares STS (`crate::aws::credentials`).
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 impl AwsProviders {
@@ -34,7 +36,17 @@ impl AwsProviders {
             iam,
             sts,
             partition: partition.to_owned(),
+            credentials: None,
         }
+    }
+
+    /// The account is read from these credentials when they carry it, before STS is asked.
+    pub fn with_credentials(
+        mut self,
+        credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    ) -> AwsProviders {
+        self.credentials = credentials;
+        self
     }
 }
 
@@ -119,6 +131,13 @@ pub(crate) fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 #[async_trait]
 impl OidcProviders for AwsProviders {
     async fn account(&self) -> Result<Account, Error> {
+        // The account the credentials carry (web identity, AWS_ACCOUNT_ID) spares a round trip.
+        if let Some(id) = crate::aws::account_of_credentials(self.credentials.as_ref()).await {
+            return Ok(Account {
+                id,
+                partition: self.partition.clone(),
+            });
+        }
         let identity = with_retries("sts:GetCallerIdentity", "the caller", || {
             self.sts.get_caller_identity().send()
         })

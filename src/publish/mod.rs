@@ -162,7 +162,8 @@ async fn publish_one(
                 crate::aws::iam_client(sdk),
                 crate::aws::sts_client(sdk),
                 partition(region),
-            );
+            )
+            .with_credentials(sdk.credentials_provider());
             thumbprints = TlsThumbprints {
                 ca_files: config.ca_files.clone(),
                 connect_to: config.connect_to.clone(),

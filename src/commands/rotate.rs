@@ -118,14 +118,15 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
     }
     // Behind CloudFront, the edge may still hold the old JWKS: wait until the invalidation this
     // run made has completed, on the same --wait budget, before asking the issuer URL.
-    let started = Instant::now();
+    let mut left = wait;
     if let (Some(distribution), Some(invalidation)) =
         (&config.cloudfront_distribution, &report.invalidation)
     {
+        let started = Instant::now();
         wait_for_invalidation(&config, distribution, invalidation, wait).await?;
+        left = wait.saturating_sub(started.elapsed());
     }
-    let wait = wait.saturating_sub(started.elapsed());
-    let visible = match wait_until_visible(&config, &url, &kids, wait).await? {
+    let visible = match wait_until_visible(&config, &url, &kids, left).await? {
         Ok(()) => now(),
         Err(last) => {
             let message = format!(

@@ -236,6 +236,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
             partition: partition.to_owned(),
         })),
         gate: None,
+        edge_checked: Default::default(),
     };
     let mut writes = 0;
     let report = match config.mode {
@@ -327,6 +328,7 @@ fn sync_action(change: &Change) -> &'static str {
         Change::AddClientId { .. } => "iam:AddClientIDToOpenIDConnectProvider",
         Change::RemoveClientId { .. } => "iam:RemoveClientIDFromOpenIDConnectProvider",
         Change::TagProvider { .. } => "iam:TagOpenIDConnectProvider",
+        Change::Invalidate { .. } => "cloudfront:CreateInvalidation",
     }
 }
 

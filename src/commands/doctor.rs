@@ -73,7 +73,8 @@ async fn doctor(args: &DoctorArgs) -> anyhow::Result<Report> {
         }
         (IssuerSource::FromBucket, _) => unreachable!("config derives the issuer only from S3"),
     };
-    let distributions = crate::hosting::aws::AwsDistributions::new(crate::aws::cloudfront_client(&sdk));
+    let distributions =
+        crate::hosting::aws::AwsDistributions::new(crate::aws::cloudfront_client(&sdk));
     let certificates = crate::hosting::aws::AwsCertificates::new(crate::aws::acm_client(&sdk));
     let dns = crate::hosting::aws::AwsDnsRecords::new(crate::aws::route53_client(&sdk));
     let hosting = Hosting {
@@ -90,4 +91,3 @@ async fn doctor(args: &DoctorArgs) -> anyhow::Result<Report> {
         findings: checks::check(&facts, now),
     })
 }
-

@@ -61,27 +61,17 @@ pub async fn observe(
         Some(Location::S3 { bucket, .. }) => Some(bucket.clone()),
         _ => None,
     };
-    let not_read = |d: &Gathered<Option<Distribution>>| -> CloudFrontFacts {
-        let absent = || match d {
-            Gathered::Got(_) => Gathered::not_given(
-                "not checked: no distribution",
-                "fix cloudfront.distribution first",
-            ),
-            other => other.absent(),
-        };
-        CloudFrontFacts {
-            found_by: found_by.clone(),
-            distribution: d.clone(),
-            origin_access_controls: absent(),
-            certificate: absent(),
-            bucket: absent(),
-            dns: absent(),
-            zone: absent(),
-            store_bucket: store_bucket.clone(),
-        }
-    };
     let Gathered::Got(Some(d)) = &distribution else {
-        return Some(not_read(&distribution));
+        return Some(CloudFrontFacts {
+            found_by,
+            origin_access_controls: unread(&distribution),
+            certificate: unread(&distribution),
+            bucket: unread(&distribution),
+            dns: unread(&distribution),
+            zone: unread(&distribution),
+            distribution,
+            store_bucket,
+        });
     };
     let origin = super::checks::default_origin(d);
     let alias = !d.domain_name.eq_ignore_ascii_case(&host);
@@ -156,6 +146,17 @@ pub async fn observe(
         zone,
         store_bucket,
     })
+}
+
+/// What depends on a distribution that was not read.
+fn unread<T>(distribution: &Gathered<Option<Distribution>>) -> Gathered<T> {
+    match distribution {
+        Gathered::Got(_) => Gathered::not_given(
+            "not checked: no distribution",
+            "fix cloudfront.distribution first",
+        ),
+        other => other.absent(),
+    }
 }
 
 /// The distribution for `host`: how it was found, and what GetDistribution said.

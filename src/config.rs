@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::cli::{DoctorArgs, PublishArgs, RunArgs, SyncArgs};
 use crate::doctor::config::{
-    parse_service_account, DoctorConfig, DoctorConfigError, IssuerSource, RoleArn,
+    parse_distribution_id, parse_hosted_zone_id, parse_service_account, DoctorConfig,
+    DoctorConfigError, IssuerSource, RoleArn,
 };
 use crate::model::issuer::IssuerError;
 use crate::model::Issuer;
@@ -447,6 +448,16 @@ impl DoctorConfig {
             context: args.kube.context.clone(),
             region: args.aws.region.clone(),
             s3_path_style: args.s3.path_style,
+            cloudfront_distribution: args
+                .cloudfront_distribution
+                .as_deref()
+                .map(parse_distribution_id)
+                .transpose()?,
+            hosted_zone_id: args
+                .hosted_zone_id
+                .as_deref()
+                .map(parse_hosted_zone_id)
+                .transpose()?,
             timeout: Duration::from_secs(args.timeout.seconds),
         })
     }

@@ -22,7 +22,12 @@ for each problem the exact STS error it will cause and the fix. Nothing is writt
   5. the IAM OIDC provider exists for exactly this URL, its client IDs hold the audience, and
      its thumbprint matches when the host's chain ends in a private CA
   6. with --store s3://...: Block Public Access (bucket and account), Object Ownership, and a
-     bucket policy granting anonymous s3:GetObject on both documents
+     bucket policy granting anonymous s3:GetObject on both documents. For an issuer served by
+     CloudFront (a *.cloudfront.net host, --cloudfront-distribution, or an alias of one of the
+     account's distributions): the distribution serves the host, DNS points the host at it,
+     the custom domain's ACM certificate covers it, the origin is the bucket's regional
+     endpoint, an origin access control signs for it, the bucket policy lets the distribution
+     read, and the edge does not serve a copy older than its max-age
   7. with --role-arn: the trust policy's Federated principal, action, condition keys, sub and
      aud; with --service-account: its eks.amazonaws.com/role-arn annotation
 
@@ -36,7 +41,9 @@ Examples:
   kube-oidc-publisher doctor --store s3://acme-oidc/prod-1 --region eu-west-1 \\
       --service-account shop/api --role-arn arn:aws:iam::123456789012:role/shop-api
   kube-oidc-publisher doctor --issuer https://oidc.internal.example/c1 --ca-file private-ca.pem \\
-      --token pod-token.jwt --output json";
+      --token pod-token.jwt --output json
+  kube-oidc-publisher doctor --issuer https://oidc.acme.com/prod-1 \\
+      --cloudfront-distribution E2ABCDEF123456 --hosted-zone-id Z0123456789ABC";
 
 #[derive(Clone, Debug, Args)]
 #[command(group(super::issuer_or_store()))]
@@ -72,6 +79,27 @@ pub struct DoctorArgs {
     /// An IAM role the pods assume; its trust policy is checked (step 7).
     #[arg(long, value_name = "ARN", env = "KUBE_OIDC_PUBLISHER_ROLE_ARN")]
     pub role_arn: Option<String>,
+
+    /// The CloudFront distribution serving the issuer (an id such as E2ABCDEF123456).
+    ///
+    /// Its configuration, origin access control, the origin bucket's policy and copy of the
+    /// documents, the custom domain's certificate and DNS are then checked (step 6, the
+    /// cloudfront.* checks). Without it, a *.cloudfront.net issuer host is looked up by its
+    /// domain, and any other host among the account's distributions' aliases
+    /// (ListDistributions).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "KUBE_OIDC_PUBLISHER_CLOUDFRONT_DISTRIBUTION"
+    )]
+    pub cloudfront_distribution: Option<String>,
+
+    /// The Route 53 hosted zone of the issuer's custom domain (for CloudFront).
+    ///
+    /// Its alias records of the issuer host are read, and when DNS does not point the host at
+    /// the distribution, the exact `aws route53 change-resource-record-sets` command is named.
+    #[arg(long, value_name = "ID", env = "KUBE_OIDC_PUBLISHER_HOSTED_ZONE_ID")]
+    pub hosted_zone_id: Option<String>,
 
     #[command(flatten)]
     pub tls: PublicTls,

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::cli::DoctorArgs;
 use crate::doctor::checks::{self, STS_BUDGET_MS};
+use crate::doctor::cloudfront::Hosting;
 use crate::doctor::config::{DoctorConfig, IssuerSource};
 use crate::doctor::facts::Token;
 use crate::doctor::http::PublicClient;
@@ -72,7 +73,16 @@ async fn doctor(args: &DoctorArgs) -> anyhow::Result<Report> {
         }
         (IssuerSource::FromBucket, _) => unreachable!("config derives the issuer only from S3"),
     };
-    let facts = observe::observe(&config, &issuer, &client, token, &sdk).await;
+    let distributions =
+        crate::hosting::aws::AwsDistributions::new(crate::aws::cloudfront_client(&sdk));
+    let certificates = crate::hosting::aws::AwsCertificates::new(crate::aws::acm_client(&sdk));
+    let dns = crate::hosting::aws::AwsDnsRecords::new(crate::aws::route53_client(&sdk));
+    let hosting = Hosting {
+        distributions: &distributions,
+        certificates: &certificates,
+        dns: &dns,
+    };
+    let facts = observe::observe(&config, &issuer, &client, token, &sdk, &hosting).await;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -1,7 +1,10 @@
 //! The S3 side of an S3 store, judged as an anonymous reader (STS) meets it: Block Public
 //! Access of the bucket and of the account (either one on hides the documents), Object
 //! Ownership (ACLs disabled is the expected setting; this tool never uses ACLs), and a bucket
-//! policy that lets anyone `s3:GetObject` both documents and denies them nothing. Pure.
+//! policy that lets anyone `s3:GetObject` both documents and denies them nothing. For an issuer
+//! served by CloudFront the bucket is private on purpose: Block Public Access may be on and no
+//! anonymous statement is needed (the distribution's statement is `cloudfront.bucket_policy`).
+//! Pure.
 
 use serde_json::Value;
 
@@ -13,8 +16,12 @@ use crate::model::policy::BUCKET_POLICY_SID;
 use crate::model::{DISCOVERY_PATH, JWKS_PATH};
 
 /// `s3.public_access_block`, `s3.account_public_access_block`, `s3.object_ownership`,
-/// `s3.bucket_policy`.
-pub fn check(s3: &S3Facts) -> Vec<Finding> {
+/// `s3.bucket_policy`. `via_cloudfront`: the issuer is served by CloudFront, which reads the
+/// bucket as its service principal.
+pub fn check(s3: &S3Facts, via_cloudfront: bool) -> Vec<Finding> {
+    if via_cloudfront {
+        return private_bucket(s3);
+    }
     let keys = object_arns(s3);
     // Relaxing Block Public Access makes every public statement of the policy live, not only
     // ours: name the others first, as bootstrap refuses to relax it under them.
@@ -28,6 +35,42 @@ pub fn check(s3: &S3Facts) -> Vec<Finding> {
             &format!("{first}aws s3control put-public-access-block --account-id <account> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false (or serve the documents from another account, or through CloudFront)")),
         ownership_finding(s3),
         policy_finding(s3, &keys),
+    ]
+}
+
+/// The bucket behind CloudFront: its public access does not matter to STS.
+fn private_bucket(s3: &S3Facts) -> Vec<Finding> {
+    let block = |check: &'static str, block: &Gathered<Option<PublicAccessBlock>>, whose: &str| {
+        match block {
+        Gathered::Got(_) => Finding::ok(
+            check,
+            format!("{whose}'s Block Public Access does not matter: STS reads the documents through CloudFront, whose statement S3 does not count as public"),
+        ),
+        Gathered::NotGiven { why, pass } => Finding::skipped(check, why.clone(), pass.clone()),
+        Gathered::Failed { error } => Finding::could_not_run(check, error.clone()),
+    }
+    };
+    let policy = match &s3.policy {
+        Gathered::Got(_) => Finding::ok(
+            "s3.bucket_policy",
+            "served through CloudFront: no anonymous statement is needed (the distribution's statement is checked as cloudfront.bucket_policy)",
+        ),
+        Gathered::NotGiven { why, pass } => Finding::skipped("s3.bucket_policy", why.clone(), pass.clone()),
+        Gathered::Failed { error } => Finding::could_not_run("s3.bucket_policy", error.clone()),
+    };
+    vec![
+        block(
+            "s3.public_access_block",
+            &s3.bucket_block,
+            &format!("bucket {}", s3.bucket),
+        ),
+        block(
+            "s3.account_public_access_block",
+            &s3.account_block,
+            "the account",
+        ),
+        ownership_finding(s3),
+        policy,
     ]
 }
 
@@ -282,13 +325,17 @@ mod tests {
         }]})
     }
 
+    fn check_s3(s3: &S3Facts) -> Vec<Finding> {
+        check(s3, false)
+    }
+
     fn severity(findings: &[Finding], check: &str) -> Severity {
         findings.iter().find(|f| f.check == check).unwrap().severity
     }
 
     #[test]
     fn the_setup_bootstrap_makes_is_clean() {
-        let findings = check(&facts(Some(good())));
+        let findings = check_s3(&facts(Some(good())));
         assert!(
             findings.iter().all(|f| f.severity == Severity::Ok),
             "{findings:#?}"
@@ -296,7 +343,7 @@ mod tests {
         // So is the statement the policy module renders.
         let statement =
             crate::model::policy::bucket_policy_statement("aws", "acme-oidc", "c1").unwrap();
-        let findings = check(&facts(Some(json!({"Statement": [statement]}))));
+        let findings = check_s3(&facts(Some(json!({"Statement": [statement]}))));
         assert_eq!(
             severity(&findings, "s3.bucket_policy"),
             Severity::Ok,
@@ -313,7 +360,7 @@ mod tests {
             block_public_policy: true,
             restrict_public_buckets: true,
         }));
-        let findings = check(&blocked);
+        let findings = check_s3(&blocked);
         let f = findings
             .iter()
             .find(|f| f.check == "s3.account_public_access_block")
@@ -322,12 +369,12 @@ mod tests {
         assert_eq!(f.sts_error.as_deref(), Some(sts::NO_KEY));
 
         assert_eq!(
-            severity(&check(&facts(None)), "s3.bucket_policy"),
+            severity(&check_s3(&facts(None)), "s3.bucket_policy"),
             Severity::Error
         );
         let only_one = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"],
             "Resource": "arn:aws:s3:::acme-oidc/c1/openid/v1/jwks"}]});
-        let findings = check(&facts(Some(only_one)));
+        let findings = check_s3(&facts(Some(only_one)));
         let f = findings
             .iter()
             .find(|f| f.check == "s3.bucket_policy")
@@ -340,19 +387,19 @@ mod tests {
         let wildcard = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:Get*",
             "Resource": "arn:aws:s3:::acme-oidc/*"}]});
         assert_eq!(
-            severity(&check(&facts(Some(wildcard))), "s3.bucket_policy"),
+            severity(&check_s3(&facts(Some(wildcard))), "s3.bucket_policy"),
             Severity::Ok
         );
         let mut deny = good();
         deny["Statement"].as_array_mut().unwrap().push(json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::acme-oidc/*"}));
         assert_eq!(
-            severity(&check(&facts(Some(deny))), "s3.bucket_policy"),
+            severity(&check_s3(&facts(Some(deny))), "s3.bucket_policy"),
             Severity::Error
         );
         let mut acls = facts(Some(good()));
         acls.ownership = Gathered::Got(None);
         assert_eq!(
-            severity(&check(&acls), "s3.object_ownership"),
+            severity(&check_s3(&acls), "s3.object_ownership"),
             Severity::Warning
         );
     }

@@ -72,6 +72,10 @@ pub struct DoctorConfig {
     pub context: Option<String>,
     pub region: Option<String>,
     pub s3_path_style: bool,
+    /// `--cloudfront-distribution`.
+    pub cloudfront_distribution: Option<String>,
+    /// `--hosted-zone-id`, without a `/hostedzone/` prefix.
+    pub hosted_zone_id: Option<String>,
     /// For the API server and AWS; the anonymous GETs keep STS's own budget.
     pub timeout: Duration,
 }
@@ -94,6 +98,33 @@ pub enum DoctorConfigError {
     Audience(String),
     #[error("{0}")]
     ConnectTo(String),
+    #[error("--cloudfront-distribution {0:?} is not a distribution id; pass the Id CloudFront reports (for example E2ABCDEF123456: `aws cloudfront list-distributions --query 'DistributionList.Items[].[Id,DomainName]'`)")]
+    DistributionId(String),
+    #[error("--hosted-zone-id {0:?} is not a Route 53 hosted zone id; pass it as Z0123456789ABC (`aws route53 list-hosted-zones-by-name --dns-name NAME`)")]
+    HostedZoneId(String),
+}
+
+/// A CloudFront distribution id: upper-case letters and digits.
+pub fn parse_distribution_id(raw: &str) -> Result<String, DoctorConfigError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    ok.then(|| raw.to_owned())
+        .ok_or_else(|| DoctorConfigError::DistributionId(raw.to_owned()))
+}
+
+/// A Route 53 hosted zone id, `Z…` or `/hostedzone/Z…` as the API prints it.
+pub fn parse_hosted_zone_id(raw: &str) -> Result<String, DoctorConfigError> {
+    let id = raw.strip_prefix("/hostedzone/").unwrap_or(raw);
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    ok.then(|| id.to_owned())
+        .ok_or_else(|| DoctorConfigError::HostedZoneId(raw.to_owned()))
 }
 
 /// `NAMESPACE/NAME`, each a Kubernetes name (no wildcards: doctor checks one ServiceAccount).
@@ -120,6 +151,22 @@ pub fn parse_service_account(raw: &str) -> Result<ServiceAccountRef, DoctorConfi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distribution_and_zone_ids_are_checked() {
+        assert_eq!(
+            parse_distribution_id("E2ABCDEF123456").unwrap(),
+            "E2ABCDEF123456"
+        );
+        assert!(parse_distribution_id("e2abc").is_err());
+        assert!(parse_distribution_id("").is_err());
+        assert_eq!(
+            parse_hosted_zone_id("/hostedzone/Z0123ABC").unwrap(),
+            "Z0123ABC"
+        );
+        assert_eq!(parse_hosted_zone_id("Z0123ABC").unwrap(), "Z0123ABC");
+        assert!(parse_hosted_zone_id("zone.example.com").is_err());
+    }
 
     #[test]
     fn role_arn_is_parsed_for_its_partition_account_and_name() {

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+use crate::model::cloudfront::{
+    AliasRecord, Certificate, Distribution, HostedZone, OriginAccessControl,
+};
+
 /// Something doctor tried to read, or why it did not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Gathered<T> {
@@ -82,6 +86,9 @@ pub struct Facts {
     pub s3: Gathered<S3Facts>,
     /// The role of `--role-arn`.
     pub role: Gathered<RoleFacts>,
+    /// The CloudFront distribution serving the issuer; `None`: the issuer is not served by
+    /// CloudFront, as far as doctor can tell (and no `cloudfront.*` check is reported).
+    pub cloudfront: Option<CloudFrontFacts>,
 }
 
 /// `NS/NAME` of a ServiceAccount.
@@ -269,4 +276,81 @@ pub struct RoleFacts {
     pub arn: String,
     /// The trust policy's JSON (decoded); `None`: IAM answered NoSuchEntity.
     pub trust_policy: Option<String>,
+}
+
+/// The CloudFront distribution in front of the issuer (PROTOCOL.md §8) and what it relies on:
+/// its origin access control, the origin bucket's policy and copy of the documents, the
+/// custom domain's certificate, and DNS. Present only when the issuer is served by CloudFront:
+/// its host is `*.cloudfront.net`, `--cloudfront-distribution` was given, or a distribution of
+/// the account lists the host as an alias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudFrontFacts {
+    /// How the distribution was found, for messages ("--cloudfront-distribution E2AB…").
+    pub found_by: String,
+    /// `None`: no such distribution (the id given, or the `*.cloudfront.net` domain, names
+    /// none in this account).
+    pub distribution: Gathered<Option<Distribution>>,
+    /// Every origin access control of the account (ListOriginAccessControls).
+    pub origin_access_controls: Gathered<Vec<OriginAccessControl>>,
+    /// The viewer certificate, for an issuer on a custom domain with an ACM certificate
+    /// (`None`: no such certificate in us-east-1).
+    pub certificate: Gathered<Option<Certificate>>,
+    /// The bucket the default cache behaviour's origin names.
+    pub bucket: Gathered<OriginBucket>,
+    /// The issuer host's and the distribution domain's addresses, for a custom domain.
+    pub dns: Gathered<DnsFacts>,
+    /// The Route 53 zone of `--hosted-zone-id`, and its alias records of the issuer host.
+    pub zone: Gathered<ZoneFacts>,
+    /// `--store s3://BUCKET/…`, when given: the bucket sync publishes to.
+    pub store_bucket: Option<String>,
+}
+
+/// The origin bucket, read with signed read-only calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginBucket {
+    pub bucket: String,
+    /// Where the bucket lives (GetBucketLocation), to judge the origin's region.
+    pub region: Gathered<String>,
+    /// The bucket policy's JSON; `None`: the bucket has none.
+    pub policy: Gathered<Option<String>>,
+    /// The bucket's copy of each document the issuer URL served, by the edge's URL.
+    pub objects: Vec<ObjectFacts>,
+}
+
+/// One document as the bucket holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectFacts {
+    /// The URL the edge served it at.
+    pub url: String,
+    /// The object key the origin maps that URL to (origin path + URL path).
+    pub key: String,
+    /// `None`: the bucket has no such object.
+    pub copy: Gathered<Option<ObjectCopy>>,
+}
+
+/// An object's body and the metadata the edge's caching follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectCopy {
+    pub body: Vec<u8>,
+    /// Last-Modified, in seconds since the epoch.
+    pub last_modified: i64,
+    pub cache_control: Option<String>,
+}
+
+/// What the resolver answered (tokio's `lookup_host`, or `--connect-to` standing in for DNS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsFacts {
+    pub host: String,
+    pub host_addresses: Result<Vec<std::net::IpAddr>, String>,
+    pub distribution_domain: String,
+    pub distribution_addresses: Result<Vec<std::net::IpAddr>, String>,
+}
+
+/// A Route 53 hosted zone and its alias records of the issuer host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneFacts {
+    pub zone_id: String,
+    /// `None`: no such zone.
+    pub zone: Option<HostedZone>,
+    pub records: Vec<AliasRecord>,
 }

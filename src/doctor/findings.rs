@@ -141,7 +141,8 @@ impl Finding {
 }
 
 /// The checks, in the order they are reported, with their step. Every id a finding uses is
-/// here; the unit tests check that the pure checks emit exactly these, in this order.
+/// here; the unit tests check that the pure checks emit exactly these, in this order (the
+/// `cloudfront.*` ones only for an issuer served by CloudFront).
 pub const CATALOGUE: &[(&str, u8)] = &[
     ("issuer.format", 1),
     ("issuer.api_server", 1),
@@ -165,6 +166,13 @@ pub const CATALOGUE: &[(&str, u8)] = &[
     ("s3.account_public_access_block", 6),
     ("s3.object_ownership", 6),
     ("s3.bucket_policy", 6),
+    ("cloudfront.distribution", 6),
+    ("cloudfront.dns", 6),
+    ("cloudfront.certificate", 6),
+    ("cloudfront.origin", 6),
+    ("cloudfront.origin_access_control", 6),
+    ("cloudfront.bucket_policy", 6),
+    ("cloudfront.edge_cache", 6),
     ("role.exists", 7),
     ("role.principal", 7),
     ("role.action", 7),
@@ -190,7 +198,7 @@ pub fn step_title(step: u8) -> &'static str {
         3 => "JWKS (anonymous GET, as STS)",
         4 => "signing keys and token",
         5 => "IAM OIDC provider",
-        6 => "S3 store",
+        6 => "hosting (S3 store, CloudFront)",
         7 => "role trust policy",
         _ => "other",
     }

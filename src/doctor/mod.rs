@@ -1,9 +1,10 @@
 //! `doctor`: tell users why STS rejects their pods, before STS does. It walks the chain the
 //! way STS will, in STS's order: the issuer string, the discovery document and the JWKS
 //! fetched anonymously as STS fetches them, the keys and a real token verified against the
-//! **public** JWKS, the IAM OIDC provider, the S3 bucket's public access, and a role's trust
-//! policy; each problem becomes a [`Finding`] naming the exact STS error it leads to
-//! (PROTOCOL.md §6) and a one-line fix.
+//! **public** JWKS, the IAM OIDC provider, the S3 bucket's public access (or, for an issuer
+//! served by CloudFront, the distribution, its origin access control, the bucket policy, the
+//! certificate, DNS and the edge's copy), and a role's trust policy; each problem becomes a
+//! [`Finding`] naming the exact STS error it leads to (PROTOCOL.md §6) and a one-line fix.
 //!
 //! The same observe → decide shape as `sync`, without apply: [`observe`] (effects, read-only)
 //! gathers [`Facts`], [`checks::check`] (pure, given `now`) turns them into findings, and
@@ -13,6 +14,7 @@
 
 pub mod bucket;
 pub mod checks;
+pub mod cloudfront;
 pub mod config;
 pub mod facts;
 pub mod findings;

@@ -3,7 +3,8 @@
 //! and the ServiceAccount for `--service-account`), AWS (STS GetCallerIdentity, IAM
 //! GetOpenIDConnectProvider, ListOpenIDConnectProviders for near misses, GetRole) and the S3
 //! bucket (Public Access Block of the bucket and of the account, Object Ownership, bucket
-//! policy). What cannot be read becomes [`Gathered::NotGiven`] (an input is missing: say what
+//! policy), and for an issuer served by CloudFront the distribution and what it relies on
+//! ([`super::cloudfront`], after the GETs, whose URLs it compares). What cannot be read becomes [`Gathered::NotGiven`] (an input is missing: say what
 //! to pass) or [`Gathered::Failed`] (say what went wrong); nothing here decides what is right.
 //! Nothing is written anywhere, and no token or credential is logged.
 
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use super::cloudfront::Hosting;
 use super::config::{DoctorConfig, RoleArn};
 use super::facts::{
     AwsFacts, ClusterFacts, Facts, Gathered, ProviderFacts, PublicAccessBlock, PublicFacts,
@@ -44,9 +46,15 @@ pub async fn observe(
     client: &PublicClient,
     token_file: Option<Token>,
     sdk: &SdkConfig,
+    hosting: &Hosting<'_>,
 ) -> Facts {
-    let (public, (cluster, token, annotation), (aws, role, s3)) = tokio::join!(
-        public(client, issuer),
+    let public_side = async {
+        let public = public(client, issuer).await;
+        let cloudfront = super::cloudfront::observe(config, issuer, &public, hosting, sdk).await;
+        (public, cloudfront)
+    };
+    let ((public, cloudfront), (cluster, token, annotation), (aws, role, s3)) = tokio::join!(
+        public_side,
         cluster_side(config, token_file),
         aws_side(config, issuer, sdk),
     );
@@ -62,6 +70,7 @@ pub async fn observe(
         aws,
         s3,
         role,
+        cloudfront,
     }
 }
 

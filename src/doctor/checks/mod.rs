@@ -6,9 +6,11 @@
 //!
 //! One file per step of that chain: [`issuer`], [`documents`] (the two GETs and the discovery
 //! document), [`keys`] (the public JWKS against the API server's), [`token`], [`iam`] (the OIDC
-//! provider); the S3 checks are [`super::bucket`], and [`role`] hands the trust policy to
+//! provider); the S3 checks are [`super::bucket`], the checks of an issuer served by CloudFront
+//! [`cloudfront`] (reported only for such an issuer), and [`role`] hands the trust policy to
 //! [`super::trust`]. This module runs them in order and holds what they share.
 
+mod cloudfront;
 mod documents;
 mod iam;
 mod issuer;
@@ -16,6 +18,10 @@ mod keys;
 mod role;
 mod token;
 
+pub use cloudfront::{
+    default_origin, name_covers, object_key, regional_domain, OriginEndpoint,
+    CHECKS as CLOUDFRONT_CHECKS,
+};
 use documents::{discovery_document, document_fetch};
 use iam::iam_findings;
 use issuer::{issuer_api_server, issuer_format};
@@ -88,6 +94,7 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
         out.extend(IAM_CHECKS.iter().map(|c| depends_on(c, "issuer.format")));
     }
     out.extend(s3_findings(facts));
+    out.extend(cloudfront::cloudfront_findings(facts, now));
     out.extend(
         role_findings(facts, token, &audiences)
             .into_iter()
@@ -106,7 +113,11 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
     out.push(annotation(facts));
     debug_assert_eq!(
         out.iter().map(|f| f.check).collect::<Vec<_>>(),
-        CATALOGUE.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+        CATALOGUE
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| facts.cloudfront.is_some() || !id.starts_with("cloudfront."))
+            .collect::<Vec<_>>()
     );
     out
 }
@@ -147,7 +158,7 @@ fn s3_findings(facts: &Facts) -> Vec<Finding> {
         "s3.bucket_policy",
     ];
     match &facts.s3 {
-        Gathered::Got(s3) => bucket::check(s3),
+        Gathered::Got(s3) => bucket::check(s3, facts.cloudfront.is_some()),
         other => CHECKS.iter().map(|c| gathered_skip(c, other)).collect(),
     }
 }

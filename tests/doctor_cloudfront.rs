@@ -1,0 +1,338 @@
+//! `doctor` through the real binary for an issuer served by CloudFront: each broken state is
+//! set up directly in moto (the harness's launcher makes its CloudFront behave like AWS) and
+//! read through the test edge (tests/support/edge.rs, CloudFront's data plane), the binary
+//! reaching it with `--connect-to` and `--ca-file`. One healthy setup reports every
+//! `cloudfront.*` check ok, so a doctor that always complains fails too.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudfront::error::DisplayErrorContext;
+use aws_sdk_cloudfront::types::{
+    AllowedMethods, DefaultCacheBehavior, DistributionConfig, Method, Origin,
+    OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
+    OriginAccessControlSigningProtocols, Origins, S3OriginConfig, ViewerProtocolPolicy,
+};
+use serde_json::Value;
+use support::edge::Edge;
+use support::moto;
+use support::moto::ACCOUNT_ID;
+
+const NO_KEY: &str =
+    "InvalidIdentityToken: Couldn't retrieve verification key from your identity provider";
+const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+const REGION: &str = "eu-west-1";
+
+fn cloudfront(access_key: &str) -> aws_sdk_cloudfront::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_cloudfront::Config::builder()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+            access_key, "secret", None, None, "test",
+        ))
+        .endpoint_url(moto().endpoint())
+        .http_client(http)
+        .build();
+    aws_sdk_cloudfront::Client::from_conf(config)
+}
+
+/// How a test breaks the setup bootstrap makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Break {
+    Nothing,
+    /// The origin has no origin access control.
+    NoOac,
+    /// The origin is the global `BUCKET.s3.amazonaws.com`.
+    GlobalOrigin,
+    /// The bucket policy names another distribution's ARN.
+    OtherSourceArn,
+}
+
+/// A private bucket in eu-west-1 holding the documents of `https://DOMAIN/c1`, behind a
+/// deployed distribution; returns the issuer.
+fn hosted(name: &str, broken: Break) -> String {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let key = moto().unique_access_key(name);
+    moto().set_cloudfront_deploy_seconds(&key, 0.2);
+    let bucket = moto().unique_bucket(name);
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .create_bucket()
+                .bucket(&bucket)
+                .create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(REGION))
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("create bucket: {}", DisplayErrorContext(&e)));
+    let client = cloudfront(&key);
+    let oac_id = (broken != Break::NoOac).then(|| {
+        let config = OriginAccessControlConfig::builder()
+            .name(format!("{name}-oac"))
+            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+            .build()
+            .expect("OAC config");
+        moto()
+            .block_on(
+                client
+                    .create_origin_access_control()
+                    .origin_access_control_config(config)
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("CreateOriginAccessControl: {}", DisplayErrorContext(&e)))
+            .origin_access_control()
+            .expect("OAC")
+            .id()
+            .to_string()
+    });
+    let origin_domain = match broken {
+        Break::GlobalOrigin => format!("{bucket}.s3.amazonaws.com"),
+        _ => format!("{bucket}.s3.{REGION}.amazonaws.com"),
+    };
+    let origin = Origin::builder()
+        .id("s3-origin")
+        .domain_name(&origin_domain)
+        .origin_path("")
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .set_origin_access_control_id(oac_id)
+        .build()
+        .expect("origin");
+    let behaviour = DefaultCacheBehavior::builder()
+        .target_origin_id("s3-origin")
+        .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+        .cache_policy_id(CACHING_OPTIMIZED)
+        .allowed_methods(
+            AllowedMethods::builder()
+                .quantity(2)
+                .items(Method::Get)
+                .items(Method::Head)
+                .build()
+                .expect("methods"),
+        )
+        .build()
+        .expect("behaviour");
+    let config = DistributionConfig::builder()
+        .caller_reference(name)
+        .comment(format!("doctor test {name}"))
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .expect("origins"),
+        )
+        .default_cache_behavior(behaviour)
+        .build()
+        .expect("distribution config");
+    let out = moto()
+        .block_on(
+            client
+                .create_distribution()
+                .distribution_config(config)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("CreateDistribution: {}", DisplayErrorContext(&e)));
+    let dist = out.distribution().expect("distribution");
+    let (id, domain) = (dist.id().to_string(), dist.domain_name().to_string());
+    let issuer = format!("https://{domain}/c1");
+    let discovery = serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/openid/v1/jwks"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    for (path, body) in [
+        (".well-known/openid-configuration", discovery.to_string()),
+        ("openid/v1/jwks", r#"{"keys":[]}"#.to_owned()),
+    ] {
+        moto().put_object(
+            &bucket,
+            &format!("c1/{path}"),
+            body.as_bytes(),
+            Some("application/json"),
+            Some("public, max-age=300"),
+        );
+    }
+    let source_arn = match broken {
+        Break::OtherSourceArn => {
+            format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/EOTHER0000000")
+        }
+        _ => format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{id}"),
+    };
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "CloudFrontRead", "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/c1/*"),
+        "Condition": {"StringEquals": {"AWS:SourceArn": source_arn}},
+    }]});
+    moto()
+        .block_on(
+            moto()
+                .client()
+                .put_bucket_policy()
+                .bucket(&bucket)
+                .policy(policy.to_string())
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("put bucket policy: {}", DisplayErrorContext(&e)));
+    let started = Instant::now();
+    loop {
+        let status = moto()
+            .block_on(client.get_distribution().id(&id).send())
+            .unwrap_or_else(|e| panic!("GetDistribution: {}", DisplayErrorContext(&e)))
+            .distribution()
+            .expect("distribution")
+            .status()
+            .to_string();
+        if status == "Deployed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{id} still {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    issuer
+}
+
+/// `doctor --issuer ISSUER --output json` through the edge.
+fn doctor(edge: &Edge, issuer: &str) -> Value {
+    let host = issuer
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_dir, mut cmd) = support::setup("doctor-cloudfront");
+    cmd.moto(moto())
+        .arg("doctor")
+        .arg("--issuer")
+        .arg(issuer)
+        .arg("--region")
+        .arg(REGION)
+        .arg("--s3-path-style")
+        .arg("--ca-file")
+        .arg(edge.ca_file())
+        .arg("--connect-to")
+        .arg(edge.connect_to(&host))
+        .arg("--output")
+        .arg("json");
+    let output = cmd.run();
+    let stdout = support::stdout_str(&output);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}",
+            support::command::describe(&cmd.command_line(), &output)
+        )
+    })
+}
+
+fn finding<'a>(report: &'a Value, check: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} in {report:#}"))
+}
+
+/// The only `cloudfront.*` error is `check`, naming the key-retrieval STS error.
+fn assert_cloudfront_error(report: &Value, check: &str) -> String {
+    let errors: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .filter_map(|f| f["check"].as_str())
+        .filter(|c| c.starts_with("cloudfront."))
+        .collect();
+    assert_eq!(errors, [check], "{report:#}");
+    let f = finding(report, check);
+    assert_eq!(f["sts_error"], NO_KEY, "{f:#}");
+    f["fix"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_private_bucket_behind_cloudfront_as_bootstrap_makes_it_is_clean() {
+    let edge = Edge::start();
+    let issuer = hosted("doc-cf-clean", Break::Nothing);
+    let report = doctor(&edge, &issuer);
+    for check in [
+        "cloudfront.distribution",
+        "cloudfront.dns",
+        "cloudfront.certificate",
+        "cloudfront.origin",
+        "cloudfront.origin_access_control",
+        "cloudfront.bucket_policy",
+        "cloudfront.edge_cache",
+    ] {
+        assert_eq!(finding(&report, check)["severity"], "ok", "{report:#}");
+    }
+    // The edge served both documents anonymously.
+    assert_eq!(
+        finding(&report, "discovery.fetch")["severity"],
+        "ok",
+        "{report:#}"
+    );
+}
+
+#[test]
+fn an_origin_without_oac_is_named_with_the_command_that_attaches_one() {
+    let edge = Edge::start();
+    let issuer = hosted("doc-cf-nooac", Break::NoOac);
+    let report = doctor(&edge, &issuer);
+    let fix = assert_cloudfront_error(&report, "cloudfront.origin_access_control");
+    assert!(fix.contains("create-origin-access-control"), "{fix}");
+    // STS's GET through the edge is refused, too.
+    assert_eq!(finding(&report, "discovery.fetch")["severity"], "error");
+}
+
+#[test]
+fn a_global_origin_is_named_with_the_regional_endpoint() {
+    let edge = Edge::start();
+    let issuer = hosted("doc-cf-global", Break::GlobalOrigin);
+    let report = doctor(&edge, &issuer);
+    let fix = assert_cloudfront_error(&report, "cloudfront.origin");
+    assert!(
+        fix.contains(&format!(".s3.{REGION}.amazonaws.com")),
+        "{fix}"
+    );
+    let message = finding(&report, "cloudfront.origin")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("307"), "{message}");
+}
+
+#[test]
+fn a_bucket_policy_for_another_distribution_is_named() {
+    let edge = Edge::start();
+    let issuer = hosted("doc-cf-arn", Break::OtherSourceArn);
+    let report = doctor(&edge, &issuer);
+    let fix = assert_cloudfront_error(&report, "cloudfront.bucket_policy");
+    assert!(
+        fix.contains("\"AWS:SourceArn\":\"arn:aws:cloudfront::"),
+        "{fix}"
+    );
+    let message = finding(&report, "cloudfront.bucket_policy")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("EOTHER0000000"), "{message}");
+}

@@ -81,6 +81,7 @@ mod tests {
                 migration,
                 ..Requests::default()
             },
+            edge: None,
         };
         Ok(sync_once(inputs, &SignsWith(api), store).await?.writes)
     }

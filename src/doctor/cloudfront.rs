@@ -372,7 +372,7 @@ async fn resolve(config: &DoctorConfig, host: &str, domain: &str) -> DnsFacts {
 pub async fn lookup(connect_to: &[ConnectTo], name: &str) -> Result<Vec<IpAddr>, String> {
     let target = connect_to
         .iter()
-        .find(|c| c.host.eq_ignore_ascii_case(name) && c.port == 443)
+        .find(|c| c.applies_to(name, 443))
         .map_or(name, |c| c.to_host.as_str());
     let target = target.trim_matches(['[', ']']);
     let found = tokio::time::timeout(RESOLVE_BUDGET, tokio::net::lookup_host((target, 443)))

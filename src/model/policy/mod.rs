@@ -16,6 +16,7 @@
 //! [`PolicyError`], and re-exports what callers use.
 
 mod bucket;
+mod cloudfront;
 mod names;
 mod role;
 mod template;
@@ -26,11 +27,15 @@ pub use bucket::{
     bucket_policy_statement, merge_bucket_policy, policy_bytes, remove_from_bucket_policy,
     BucketPolicyRemoval, BUCKET_POLICY_MAX_BYTES,
 };
+pub use cloudfront::{
+    cloudfront_bucket_statement, cloudfront_statement_not_ours_because,
+    CLOUDFRONT_SERVICE_PRINCIPAL,
+};
 pub(crate) use names::check_partition;
 pub use names::{check_role_name, provider_arn};
 pub use role::{operator_policy, publisher_role_policy};
 pub use template::{
-    render, Template, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY, PUBLISHER_ROLE_POLICY, TEMPLATES,
+    render, Template, BUCKET_POLICY_CLOUDFRONT_STATEMENT, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY, PUBLISHER_ROLE_POLICY, TEMPLATES,
     TRUST_POLICY,
 };
 pub use trust::{
@@ -49,6 +54,10 @@ pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// `Sid` of the bucket-policy statement this tool owns; every other statement is left alone.
 pub const BUCKET_POLICY_SID: &str = "KubeOidcPublisherPublicRead";
+
+/// `Sid` of the bucket-policy statement of `--hosting cloudfront`: the CloudFront service
+/// principal reads the documents on behalf of one distribution ([`cloudfront_bucket_statement`]).
+pub const CLOUDFRONT_STATEMENT_SID: &str = "KubeOidcPublisherCloudFrontRead";
 
 /// `Version` of the documents this tool writes.
 pub const POLICY_VERSION: &str = "2012-10-17";
@@ -120,6 +129,8 @@ pub enum PolicyError {
         bytes: usize,
         clusters: usize,
     },
+    #[error("{0:?} is not the ARN of a CloudFront distribution (arn:<partition>:cloudfront::<account>:distribution/<id>, no wildcard)")]
+    BadDistributionArn(String),
     #[error("a trust policy needs at least one OIDC provider to trust; pass --issuer URL or --store s3://BUCKET[/PREFIX]")]
     NoTrustedProvider,
     #[error("the trust policy would be {characters} characters ({statements} statements; whitespace not counted, as IAM counts), over {max}, the largest \"Role trust policy length\" quota IAM grants (Service Quotas, AWS Identity and Access Management (IAM), code L-C07B4B0D), so no role can hold it. Trust fewer clusters per role: run trust-policy once per group of --issuer/--store values and create one role per group, each within the account's quota (default 2048)", max = TRUST_POLICY_MAX_QUOTA)]
@@ -146,6 +157,13 @@ mod tests {
         }
         trust_policy(ARN, HOST_PATH, "default", "app", DEFAULT_AUDIENCE).unwrap();
         bucket_policy_statement("aws", "my-oidc", "c1").unwrap();
+        cloudfront_bucket_statement(
+            "aws",
+            "my-oidc",
+            "c1",
+            "arn:aws:cloudfront::123456789012:distribution/E1",
+        )
+        .unwrap();
         publisher_role_policy("aws", "my-oidc", "c1", ARN).unwrap();
         operator_policy(
             "aws",

@@ -5,6 +5,7 @@
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
 //! next steps. `--delete` is [`delete`]'s.
 
+mod cloudfront;
 mod delete;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::bootstrap::aws::AwsEffects;
 use crate::bootstrap::{
-    self, BootstrapChange, Desired, DesiredRole, Effects, ObservedBucket, Plan,
+    self, BootstrapChange, Desired, DesiredRole, Effects, Hosting, ObservedBucket, Plan,
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
@@ -171,14 +172,26 @@ fn cluster_name(args: &BootstrapArgs, issuer: &Issuer) -> String {
         .unwrap_or_else(|| issuer.provider_url().to_owned())
 }
 
+/// The publisher role's tags: ours, and the cluster's name like the provider's.
+fn role_tags(cluster_name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (CLUSTER_TAG.to_owned(), cluster_name.to_owned()),
+    ])
+}
+
 async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
+    let validated = validate(args)?;
+    if let Some(options) = cloudfront::validate(args)? {
+        return cloudfront::bootstrap(args, validated, options).await;
+    }
     let Validated {
         mut config,
         bucket,
         prefix,
         store,
         role,
-    } = validate(args)?;
+    } = validated;
     let Aws {
         sdk,
         region,
@@ -202,9 +215,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 service_account,
                 audience(&config),
             )?;
-            let mut tags = BTreeMap::new();
-            tags.insert(MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned());
-            tags.insert(CLUSTER_TAG.to_owned(), cluster_name.clone());
+            let tags = role_tags(&cluster_name);
             Some(DesiredRole {
                 name: name.clone(),
                 subject: format!("system:serviceaccount:{namespace}:{service_account}"),
@@ -218,6 +229,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let desired = Desired {
         bucket: bucket.clone(),
         region: region.clone(),
+        hosting: Hosting::S3,
         statement: policy::bucket_policy_statement(partition, &bucket, &prefix)?,
         role: desired_role,
     };
@@ -395,6 +407,9 @@ struct Summary {
     next_steps: Vec<String>,
     writes: usize,
     warnings: Vec<String>,
+    /// `--hosting cloudfront`: the distribution, the custom domain, the sync options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloudfront: Option<cloudfront::CloudFrontSummary>,
     #[serde(skip)]
     mode: Mode,
     #[serde(skip)]
@@ -482,10 +497,57 @@ impl Summary {
             flag_locations: FLAG_LOCATIONS.into_iter().collect(),
             writes,
             warnings,
+            cloudfront: None,
             mode,
             pending,
             keys: report.kids.len(),
         }
+    }
+
+    /// Adds the CloudFront side: its calls before the bucket's (`before`: the OAC, the
+    /// distribution, the DNS records) and after sync's (`after`), the issuer as printed (a dry
+    /// run of a new distribution prints a placeholder), and whether those calls are pending.
+    fn with_cloudfront(
+        mut self,
+        summary: cloudfront::CloudFrontSummary,
+        before: Vec<String>,
+        after: Vec<String>,
+        issuer: &str,
+        pending: bool,
+    ) -> Summary {
+        let mut calls = before;
+        calls.append(&mut self.calls);
+        calls.extend(after);
+        self.calls = calls;
+        if self.cluster.issuer != issuer {
+            self.cluster.issuer = issuer.to_owned();
+            self.api_server_flags = crate::model::apiserver_flags::api_server_flags(
+                issuer,
+                self.api_server_issuer.as_deref(),
+                &[policy::DEFAULT_AUDIENCE.to_owned()],
+            );
+            self.next_steps = bootstrap::next_steps(
+                issuer,
+                self.role_arn.as_deref(),
+                policy::DEFAULT_AUDIENCE,
+            );
+        }
+        if let Some(finish) = &summary.finish_with {
+            self.next_steps.insert(0, format!("Finish: {finish}"));
+        }
+        self.next_steps.insert(
+            if summary.finish_with.is_some() { 1 } else { 0 },
+            format!(
+                "In deploy/config/config.env, give sync: {}",
+                summary.sync_options.join(" ")
+            ),
+        );
+        if pending && self.mode != Mode::Apply {
+            self.pending = true;
+            self.status = if self.mode == Mode::DryRun { "planned" } else { "drift" };
+        }
+        self.cloudfront = Some(summary);
+        self
     }
 
     fn text(&self) -> String {
@@ -522,6 +584,27 @@ impl Summary {
         }
 
         out.push_str(&format!("\nissuer:   {}\n", self.cluster.issuer));
+        if let Some(cf) = &self.cloudfront {
+            out.push_str(&format!(
+                "distribution: {} ({}{})\n",
+                cf.distribution.id.as_deref().unwrap_or("to be created"),
+                cf.distribution.domain_name,
+                cf.distribution
+                    .status
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(", {s}"))
+            ));
+            if !cf.dns_records_to_create.is_empty() {
+                out.push_str(&format!(
+                    "DNS records to create for {} (no --hosted-zone-id):\n",
+                    cf.domain.as_deref().unwrap_or_default()
+                ));
+                for record in &cf.dns_records_to_create {
+                    out.push_str(&format!("  {record}\n"));
+                }
+            }
+            out.push_str(&format!("sync options: {}\n", cf.sync_options.join(" ")));
+        }
         if let Some(arn) = &self.provider_arn {
             out.push_str(&format!("provider: {arn}\n"));
         }

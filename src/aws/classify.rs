@@ -65,8 +65,26 @@ where
             | "UnauthorizedOperation",
         ) => Kind::Denied,
         None if err.raw_response().map(|r| r.status().as_u16()) == Some(403) => Kind::Denied,
-        Some("NoSuchEntity" | "NoSuchEntityException" | "NoSuchBucket") => Kind::NotFound,
-        Some("EntityAlreadyExists" | "EntityAlreadyExistsException") => Kind::AlreadyExists,
+        Some(
+            "NoSuchEntity"
+            | "NoSuchEntityException"
+            | "NoSuchBucket"
+            // CloudFront, ACM, Route 53.
+            | "NoSuchDistribution"
+            | "NoSuchInvalidation"
+            | "NoSuchOriginAccessControl"
+            | "ResourceNotFoundException"
+            | "NoSuchHostedZone",
+        ) => Kind::NotFound,
+        Some(
+            "EntityAlreadyExists"
+            | "EntityAlreadyExistsException"
+            // CloudFront: another distribution has the alias; an OAC of that name exists; a
+            // caller reference reused with other paths.
+            | "CNAMEAlreadyExists"
+            | "OriginAccessControlAlreadyExists"
+            | "InvalidationBatchAlreadyExists",
+        ) => Kind::AlreadyExists,
         Some("LimitExceeded" | "LimitExceededException") => Kind::LimitExceeded,
         Some(
             "Throttling"

@@ -65,3 +65,23 @@ pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
 pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
     aws_sdk_s3control::Client::new(config)
 }
+
+/// A CloudFront client from the shared configuration (`AWS_ENDPOINT_URL_CLOUDFRONT` is
+/// honoured). CloudFront is global: the SDK signs for us-east-1 whatever the region.
+pub fn cloudfront_client(config: &SdkConfig) -> aws_sdk_cloudfront::Client {
+    aws_sdk_cloudfront::Client::new(config)
+}
+
+/// An ACM client in us-east-1, whatever the shared configuration's region: CloudFront takes
+/// its certificates from there only (`AWS_ENDPOINT_URL_ACM` is honoured).
+pub fn acm_client(config: &SdkConfig) -> aws_sdk_acm::Client {
+    let acm = aws_sdk_acm::config::Builder::from(config)
+        .region(Region::new(crate::model::cloudfront::CERTIFICATE_REGION))
+        .build();
+    aws_sdk_acm::Client::from_conf(acm)
+}
+
+/// A Route 53 client from the shared configuration (`AWS_ENDPOINT_URL_ROUTE_53` is honoured).
+pub fn route53_client(config: &SdkConfig) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(config)
+}

@@ -1,4 +1,5 @@
-"""Test-only launcher for the moto S3/IAM/STS emulator (owned by the integration-test harness).
+"""Test-only launcher for the moto S3/IAM/STS/CloudFront/ACM/Route 53 emulator (owned by the
+integration-test harness).
 
 Started by tests/support/moto.rs with the pinned venv's python. It binds 127.0.0.1 on a free
 port, prints that port as the first line on stdout, and serves moto's usual WSGI app wrapped in
@@ -17,6 +18,17 @@ a small middleware that adds test-only endpoints:
   GET    /_test/iam-faults?provider=P   list IAM/STS faults whose "provider" is exactly P
   DELETE /_test/iam-faults?provider=P   remove them (no provider: every IAM/STS fault;
                                         access_key=K instead selects faults by access key)
+
+  GET    /_test/hosting-requests?service=S&action=A&access_key=K
+                                    ordered log of CloudFront, ACM and Route 53 requests (the
+                                    services of CloudFront hosting), each filter optional and
+                                    exact; each entry: service, action, method, path,
+                                    access_key, write, status, fault
+  DELETE /_test/hosting-requests?...    forget the matching entries (same filters)
+  GET    /_test/hosting-faults?access_key=K   list CloudFront/ACM/Route 53 faults (a POST to
+                                              /_test/faults whose "service" is "cloudfront",
+                                              "acm" or "route53" adds one)
+  DELETE /_test/hosting-faults?access_key=K   remove them (no access_key: every one)
 
   POST   /_test/account-pab         set the account-level S3 Public Access Block that S3 Control
                                     requests signed with one access key see (JSON body:
@@ -44,6 +56,15 @@ ThumbprintList, and a duplicate URL answered with EntityAlreadyExists. STS's uns
 AssumeRoleWithWebIdentity is logged (service "sts") and, for a token carrying the claim
 "kop-test-sts": "InvalidIdentityToken", refused the way AWS refuses a token signed with a key
 the public JWKS does not list (see `refuses_web_identity`).
+
+moto's CloudFront is made to behave as the CloudFront API reference documents it (see
+`patch_cloudfront`): a distribution is InProgress for KOP_CLOUDFRONT_DEPLOY_SECONDS (default 2)
+after each create or update, then Deployed; origins keep S3OriginConfig and
+OriginAccessControlId; IfMatch is checked and the ETag changes on every update; invalidations
+read Completed (after KOP_CLOUDFRONT_INVALIDATION_SECONDS, default 0) and a reused
+CallerReference returns the first invalidation. A distribution's DomainName is derived from the
+access key that created it (`cloudfront_domain`), so a test knows it before the binary runs.
+CloudFront, ACM and Route 53 requests are logged and faulted by signing access key.
 
 The process exits by itself once its parent (the test process) is gone.
 """
@@ -233,6 +254,287 @@ def patch_iam():
     IamResponse.remove_client_id_from_open_id_connect_provider = remove_client_id_response
 
 
+# --- CloudFront, as the CloudFront API reference documents it ---------------------------------
+#
+# moto 5.2.5's CloudFront differs from AWS where the hosting code depends on it (PROTOCOL.md §8).
+# Each patch names the page of the CloudFront API reference
+# (docs.aws.amazon.com/cloudfront/latest/APIReference/API_<Action>.html, or API_<Type>.html for
+# a data type) whose behaviour it matches. Error statuses come from moto's serializer, which
+# reads them from the botocore CloudFront model: PreconditionFailed 412, InvalidIfMatchVersion
+# 400, DistributionNotDisabled 409, OriginAccessControlInUse 409, NoSuchDistribution 404.
+
+# How long a created or updated distribution stays InProgress before it reads Deployed.
+DEPLOY_SECONDS = float(os.environ.get("KOP_CLOUDFRONT_DEPLOY_SECONDS", "2"))
+# How long a new invalidation stays InProgress before it reads Completed (AWS: seconds to
+# minutes; 0 = at once).
+INVALIDATION_SECONDS = float(os.environ.get("KOP_CLOUDFRONT_INVALIDATION_SECONDS", "0"))
+
+# The access key that signed the request being served (set by TestHooks per request thread),
+# so the model patches can derive per-test names from it.
+REQUEST = threading.local()
+CLOUDFRONT_DOMAINS_CREATED = {}  # access key -> distributions created with it so far
+CLOUDFRONT_LOCK = threading.Lock()
+
+
+def cloudfront_domain(access_key, ordinal):
+    """The DomainName of the `ordinal`-th (0-based) distribution created with `access_key`:
+    `d` + 13 lowercase hex digits of SHA-256("<access key>#<ordinal>") + `.cloudfront.net`.
+    AWS assigns a random `dXXXXXXXXXXXXX.cloudfront.net`; a name the test can compute before
+    the binary creates the distribution lets it pass `--connect-to NAME:443:127.0.0.1:PORT`
+    (tests/support/edge.rs, `cloudfront_domain`). Keep the two in step."""
+    digest = hashlib.sha256(f"{access_key}#{ordinal}".encode()).hexdigest()
+    return f"d{digest[:13]}.cloudfront.net"
+
+
+def new_etag():
+    """A fresh version identifier, as CloudFront returns in ETag (E + 13 characters)."""
+    return "E" + hashlib.sha256(os.urandom(16)).hexdigest()[:13].upper()
+
+
+def patch_cloudfront():
+    from moto.cloudfront import models as cf
+    from moto.cloudfront.exceptions import (
+        CloudFrontException,
+        InvalidIfMatchVersion,
+        NoSuchDistribution,
+    )
+    from moto.core.utils import utcnow
+
+    class PreconditionFailed(CloudFrontException):
+        def __init__(self):
+            super().__init__(
+                "PreconditionFailed",
+                "The precondition given in one or more of the request header fields evaluated "
+                "to false.",
+            )
+
+    class DistributionNotDisabled(CloudFrontException):
+        def __init__(self):
+            super().__init__(
+                "DistributionNotDisabled",
+                "The distribution you are trying to delete has not been disabled.",
+            )
+
+    class OriginAccessControlInUse(CloudFrontException):
+        def __init__(self):
+            super().__init__(
+                "OriginAccessControlInUse",
+                "Cannot delete this origin access control because it's in use by one or more "
+                "origins.",
+            )
+
+    class InvalidationBatchAlreadyExists(CloudFrontException):
+        # Not in the botocore model, so moto's serializer answers 400.
+        def __init__(self, invalidation_id):
+            super().__init__(
+                "InvalidationBatchAlreadyExists",
+                "The CallerReference you are using to create an invalidation batch is "
+                f"associated with another invalidation batch with different paths: "
+                f"{invalidation_id}",
+            )
+
+    def check_if_match(if_match, etag):
+        # API_UpdateDistribution / API_DeleteDistribution / API_UpdateOriginAccessControl /
+        # API_DeleteOriginAccessControl, IfMatch: "The value of the ETag header that you
+        # received when retrieving ..." Missing: InvalidIfMatchVersion (400); not the current
+        # version: PreconditionFailed (412).
+        if not if_match:
+            raise InvalidIfMatchVersion
+        if if_match != etag:
+            raise PreconditionFailed()
+
+    # API_Origin: S3OriginConfig (OriginAccessIdentity "" when OAC is used) and
+    # OriginAccessControlId come back exactly as set; moto keeps neither.
+    moto_origin_init = cf.Origin.__init__
+
+    def origin_init(self, origin):
+        moto_origin_init(self, origin)
+        if "S3OriginConfig" in origin:
+            identity = (origin.get("S3OriginConfig") or {}).get("OriginAccessIdentity")
+            self.S3OriginConfig = {"OriginAccessIdentity": identity or ""}
+        else:
+            self.S3OriginConfig = None
+        self.OriginAccessControlId = origin.get("OriginAccessControlId") or ""
+
+    cf.Origin.__init__ = origin_init
+
+    # API_ViewerCertificate: with ACMCertificateArn set, CloudFrontDefaultCertificate is false
+    # and CertificateSource reads "acm"; moto always says the default certificate.
+    moto_viewer_init = cf.ViewerCertificate.__init__
+
+    def viewer_init(self, config):
+        moto_viewer_init(self, config)
+        if self.acm_certificate_arn:
+            self.cloud_front_default_certificate = bool(
+                config.get("CloudFrontDefaultCertificate", False)
+            )
+            self.certificate_source = "acm"
+            self.certificate = self.acm_certificate_arn
+
+    cf.ViewerCertificate.__init__ = viewer_init
+
+    # API_DefaultCacheBehavior: a behaviour with a CachePolicyId has no ForwardedValues nor
+    # legacy TTLs ("A cache behavior must include either a CachePolicyId or
+    # ForwardedValues"); moto adds both.
+    moto_behaviour_init = cf.DefaultCacheBehaviour.__init__
+
+    def behaviour_init(self, config):
+        moto_behaviour_init(self, config)
+        if self.cache_policy_id:
+            self.forwarded_values = None
+            self.min_ttl = None
+            self.default_ttl = None
+            self.max_ttl = None
+
+    cf.DefaultCacheBehaviour.__init__ = behaviour_init
+
+    # API_Distribution, Status: "InProgress" after a create or update until the change has
+    # reached every edge location, then "Deployed". moto advances on the number of Gets; here
+    # the clock decides: InProgress for KOP_CLOUDFRONT_DEPLOY_SECONDS after the last change.
+    def deploying(dist):
+        dist.kop_deployed_at = time.time() + DEPLOY_SECONDS
+        dist.last_modified_time = utcnow()
+        dist.etag = new_etag()
+
+    def status(self):
+        return "InProgress" if time.time() < getattr(self, "kop_deployed_at", 0) else "Deployed"
+
+    cf.Distribution.status = property(status, lambda self, value: None)
+
+    moto_create = cf.CloudFrontBackend.create_distribution_with_tags
+
+    def create_distribution_with_tags(self, distribution_config, tags):
+        dist, location, _ = moto_create(self, distribution_config, tags)
+        access_key = getattr(REQUEST, "access_key", "") or "anonymous"
+        with CLOUDFRONT_LOCK:
+            ordinal = CLOUDFRONT_DOMAINS_CREATED.get(access_key, 0)
+            CLOUDFRONT_DOMAINS_CREATED[access_key] = ordinal + 1
+        dist.domain_name = cloudfront_domain(access_key, ordinal)
+        deploying(dist)
+        return dist, location, dist.etag
+
+    def create_distribution(self, distribution_config, tags):
+        return self.create_distribution_with_tags(distribution_config, tags)
+
+    cf.CloudFrontBackend.create_distribution_with_tags = create_distribution_with_tags
+    cf.CloudFrontBackend.create_distribution = create_distribution
+
+    def update_distribution(self, dist_config, _id, if_match):
+        if _id is None or _id not in self.distributions:
+            raise NoSuchDistribution
+        dist = self.distributions[_id]
+        check_if_match(if_match, dist.etag)
+        # API_UpdateDistribution: the CallerReference cannot change (moto would take it).
+        dist_config = dict(dist_config)
+        dist_config["CallerReference"] = dist.distribution_config.caller_reference
+        dist.distribution_config = cf.DistributionConfig(dist_config)
+        deploying(dist)
+        return dist, dist.location, dist.etag
+
+    cf.CloudFrontBackend.update_distribution = update_distribution
+
+    def delete_distribution(self, distribution_id, if_match):
+        # API_DeleteDistribution: "you must first disable the distribution" and wait until it
+        # is Deployed; then delete with the ETag of that last change.
+        if distribution_id not in self.distributions:
+            raise NoSuchDistribution
+        dist = self.distributions[distribution_id]
+        check_if_match(if_match, dist.etag)
+        enabled = dist.distribution_config.Enabled
+        if enabled in (True, "true", "True") or dist.status != "Deployed":
+            raise DistributionNotDisabled()
+        del self.distributions[distribution_id]
+        self.invalidations.pop(distribution_id, None)
+
+    cf.CloudFrontBackend.delete_distribution = delete_distribution
+
+    # API_CreateOriginAccessControl/UpdateOriginAccessControl: a new ETag per version, and
+    # IfMatch checked on update and delete; an OAC still attached to an origin cannot go.
+    moto_oac_init = cf.OriginAccessControl.__init__
+
+    def oac_init(self, config_dict):
+        moto_oac_init(self, config_dict)
+        self.etag = new_etag()
+
+    cf.OriginAccessControl.__init__ = oac_init
+
+    def update_origin_access_control(self, control_id, config, if_match=None):
+        control = self.get_origin_access_control(control_id)
+        check_if_match(if_match, control.etag)
+        control.update(config)
+        control.etag = new_etag()
+        return control
+
+    cf.CloudFrontBackend.update_origin_access_control = update_origin_access_control
+
+    def delete_origin_access_control(self, control_id, if_match=None):
+        control = self.get_origin_access_control(control_id)
+        check_if_match(if_match, control.etag)
+        for dist in self.distributions.values():
+            if any(
+                getattr(o, "OriginAccessControlId", "") == control_id
+                for o in dist.distribution_config.Origins["Items"]
+            ):
+                raise OriginAccessControlInUse()
+        self.origin_access_controls.pop(control.id)
+
+    cf.CloudFrontBackend.delete_origin_access_control = delete_origin_access_control
+
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    def update_oac_response(self):
+        control = self.backend.update_origin_access_control(
+            self._get_param("Id"),
+            self._get_param("OriginAccessControlConfig", {}),
+            self._get_param("IfMatch"),
+        )
+        return ActionResult(
+            {
+                "OriginAccessControl": {"Id": control.id, "OriginAccessControlConfig": control},
+                "ETag": control.etag,
+            }
+        )
+
+    def delete_oac_response(self):
+        self.backend.delete_origin_access_control(
+            self._get_param("Id"), self._get_param("IfMatch")
+        )
+        return EmptyResult()
+
+    CloudFrontResponse.update_origin_access_control = update_oac_response
+    CloudFrontResponse.delete_origin_access_control = delete_oac_response
+
+    # API_GetInvalidation, Status: "Completed" once done (moto: "COMPLETED", which the SDK's
+    # invalidation waiter never matches); "InProgress" for KOP_CLOUDFRONT_INVALIDATION_SECONDS.
+    def invalidation_status(self):
+        if time.time() < getattr(self, "kop_completed_at", 0):
+            return "InProgress"
+        return "Completed"
+
+    cf.Invalidation.status = property(invalidation_status, lambda self, value: None)
+
+    # API_InvalidationBatch, CallerReference: "If you make a second invalidation request with
+    # the same value for CallerReference, and if the contents of the Paths object are the same,
+    # CloudFront doesn't create a new invalidation batch but instead returns information about
+    # the invalidation that was created the first time. If ... the contents of the Paths
+    # object are different, CloudFront returns an InvalidationBatchAlreadyExists error."
+    def create_invalidation(self, dist_id, paths, caller_ref):
+        if dist_id not in self.distributions:
+            raise NoSuchDistribution
+        for earlier in self.invalidations.get(dist_id, []):
+            if earlier.caller_ref == caller_ref:
+                if sorted(earlier.paths) == sorted(paths):
+                    return earlier
+                raise InvalidationBatchAlreadyExists(earlier.id)
+        invalidation = cf.Invalidation(self.distributions[dist_id], list(paths), caller_ref)
+        invalidation.kop_completed_at = time.time() + INVALIDATION_SECONDS
+        self.invalidations.setdefault(dist_id, []).append(invalidation)
+        return invalidation
+
+    cf.CloudFrontBackend.create_invalidation = create_invalidation
+
+
 # --- IAM/STS request log and faults ----------------------------------------------------------
 
 # Default status and message per IAM error code (IAM API reference, "Common Errors" and each
@@ -376,6 +678,22 @@ class IamFault:
         return dict(self.spec, fired=self.fired, skip_left=self.skip)
 
 
+def take_fault(faults, service, action, provider, access_key):
+    """The first fault of `faults` (IamFault or HostingFault) that answers this request, its
+    `skip` and `fired` counts updated; None if none does. Call with the hooks' lock held."""
+    for candidate in faults:
+        if not candidate.matches(service, action, provider, access_key):
+            continue
+        if candidate.skip > 0:
+            candidate.skip -= 1
+            continue
+        if 0 < candidate.times <= candidate.fired:
+            continue
+        candidate.fired += 1
+        return candidate
+    return None
+
+
 def iam_entry_matches(entry, query):
     """Filters of /_test/iam-requests: provider is a substring match, the others exact."""
     provider = query.get("provider", [""])[0]
@@ -435,6 +753,154 @@ class Fault:
         return dict(self.spec, fired=self.fired, skip_left=self.skip)
 
 
+# --- CloudFront, ACM and Route 53 request log and faults ---------------------------------------
+#
+# The three services the CloudFront hosting mode calls ("hosting" services) are logged by the
+# signing access key: each test signs with its own key (Moto::unique_access_key), so the log
+# and the faults of one test never mix with another's. CloudFront and Route 53 are REST APIs:
+# the action is derived from the method and the path; ACM is JSON with X-Amz-Target.
+
+HOSTING_SERVICES = ("cloudfront", "acm", "route53")
+
+# (method, path pattern after the API version, query flag or None) -> action; first match wins.
+CLOUDFRONT_ACTIONS = [
+    ("POST", r"distribution", "WithTags", "CreateDistributionWithTags"),
+    ("POST", r"distribution", None, "CreateDistribution"),
+    ("GET", r"distribution", None, "ListDistributions"),
+    ("GET", r"distribution/[^/]+", None, "GetDistribution"),
+    ("DELETE", r"distribution/[^/]+", None, "DeleteDistribution"),
+    ("GET", r"distribution/[^/]+/config", None, "GetDistributionConfig"),
+    ("PUT", r"distribution/[^/]+/config", None, "UpdateDistribution"),
+    ("POST", r"distribution/[^/]+/invalidation", None, "CreateInvalidation"),
+    ("GET", r"distribution/[^/]+/invalidation", None, "ListInvalidations"),
+    ("GET", r"distribution/[^/]+/invalidation/[^/]+", None, "GetInvalidation"),
+    ("POST", r"origin-access-control", None, "CreateOriginAccessControl"),
+    ("GET", r"origin-access-control", None, "ListOriginAccessControls"),
+    ("GET", r"origin-access-control/[^/]+", None, "GetOriginAccessControl"),
+    ("DELETE", r"origin-access-control/[^/]+", None, "DeleteOriginAccessControl"),
+    ("GET", r"origin-access-control/[^/]+/config", None, "GetOriginAccessControlConfig"),
+    ("PUT", r"origin-access-control/[^/]+/config", None, "UpdateOriginAccessControl"),
+    ("GET", r"tagging", None, "ListTagsForResource"),
+    ("POST", r"tagging", "Operation=Tag", "TagResource"),
+    ("POST", r"tagging", "Operation=Untag", "UntagResource"),
+    ("GET", r"cache-policy", None, "ListCachePolicies"),
+    ("GET", r"cache-policy/[^/]+", None, "GetCachePolicy"),
+    ("GET", r"cache-policy/[^/]+/config", None, "GetCachePolicyConfig"),
+]
+ROUTE53_ACTIONS = [
+    ("POST", r"hostedzone", None, "CreateHostedZone"),
+    ("GET", r"hostedzone", None, "ListHostedZones"),
+    ("GET", r"hostedzone/[^/]+", None, "GetHostedZone"),
+    ("DELETE", r"hostedzone/[^/]+", None, "DeleteHostedZone"),
+    ("POST", r"hostedzone/[^/]+", None, "UpdateHostedZoneComment"),
+    ("POST", r"hostedzone/[^/]+/rrset", None, "ChangeResourceRecordSets"),
+    ("GET", r"hostedzone/[^/]+/rrset", None, "ListResourceRecordSets"),
+    ("GET", r"hostedzonesbyname", None, "ListHostedZonesByName"),
+    ("GET", r"hostedzonecount", None, "GetHostedZoneCount"),
+    ("GET", r"change/[^/]+", None, "GetChange"),
+    ("GET", r"tags/[^/]+/[^/]+", None, "ListTagsForResource"),
+    ("POST", r"tags/[^/]+/[^/]+", None, "ChangeTagsForResource"),
+]
+
+# Default status and message per error code, for injected faults (CloudFront and Route 53
+# "Common Errors" and each action's "Errors"; ACM's JSON exception names).
+HOSTING_ERRORS = {
+    "AccessDenied": (403, "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: {service}:{action}"),
+    "AccessDeniedException": (400, "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: {service}:{action}"),
+    "Throttling": (400, "Rate exceeded"),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "ServiceUnavailable": (503, "The service is unavailable. Please try again later."),
+    "InternalFailure": (500, "The request processing has failed because of an unknown error."),
+    "TooManyInvalidationsInProgress": (
+        400,
+        "Your request contains too many invalidations in progress.",
+    ),
+    "PriorRequestNotComplete": (
+        400,
+        "The request was rejected because Route 53 was still processing a prior request.",
+    ),
+    "ResourceNotFoundException": (400, "Could not find the resource."),
+}
+HOSTING_NAMESPACES = {
+    "cloudfront": "http://cloudfront.amazonaws.com/doc/2020-05-31/",
+    "route53": "https://route53.amazonaws.com/doc/2013-04-01/",
+}
+
+
+def rest_action(service, method, path, query):
+    """The API action of a CloudFront or Route 53 REST request, or "<METHOD> <path>"."""
+    version, table = (
+        ("/2020-05-31/", CLOUDFRONT_ACTIONS)
+        if service == "cloudfront"
+        else ("/2013-04-01/", ROUTE53_ACTIONS)
+    )
+    rest = path[len(version):].strip("/") if path.startswith(version) else None
+    if rest is not None:
+        for want_method, pattern, flag, action in table:
+            if want_method != method or not re.fullmatch(pattern, rest):
+                continue
+            if flag is not None and flag not in query:
+                continue
+            return action
+    return f"{method} {path}"
+
+
+def is_hosting_write(service, method, action):
+    """CloudFront and Route 53 change things with POST, PUT and DELETE; ACM is all POST, so
+    there the action decides (Describe*, List*, Get* read)."""
+    if service == "acm":
+        return not action.startswith(("Describe", "List", "Get"))
+    return method not in ("GET", "HEAD")
+
+
+class HostingFault(IamFault):
+    """One configured CloudFront/ACM/Route 53 fault; the JSON fields of IamFault (service is
+    "cloudfront", "acm" or "route53"; provider is not used), with defaults from HOSTING_ERRORS."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        default_status, default_message = HOSTING_ERRORS.get(self.code, (400, self.code))
+        status = spec.get("status")
+        self.status = default_status if status is None else int(status)
+        self.message = spec.get("message") or default_message
+
+
+def hosting_entry_matches(entry, query):
+    return all(
+        not query.get(name, [""])[0] or str(entry[name]) == query[name][0]
+        for name in ("service", "action", "access_key")
+    )
+
+
+def hosting_error(start_response, service, action, fault):
+    """An error as the service's protocol returns it: REST-XML <ErrorResponse> for CloudFront
+    and Route 53, a JSON body with __type for ACM."""
+    request_id = f"fault-{fault.fired:08d}-0000-0000-0000-000000000000"
+    message = fault.message.replace("{service}", service).replace("{action}", action)
+    if service == "acm":
+        body = json.dumps({"__type": fault.code, "message": message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        kind = "Receiver" if fault.status >= 500 else "Sender"
+        body = (
+            f'<?xml version="1.0"?>\n<ErrorResponse xmlns="{HOSTING_NAMESPACES[service]}">'
+            f"<Error><Type>{kind}</Type><Code>{escape(fault.code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    start_response(
+        f"{fault.status} {fault.code}",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", fault.code),
+        ],
+    )
+    return [body]
+
+
 class TestHooks:
     def __init__(self, app):
         self.app = app
@@ -444,6 +910,8 @@ class TestHooks:
         self.iam_log = []  # [entry], IAM and STS, in arrival order
         self.iam_faults = []  # [IamFault]
         self.account_pab = {}  # access key -> account Public Access Block config, or None
+        self.hosting_log = []  # [entry], CloudFront, ACM and Route 53, in arrival order
+        self.hosting_faults = []  # [HostingFault]
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_test/"):
@@ -452,9 +920,12 @@ class TestHooks:
         account = s3control_account(environ)
         if account is not None:
             return self.s3control_call(environ, start_response, account, HARNESS_MARKER in agent)
+        service, access_key = signing_scope(environ)
+        REQUEST.access_key = access_key
         if HARNESS_MARKER in agent:
             return self.app(environ, start_response)
-        service, access_key = signing_scope(environ)
+        if service in HOSTING_SERVICES:
+            return self.hosting_call(environ, start_response, service, access_key)
         if service in ("iam", "sts"):
             return self.iam_call(environ, start_response, service, access_key)
         if not service and environ.get("REQUEST_METHOD") == "POST":
@@ -585,18 +1056,7 @@ class TestHooks:
         }
         with self.lock:
             self.iam_log.append(entry)
-            fault = None
-            for candidate in self.iam_faults:
-                if not candidate.matches(service, action, provider, access_key):
-                    continue
-                if candidate.skip > 0:
-                    candidate.skip -= 1
-                    continue
-                if 0 < candidate.times <= candidate.fired:
-                    continue
-                candidate.fired += 1
-                fault = candidate
-                break
+            fault = take_fault(self.iam_faults, service, action, provider, access_key)
 
         if fault is not None:
             if fault.delay_ms:
@@ -605,6 +1065,44 @@ class TestHooks:
                 entry["status"] = fault.status
                 entry["fault"] = True
                 return self.iam_error(start_response, service, action, provider, fault)
+
+        def recording_start_response(status, headers, exc_info=None):
+            entry["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, recording_start_response)
+
+    def hosting_call(self, environ, start_response, service, access_key):
+        """Log a CloudFront/ACM/Route 53 request by action and access key, maybe fault it."""
+        method = environ["REQUEST_METHOD"]
+        if service == "acm":
+            action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        else:
+            action = rest_action(
+                service, method, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+            )
+        entry = {
+            "service": service,
+            "action": action,
+            "method": method,
+            "path": environ.get("PATH_INFO", ""),
+            "access_key": access_key,
+            "write": is_hosting_write(service, method, action),
+            "status": None,
+            "fault": False,
+        }
+        with self.lock:
+            self.hosting_log.append(entry)
+            fault = take_fault(self.hosting_faults, service, action, "", access_key)
+
+        if fault is not None:
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000.0)
+            if fault.status:
+                entry["status"] = fault.status
+                entry["fault"] = True
+                drain(environ)
+                return hosting_error(start_response, service, action, fault)
 
         def recording_start_response(status, headers, exc_info=None):
             entry["status"] = int(status.split(" ", 1)[0])
@@ -727,7 +1225,9 @@ class TestHooks:
             elif path == "/_test/faults" and method == "POST":
                 try:
                     spec = json.loads(read_body(environ))
-                    if "service" in spec:
+                    if spec.get("service") in HOSTING_SERVICES:
+                        self.hosting_faults.append(HostingFault(spec))
+                    elif "service" in spec:
                         self.iam_faults.append(IamFault(spec))
                     else:
                         fault = Fault(spec)
@@ -755,6 +1255,25 @@ class TestHooks:
                     result = {"faults": [f.describe() for f in chosen]}
                 else:
                     self.iam_faults = [f for f in self.iam_faults if f not in chosen]
+            elif path == "/_test/hosting-requests" and method == "GET":
+                result = {
+                    "requests": [e for e in self.hosting_log if hosting_entry_matches(e, query)]
+                }
+            elif path == "/_test/hosting-requests" and method == "DELETE":
+                self.hosting_log = [
+                    e for e in self.hosting_log if not hosting_entry_matches(e, query)
+                ]
+            elif path == "/_test/hosting-faults" and method in ("GET", "DELETE"):
+                access_key = query.get("access_key", [None])[0]
+                chosen = [
+                    f
+                    for f in self.hosting_faults
+                    if access_key is None or f.access_key == access_key
+                ]
+                if method == "GET":
+                    result = {"faults": [f.describe() for f in chosen]}
+                else:
+                    self.hosting_faults = [f for f in self.hosting_faults if f not in chosen]
             elif path == "/_test/account-pab" and method == "POST":
                 try:
                     spec = json.loads(read_body(environ))
@@ -820,6 +1339,7 @@ def exit_with_parent():
 
 def main():
     patch_iam()
+    patch_cloudfront()
     app = TestHooks(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     port = server.server_port

@@ -124,12 +124,19 @@ impl TestCommand {
         self
     }
 
-    /// Static test credentials, region us-east-1 and the moto endpoint, no IMDS.
+    /// Static test credentials, region us-east-1 and the moto endpoint, no IMDS. CloudFront,
+    /// ACM and Route 53 also get their service-specific endpoint variables (the ones an
+    /// operator would set), all pointing at the same moto server, which dispatches by the
+    /// request's signing name. Tests that assert on CloudFront/ACM/Route 53 request logs set
+    /// their own `AWS_ACCESS_KEY_ID` afterwards ([`Moto::unique_access_key`]).
     pub fn moto(&mut self, moto: &Moto) -> &mut TestCommand {
         self.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ENDPOINT_URL_CLOUDFRONT", moto.endpoint())
+            .env("AWS_ENDPOINT_URL_ACM", moto.endpoint())
+            .env("AWS_ENDPOINT_URL_ROUTE_53", moto.endpoint())
             .env("AWS_EC2_METADATA_DISABLED", "true")
     }
 

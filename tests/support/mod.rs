@@ -4,7 +4,8 @@
 //! recorded OIDC fixtures over HTTPS ([`apiserver`]), kubeconfig writers ([`kubeconfig`]), a
 //! shared moto S3 emulator with request counting and fault injection ([`moto`]), a runner for
 //! the real binary in a scrubbed environment plus file-system assertions ([`command`]), a
-//! handle on a running `run` daemon ([`daemon`]), and access to the fixture files
+//! handle on a running `run` daemon ([`daemon`]), a stand-in for CloudFront's data plane over
+//! moto's distributions ([`edge`]), and access to the fixture files
 //! ([`fixtures`]). Each test binary uses a subset, hence the
 //! `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
@@ -14,6 +15,7 @@ pub mod bootstrap;
 pub mod command;
 pub mod consistency;
 pub mod daemon;
+pub mod edge;
 pub mod fixtures;
 pub mod kubeconfig;
 pub mod moto;
@@ -33,4 +35,7 @@ pub use kubeconfig::{
     unreachable_url, untrusted_ca_pem, write_kubeconfig, write_kubeconfig_spec,
     write_kubeconfig_unreachable, write_kubeconfig_with_token, KubeconfigSpec,
 };
-pub use moto::{moto, Fault, Moto, Object, S3Request, S3Requests};
+pub use moto::{
+    cloudfront_domain, moto, Fault, HostingFault, HostingRequest, HostingRequests, Moto, Object,
+    S3Request, S3Requests,
+};

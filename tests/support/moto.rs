@@ -13,6 +13,13 @@
 //! action and provider URL, so parallel tests isolate themselves with distinct provider URLs
 //! ([`Moto::unique_provider_url`]). [`Moto::iam_client`] is the harness's own IAM client.
 //!
+//! CloudFront, ACM and Route 53 are served by the same process. The launcher makes moto's
+//! CloudFront behave like AWS (deploy delay from the clock, `KOP_CLOUDFRONT_DEPLOY_SECONDS`;
+//! origins keep their OAC; `IfMatch` checked; invalidations `Completed`; a reused
+//! `CallerReference` answered with the first invalidation), names each distribution after the
+//! access key that created it ([`cloudfront_domain`]), and logs and faults the three services'
+//! requests by signing access key ([`Moto::hosting_requests`], [`HostingFault`]).
+//!
 //! S3 Control (the account-level Public Access Block) is reached at
 //! [`Moto::s3_control_endpoint`], `http://s3-control.kop.test:PORT`: the SDK puts the account id
 //! in front of that host name, which [`ensure_s3_control_host`] makes resolve to 127.0.0.1
@@ -132,6 +139,7 @@ pub struct Moto {
     runtime: tokio::runtime::Runtime,
     s3: aws_sdk_s3::Client,
     iam: aws_sdk_iam::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
     child: Mutex<Child>,
 }
 
@@ -574,6 +582,194 @@ pub fn provider_arn(url: &str) -> String {
     )
 }
 
+/// The `DomainName` the launcher gives the `ordinal`-th (0-based) distribution created with
+/// `access_key`: `d` + the first 13 hex digits of SHA-256(`"<access key>#<ordinal>"`) +
+/// `.cloudfront.net` (tests/moto/launcher.py, `cloudfront_domain`; keep the two in step).
+/// AWS picks a random name; a name the test knows before the binary creates the distribution
+/// is what lets it pass `--connect-to NAME:443:127.0.0.1:PORT` (see `support::edge`).
+pub fn cloudfront_domain(access_key: &str, ordinal: usize) -> String {
+    let digest = hex(&Sha256::digest(
+        format!("{access_key}#{ordinal}").as_bytes(),
+    ));
+    format!("d{}.cloudfront.net", &digest[..13])
+}
+
+/// One CloudFront, ACM or Route 53 request the launcher logged (harness requests excluded).
+#[derive(Clone, Debug, Deserialize)]
+pub struct HostingRequest {
+    /// `cloudfront`, `acm` or `route53` (the SigV4 signing name).
+    pub service: String,
+    /// The API action (`CreateDistributionWithTags`, `CreateInvalidation`,
+    /// `ChangeResourceRecordSets`, `DescribeCertificate`…), derived from method and path for
+    /// the REST APIs; `"METHOD /path"` when the launcher does not know the route.
+    pub action: String,
+    pub method: String,
+    pub path: String,
+    /// The access key id that signed it.
+    pub access_key: String,
+    /// Whether it may change something: CloudFront and Route 53 POST/PUT/DELETE; ACM every
+    /// action but `Describe*`, `List*`, `Get*`.
+    pub write: bool,
+    /// Response status (`None` if the response never started).
+    pub status: Option<u16>,
+    /// Whether an injected fault answered it.
+    pub fault: bool,
+}
+
+/// The ordered CloudFront/ACM/Route 53 request log for one filter
+/// (see [`Moto::hosting_requests`]).
+#[derive(Clone, Debug, Default)]
+pub struct HostingRequests {
+    pub entries: Vec<HostingRequest>,
+}
+
+impl HostingRequests {
+    /// Requests with this action.
+    pub fn count(&self, action: &str) -> usize {
+        self.entries.iter().filter(|r| r.action == action).count()
+    }
+
+    /// Only the requests to `service` (`cloudfront`, `acm`, `route53`).
+    pub fn service(&self, service: &str) -> HostingRequests {
+        HostingRequests {
+            entries: self
+                .entries
+                .iter()
+                .filter(|r| r.service == service)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Requests that may change something (see [`HostingRequest::write`]).
+    pub fn writes(&self) -> usize {
+        self.entries.iter().filter(|r| r.write).count()
+    }
+
+    /// `service:action` of the writes, in order.
+    pub fn write_actions(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|r| r.write)
+            .map(|r| format!("{}:{}", r.service, r.action))
+            .collect()
+    }
+
+    /// Requests an injected fault answered.
+    pub fn faults(&self) -> usize {
+        self.entries.iter().filter(|r| r.fault).count()
+    }
+
+    /// `service:action` → count, for readable assertion messages.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for r in &self.entries {
+            *out.entry(format!("{}:{}", r.service, r.action))
+                .or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+/// A CloudFront, ACM or Route 53 fault for the launcher to inject, for the requests signed
+/// with one access key (each test signs with its own, [`Moto::unique_access_key`]). Answered
+/// in the service's protocol: CloudFront and Route 53 `<ErrorResponse><Error><Code>…`, ACM
+/// `{"__type": code, "message": …}`. `times` = how many matching requests it answers
+/// (default 1; 0 = every one), `skip` = matching requests to let through first.
+#[derive(Clone, Debug)]
+pub struct HostingFault {
+    /// `cloudfront`, `acm` or `route53`.
+    pub service: String,
+    /// Only requests with this action (see [`HostingRequest::action`]); `None` = any.
+    pub action: Option<String>,
+    pub access_key: String,
+    pub code: String,
+    /// HTTP status; `None` = the code's usual one (AccessDenied 403, Throttling 400,
+    /// ServiceUnavailable 503, InternalFailure 500, TooManyInvalidationsInProgress 400,
+    /// PriorRequestNotComplete 400, ACM's *Exception 400; others 400); `Some(0)` = only delay.
+    pub status: Option<u16>,
+    pub message: Option<String>,
+    pub times: u32,
+    pub skip: u32,
+    pub delay: Duration,
+}
+
+impl HostingFault {
+    /// Answer the next `service` request signed with `access_key` with `code`.
+    pub fn new(service: &str, access_key: &str, code: &str) -> HostingFault {
+        HostingFault {
+            service: service.to_string(),
+            action: None,
+            access_key: access_key.to_string(),
+            code: code.to_string(),
+            status: None,
+            message: None,
+            times: 1,
+            skip: 0,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// CloudFront `AccessDenied` (403) for `action`, e.g. `CreateInvalidation`.
+    pub fn cloudfront_access_denied(access_key: &str, action: &str) -> HostingFault {
+        HostingFault::new("cloudfront", access_key, "AccessDenied").action(action)
+    }
+
+    pub fn action(mut self, action: &str) -> HostingFault {
+        self.action = Some(action.to_string());
+        self
+    }
+
+    pub fn status(mut self, status: u16) -> HostingFault {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn message(mut self, message: &str) -> HostingFault {
+        self.message = Some(message.to_string());
+        self
+    }
+
+    pub fn times(mut self, times: u32) -> HostingFault {
+        self.times = times;
+        self
+    }
+
+    /// Affect every matching request.
+    pub fn always(self) -> HostingFault {
+        self.times(0)
+    }
+
+    pub fn skip(mut self, skip: u32) -> HostingFault {
+        self.skip = skip;
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> HostingFault {
+        self.delay = delay;
+        self
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "service": self.service,
+            "action": self.action,
+            "access_key": self.access_key,
+            "code": self.code,
+            "status": self.status,
+            "message": self.message,
+            "times": self.times,
+            "skip": self.skip,
+            "delay_ms": self.delay.as_millis() as u64,
+        })
+        .to_string()
+    }
+}
+
 impl Moto {
     /// The shared server (see [`moto`]).
     pub fn shared() -> &'static Moto {
@@ -639,6 +835,7 @@ impl Moto {
             runtime,
             s3: s3_client(&format!("http://127.0.0.1:{port}")),
             iam: iam_client(&format!("http://127.0.0.1:{port}")),
+            cloudfront: harness_cloudfront_client(&format!("http://127.0.0.1:{port}")),
             child: Mutex::new(child),
         };
         // Warm up (moto imports its S3 backend on the first request).
@@ -832,6 +1029,71 @@ impl Moto {
 
     pub fn clear_faults(&self, bucket: &str) {
         self.control("DELETE", &format!("/_test/faults?bucket={bucket}"), None);
+    }
+
+    /// CloudFront, ACM and Route 53 requests signed with `access_key`, in order.
+    pub fn hosting_requests(&self, access_key: &str) -> HostingRequests {
+        self.hosting_requests_where(&[("access_key", access_key)])
+    }
+
+    /// CloudFront, ACM and Route 53 requests matching every `(filter, value)` (exact):
+    /// `service`, `action`, `access_key`.
+    pub fn hosting_requests_where(&self, filters: &[(&str, &str)]) -> HostingRequests {
+        #[derive(Deserialize)]
+        struct Log {
+            requests: Vec<HostingRequest>,
+        }
+        let body = self.control(
+            "GET",
+            &control_path("/_test/hosting-requests", filters),
+            None,
+        );
+        let log: Log = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("bad hosting request log {body:?}: {e}"));
+        HostingRequests {
+            entries: log.requests,
+        }
+    }
+
+    /// Forget the CloudFront, ACM and Route 53 requests signed with `access_key`.
+    pub fn reset_hosting_requests(&self, access_key: &str) {
+        let filters = [("access_key", access_key)];
+        self.control(
+            "DELETE",
+            &control_path("/_test/hosting-requests", &filters),
+            None,
+        );
+    }
+
+    pub fn inject_hosting_fault(&self, fault: &HostingFault) {
+        self.control("POST", "/_test/faults", Some(&fault.to_json()));
+    }
+
+    /// The CloudFront/ACM/Route 53 faults for `access_key`, with how often each fired (raw
+    /// JSON).
+    pub fn hosting_faults(&self, access_key: &str) -> serde_json::Value {
+        let filters = [("access_key", access_key)];
+        let body = self.control(
+            "GET",
+            &control_path("/_test/hosting-faults", &filters),
+            None,
+        );
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad fault list {body:?}: {e}"))
+    }
+
+    /// Remove the CloudFront/ACM/Route 53 faults for `access_key`.
+    pub fn clear_hosting_faults(&self, access_key: &str) {
+        let filters = [("access_key", access_key)];
+        self.control(
+            "DELETE",
+            &control_path("/_test/hosting-faults", &filters),
+            None,
+        );
+    }
+
+    /// The harness's signed CloudFront client (its requests are not logged or faulted).
+    pub fn cloudfront_client(&self) -> &aws_sdk_cloudfront::Client {
+        &self.cloudfront
     }
 
     /// The harness's signed IAM client (us-east-1; its requests are not logged or faulted).
@@ -1067,7 +1329,7 @@ impl Moto {
 }
 
 /// The harness's S3 client: path style, us-east-1, static `testing` credentials, rustls+ring.
-fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -1103,6 +1365,27 @@ fn iam_client(endpoint: &str) -> aws_sdk_iam::Client {
         .http_client(http)
         .build();
     aws_sdk_iam::Client::from_conf(config)
+}
+
+/// A harness CloudFront client (us-east-1, static `testing` credentials, rustls+ring, marked so
+/// the launcher neither logs nor faults its requests), for a client on another runtime.
+pub fn harness_cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_cloudfront::Config::builder()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .app_name(aws_sdk_cloudfront::config::AppName::new(HARNESS_APP_NAME).expect("app name"))
+        .http_client(http)
+        .build();
+    aws_sdk_cloudfront::Client::from_conf(config)
 }
 
 /// `path?name=value&...` with every value percent-encoded (provider URLs carry `:` and `/`).

@@ -44,10 +44,11 @@ pub async fn observe_cloudfront(
     )
     .await?;
     let mut distributions = Vec::new();
-    for summary in summaries
-        .iter()
-        .filter(|s| s.origin_domains.iter().any(|d| d.eq_ignore_ascii_case(&origin)))
-    {
+    for summary in summaries.iter().filter(|s| {
+        s.origin_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&origin))
+    }) {
         if let Some(distribution) = effects.distributions.get(&summary.id).await? {
             distributions.push(distribution);
         }

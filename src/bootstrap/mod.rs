@@ -50,8 +50,8 @@ pub use cloudfront_apply::{
 };
 pub use error::Error;
 pub use plan::{
-    canonical_policy, location_constraint, plan, same_policy, Desired, DesiredRole, Hosting, Observed,
-    ObservedBucket, ObservedRole, Plan,
+    canonical_policy, location_constraint, plan, same_policy, Desired, DesiredRole, Hosting,
+    Observed, ObservedBucket, ObservedRole, Plan,
 };
 pub use public_access::PublicAccessBlock;
 

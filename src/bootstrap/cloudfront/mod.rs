@@ -454,7 +454,10 @@ fn differences(from: &DistributionConfig, to: &DistributionConfig) -> Vec<String
         why.push("the bucket's origin signed with the origin access control".to_owned());
     }
     if from.target_origin_id != to.target_origin_id {
-        why.push(format!("default behaviour to origin {}", to.target_origin_id));
+        why.push(format!(
+            "default behaviour to origin {}",
+            to.target_origin_id
+        ));
     }
     if from.enabled != to.enabled {
         why.push("enabled".to_owned());

@@ -85,16 +85,24 @@ fn nothing_there_creates_one_oac_and_one_distribution_on_the_regional_origin() {
     assert_eq!(config.viewer_protocol_policy, "https-only");
     assert_eq!(config.allowed_methods, ["GET", "HEAD"]);
     assert_eq!(config.cache_policy_id.as_deref(), Some(CACHING_OPTIMIZED));
-    assert_eq!(config.viewer_certificate, ViewerCertificate::CloudFrontDefault);
+    assert_eq!(
+        config.viewer_certificate,
+        ViewerCertificate::CloudFrontDefault
+    );
     assert!(config.comment.contains("acme-oidc"));
-    assert!(plan.changes[1].describe().contains("acme-oidc.s3.eu-west-1"));
+    assert!(plan.changes[1]
+        .describe()
+        .contains("acme-oidc.s3.eu-west-1"));
 }
 
 #[test]
 fn the_origin_follows_the_partition() {
     let mut d = desired(None);
     d.region = "cn-north-1".into();
-    assert_eq!(d.origin_domain(), "acme-oidc.s3.cn-north-1.amazonaws.com.cn");
+    assert_eq!(
+        d.origin_domain(),
+        "acme-oidc.s3.cn-north-1.amazonaws.com.cn"
+    );
 }
 
 #[test]
@@ -153,7 +161,9 @@ fn a_distribution_not_ours_is_refused_unless_adopted_and_then_set_up_keeping_the
         certificate: None,
     };
     let error = plan_distribution(&d, &observed).unwrap_err();
-    assert!(matches!(&error, CloudFrontError::UnmanagedDistribution { ids, adoptable: true, .. } if ids == &["E2ABCDEF123456"]));
+    assert!(
+        matches!(&error, CloudFrontError::UnmanagedDistribution { ids, adoptable: true, .. } if ids == &["E2ABCDEF123456"])
+    );
     assert!(error.to_string().contains("--adopt"), "{error}");
 
     d.adopt = true;
@@ -249,10 +259,19 @@ fn the_certificate_is_refused_for_each_reason_before_anything_is_planned() {
         plan_distribution(&d, &with(Some(certificate("PENDING_VALIDATION", &["oidc.acme.com"])))),
         Err(CloudFrontError::CertificateNotIssued { status, .. }) if status == "PENDING_VALIDATION"
     ));
-    let error = plan_distribution(&d, &with(Some(certificate("ISSUED", &["acme.com", "*.other.com"]))))
-        .unwrap_err();
-    assert!(matches!(error, CloudFrontError::CertificateDoesNotCover { .. }));
-    assert!(error.to_string().contains("acme.com, *.other.com"), "{error}");
+    let error = plan_distribution(
+        &d,
+        &with(Some(certificate("ISSUED", &["acme.com", "*.other.com"]))),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        CloudFrontError::CertificateDoesNotCover { .. }
+    ));
+    assert!(
+        error.to_string().contains("acme.com, *.other.com"),
+        "{error}"
+    );
     let mut elsewhere = d.clone();
     elsewhere.domain.as_mut().unwrap().certificate_arn =
         "arn:aws:acm:eu-west-1:123456789012:certificate/abc".into();
@@ -321,7 +340,10 @@ fn alias_records_are_upserted_only_when_they_do_not_point_there_already() {
     assert_eq!(zone_id, "Z0123");
     assert_eq!(
         records,
-        &[record(RecordType::A, target), record(RecordType::AAAA, target)]
+        &[
+            record(RecordType::A, target),
+            record(RecordType::AAAA, target)
+        ]
     );
     assert!(changes[0].describe().contains("A and AAAA"));
 
@@ -339,7 +361,10 @@ fn alias_records_are_upserted_only_when_they_do_not_point_there_already() {
         &d,
         target,
         Some(&zone("acme.com", false)),
-        &[record(RecordType::A, "old.cloudfront.net"), there[1].clone()],
+        &[
+            record(RecordType::A, "old.cloudfront.net"),
+            there[1].clone(),
+        ],
     )
     .unwrap();
     let RecordsPlan::Zone(changes) = plan else {
@@ -359,7 +384,11 @@ fn the_zone_must_be_public_and_the_names_parent() {
         plan_records(&d, t, None, &[]),
         Err(CloudFrontError::ZoneNotFound { .. })
     ));
-    for bad in [zone("other.com", false), zone("cme.com", false), zone("acme.com", true)] {
+    for bad in [
+        zone("other.com", false),
+        zone("cme.com", false),
+        zone("acme.com", true),
+    ] {
         assert!(
             matches!(
                 plan_records(&d, t, Some(&bad), &[]),
@@ -379,7 +408,10 @@ fn without_a_zone_the_record_to_create_is_printed_and_without_a_domain_nothing()
     else {
         panic!()
     };
-    assert!(lines[0].contains("oidc.acme.com. A ALIAS d1.cloudfront.net."), "{lines:?}");
+    assert!(
+        lines[0].contains("oidc.acme.com. A ALIAS d1.cloudfront.net."),
+        "{lines:?}"
+    );
     assert_eq!(
         plan_records(&desired(None), "d1.cloudfront.net", None, &[]).unwrap(),
         RecordsPlan::None

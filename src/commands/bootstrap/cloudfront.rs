@@ -39,8 +39,8 @@ use crate::output::OutputFormat;
 use crate::publish::{publish_with, Session};
 
 use super::{
-    apply, audience, audiences, cluster_name, connect, empty_location, Aws, Summary,
-    SummaryInputs, Validated,
+    apply, audience, audiences, cluster_name, connect, empty_location, Aws, Summary, SummaryInputs,
+    Validated,
 };
 
 /// A stand-in host for planning the documents of a distribution not created yet (a dry run
@@ -218,9 +218,8 @@ pub(super) async fn bootstrap(
             .as_ref()
             .map_or_else(|| distribution_domain.to_owned(), |d| d.name.clone())
     };
-    let known_host = (distribution_plan.distribution.id.is_some()
-        || options.domain.is_some())
-    .then(|| host_of(&distribution_plan.distribution.domain_name));
+    let known_host = (distribution_plan.distribution.id.is_some() || options.domain.is_some())
+        .then(|| host_of(&distribution_plan.distribution.domain_name));
     let issuer = issuer_for(known_host.as_deref().unwrap_or(STAND_IN_HOST), &prefix)?;
     let provider_arn = policy::provider_arn(partition, &account, &issuer)?;
     let cluster_name = cluster_name(args, &issuer);
@@ -357,9 +356,12 @@ pub(super) async fn bootstrap(
 
     // Phase 2: apply.
     let mut writes = 0;
-    let (made, changed) = bootstrap::apply_distribution(&distribution_plan.changes, cf.distributions)
-        .await
-        .context("setting up the CloudFront distribution (nothing of the bucket was changed yet)")?;
+    let (made, changed) =
+        bootstrap::apply_distribution(&distribution_plan.changes, cf.distributions)
+            .await
+            .context(
+                "setting up the CloudFront distribution (nothing of the bucket was changed yet)",
+            )?;
     writes += made;
     let distribution = match changed {
         Some(d) => d,
@@ -393,7 +395,12 @@ pub(super) async fn bootstrap(
 
     // The custom domain's DNS.
     let (zone, records) = bootstrap::observe_records(cf.dns, &desired_cf).await?;
-    let records_plan = plan_records(&desired_cf, &distribution.domain_name, zone.as_ref(), &records)?;
+    let records_plan = plan_records(
+        &desired_cf,
+        &distribution.domain_name,
+        zone.as_ref(),
+        &records,
+    )?;
     let mut dns_calls = Vec::new();
     if let RecordsPlan::Zone(changes) = &records_plan {
         writes += bootstrap::apply_records(changes, cf.dns)
@@ -514,9 +521,12 @@ type Hosting3 = (
 );
 
 /// The real CloudFront, ACM (us-east-1) and Route 53 effects (`crate::hosting::aws`).
-fn real_hosting(_sdk: &aws_config::SdkConfig) -> anyhow::Result<Hosting3> {
-    Err(anyhow!(
-        "--hosting cloudfront needs the CloudFront, ACM and Route 53 clients of crate::hosting::aws, which this build does not have yet"
+fn real_hosting(sdk: &aws_config::SdkConfig) -> anyhow::Result<Hosting3> {
+    use crate::hosting::aws::{AwsCertificates, AwsDistributions, AwsDnsRecords};
+    Ok((
+        Box::new(AwsDistributions::new(crate::aws::cloudfront_client(sdk))),
+        Box::new(AwsCertificates::new(crate::aws::acm_client(sdk))),
+        Box::new(AwsDnsRecords::new(crate::aws::route53_client(sdk))),
     ))
 }
 

@@ -36,7 +36,12 @@ use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let result = if args.delete {
+    let result = if args.delete && args.hosting == "cloudfront" {
+        Err(anyhow!(
+            "bootstrap --delete does not handle --hosting cloudfront yet, so nothing was changed: take this cluster's two documents out of the bucket policy's statement {} by hand (`aws s3api get-bucket-policy`, edit, `aws s3api put-bucket-policy`), delete its documents, and keep the distribution and its origin access control while any cluster uses the bucket (docs/bootstrap.md)",
+            policy::CLOUDFRONT_STATEMENT_SID
+        ))
+    } else if args.delete {
         delete::delete(args).await
     } else {
         bootstrap(args).await
@@ -526,11 +531,8 @@ impl Summary {
                 self.api_server_issuer.as_deref(),
                 &[policy::DEFAULT_AUDIENCE.to_owned()],
             );
-            self.next_steps = bootstrap::next_steps(
-                issuer,
-                self.role_arn.as_deref(),
-                policy::DEFAULT_AUDIENCE,
-            );
+            self.next_steps =
+                bootstrap::next_steps(issuer, self.role_arn.as_deref(), policy::DEFAULT_AUDIENCE);
         }
         if let Some(finish) = &summary.finish_with {
             self.next_steps.insert(0, format!("Finish: {finish}"));
@@ -544,7 +546,11 @@ impl Summary {
         );
         if pending && self.mode != Mode::Apply {
             self.pending = true;
-            self.status = if self.mode == Mode::DryRun { "planned" } else { "drift" };
+            self.status = if self.mode == Mode::DryRun {
+                "planned"
+            } else {
+                "drift"
+            };
         }
         self.cloudfront = Some(summary);
         self
@@ -713,6 +719,80 @@ mod tests {
             parse(&["--bucket", "acme-oidc", "--publisher-namespace", "oidc"]).is_err(),
             "--publisher-namespace needs --publisher-role"
         );
+    }
+
+    #[test]
+    fn cloudfront_options_are_validated_without_io() {
+        let args = parse(&["--bucket", "acme-oidc", "--hosting", "cloudfront"]).unwrap();
+        let options = cloudfront::validate(&args).unwrap().expect("cloudfront");
+        assert_eq!(options.wait_timeout, std::time::Duration::from_secs(1800));
+        assert!(options.domain.is_none() && !options.no_wait);
+        let args = parse(&[
+            "--bucket",
+            "acme-oidc",
+            "--hosting",
+            "cloudfront",
+            "--domain",
+            "OIDC.acme.com.",
+            "--certificate-arn",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "--hosted-zone-id",
+            "/hostedzone/Z0123",
+            "--wait-timeout",
+            "2m",
+            "--no-wait",
+        ])
+        .unwrap();
+        let options = cloudfront::validate(&args).unwrap().unwrap();
+        let domain = options.domain.unwrap();
+        assert_eq!(domain.name, "oidc.acme.com");
+        assert_eq!(domain.hosted_zone_id.as_deref(), Some("Z0123"));
+        assert_eq!(options.wait_timeout, std::time::Duration::from_secs(120));
+        assert!(options.no_wait);
+        // S3 hosting takes none of them; the domain and certificate come together.
+        let s3 = parse(&[
+            "--bucket",
+            "acme-oidc",
+            "--domain",
+            "oidc.acme.com",
+            "--certificate-arn",
+            "arn:aws:acm:us-east-1:1:certificate/a",
+        ])
+        .unwrap();
+        assert!(cloudfront::validate(&s3).is_err());
+        assert!(
+            cloudfront::validate(&parse(&["--bucket", "acme-oidc"]).unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse(&[
+            "--bucket",
+            "b",
+            "--hosting",
+            "cloudfront",
+            "--domain",
+            "x.y"
+        ])
+        .is_err());
+        assert!(parse(&["--bucket", "b", "--hosted-zone-id", "Z1"]).is_err());
+        assert!(parse(&["--bucket", "b", "--hosting", "gcs"]).is_err());
+        for bad in [
+            &["--wait-timeout", "soon"][..],
+            &[
+                "--domain",
+                "not a name",
+                "--certificate-arn",
+                "arn:aws:acm:us-east-1:1:certificate/a",
+            ],
+            &["--domain", "oidc.acme.com", "--certificate-arn", "E123"],
+        ] {
+            let mut argv = vec!["--bucket", "b", "--hosting", "cloudfront"];
+            argv.extend_from_slice(bad);
+            assert!(
+                cloudfront::validate(&parse(&argv).unwrap()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

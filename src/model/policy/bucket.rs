@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
+use super::cloudfront::cloudfront_statement_not_ours_because;
 use super::names::{check_bucket, check_partition, key_prefix};
 use super::template::{render, BUCKET_POLICY_STATEMENT};
-use super::cloudfront::cloudfront_statement_not_ours_because;
 use super::{PolicyError, BUCKET_POLICY_SID, CLOUDFRONT_STATEMENT_SID, POLICY_VERSION};
 use crate::model::bucket_statement;
 

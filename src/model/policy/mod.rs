@@ -35,8 +35,8 @@ pub(crate) use names::check_partition;
 pub use names::{check_role_name, provider_arn};
 pub use role::{operator_policy, publisher_role_policy};
 pub use template::{
-    render, Template, BUCKET_POLICY_CLOUDFRONT_STATEMENT, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY, PUBLISHER_ROLE_POLICY, TEMPLATES,
-    TRUST_POLICY,
+    render, Template, BUCKET_POLICY_CLOUDFRONT_STATEMENT, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY,
+    PUBLISHER_ROLE_POLICY, TEMPLATES, TRUST_POLICY,
 };
 pub use trust::{
     check_subject, trust_policy, trust_policy_for_providers, TrustPolicy, TrustedProvider,

@@ -183,10 +183,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
                 object_ownership: BUCKET_OWNER_ENFORCED,
             });
             // Created with BucketOwnerEnforced; S3 gives a new bucket a Public Access Block
-            // with all four flags on and no policy.
+            // with all four flags on and no policy. A private bucket does not rely on that
+            // default: its flags are set explicitly (an S3-compatible endpoint may not have it).
             (
                 Some(BUCKET_OWNER_ENFORCED.to_owned()),
-                Some(PublicAccessBlock::ALL_BLOCKED),
+                match desired.hosting {
+                    Hosting::S3 => Some(PublicAccessBlock::ALL_BLOCKED),
+                    Hosting::CloudFront => None,
+                },
                 None,
             )
         }

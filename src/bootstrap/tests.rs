@@ -626,8 +626,12 @@ async fn cloudfront_hosting_works_with_account_block_public_access_and_keeps_the
     let first = bootstrap(&effects, &desired).await;
     assert_eq!(
         actions(&first.bucket),
-        ["s3:CreateBucket", "s3:PutBucketPolicy"],
-        "a new bucket has every flag on already"
+        [
+            "s3:CreateBucket",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketPolicy"
+        ],
+        "every flag set explicitly, not left to S3's default"
     );
     let bucket = effects.bucket(BUCKET).unwrap();
     assert_eq!(

@@ -55,10 +55,11 @@ pub enum Error {
         bucket: String,
         statements: Vec<String>,
     },
+    /// Boxed, as the next one: the error travels in every `Result` of bootstrap.
     #[error("{0}")]
-    CloudFront(#[from] super::cloudfront::CloudFrontError),
+    CloudFront(Box<super::cloudfront::CloudFrontError>),
     #[error("{0}")]
-    Hosting(#[from] crate::hosting::Error),
+    Hosting(Box<crate::hosting::Error>),
     #[error("{action} on {resource} was rejected: {detail}")]
     Invalid {
         action: &'static str,
@@ -73,6 +74,18 @@ pub enum Error {
         resource: String,
         detail: String,
     },
+}
+
+impl From<super::cloudfront::CloudFrontError> for Error {
+    fn from(error: super::cloudfront::CloudFrontError) -> Error {
+        Error::CloudFront(Box::new(error))
+    }
+}
+
+impl From<crate::hosting::Error> for Error {
+    fn from(error: crate::hosting::Error) -> Error {
+        Error::Hosting(Box::new(error))
+    }
 }
 
 /// `1 statement`, `2 statements`.

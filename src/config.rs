@@ -106,6 +106,8 @@ pub struct SyncConfig {
     /// Read keys from every API server listed by the `kubernetes` EndpointSlices, or only
     /// through the configured server address.
     pub api_server_endpoints: ApiServerEndpoints,
+    /// `--cloudfront-distribution`: the distribution serving the (S3) store.
+    pub cloudfront_distribution: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,6 +134,10 @@ pub enum ConfigError {
     Audience(String),
     #[error("{0}")]
     ConnectTo(String),
+    #[error("--cloudfront-distribution {0:?} is not a CloudFront distribution ID (letters and digits, like E2ABCDEF123456)")]
+    DistributionId(String),
+    #[error("--cloudfront-distribution needs an S3 store (--store s3://BUCKET/PREFIX): CloudFront serves the bucket; a directory is served by your own web server, whose cache you purge yourself")]
+    DistributionNeedsS3,
 }
 
 impl SyncConfig {
@@ -176,6 +182,16 @@ impl SyncConfig {
                 minimum,
             });
         }
+        let cloudfront_distribution = match &args.cloudfront_distribution {
+            None => None,
+            Some(id) if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                return Err(ConfigError::DistributionId(id.clone()))
+            }
+            Some(_) if !matches!(store, Location::S3 { .. }) => {
+                return Err(ConfigError::DistributionNeedsS3)
+            }
+            Some(id) => Some(id.clone()),
+        };
         let mode = match (args.dry_run, args.check) {
             (true, _) => Mode::DryRun,
             (false, true) => Mode::Check,
@@ -202,6 +218,7 @@ impl SyncConfig {
             retention,
             requests: Default::default(),
             api_server_endpoints: args.keys.api_server_endpoints,
+            cloudfront_distribution,
         })
     }
 
@@ -397,6 +414,41 @@ mod tests {
         let iam = c.iam.unwrap();
         assert_eq!(iam.audiences, ["sts.amazonaws.com"]);
         assert_eq!(iam.thumbprints, ThumbprintMode::Auto);
+    }
+
+    #[test]
+    fn cloudfront_distribution_needs_an_s3_store_and_an_id() {
+        let c = parse(&[
+            "--store",
+            "s3://b-1/c1",
+            "--no-iam",
+            "--cloudfront-distribution",
+            "E2ABCDEF123456",
+        ])
+        .unwrap();
+        assert_eq!(c.cloudfront_distribution.as_deref(), Some("E2ABCDEF123456"));
+        assert_eq!(
+            parse(&[
+                "--store",
+                "./p",
+                "--issuer",
+                "https://o.example/c1",
+                "--cloudfront-distribution",
+                "E2ABCDEF123456",
+            ])
+            .unwrap_err(),
+            ConfigError::DistributionNeedsS3
+        );
+        assert_eq!(
+            parse(&[
+                "--store",
+                "s3://b-1/c1",
+                "--cloudfront-distribution",
+                "E2/x"
+            ])
+            .unwrap_err(),
+            ConfigError::DistributionId("E2/x".into())
+        );
     }
 
     #[test]

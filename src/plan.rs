@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::state::{State, STATE_PATH};
+use crate::model::state::{EdgeRecord, State, STATE_PATH};
 use crate::model::{Discovery, Issuer, KeySet, DISCOVERY_PATH, JWKS_PATH};
 
 /// What a run does with its plan; decided once, never inside a backend.
@@ -276,6 +276,15 @@ pub enum Change {
         arn: String,
         tags: BTreeMap<String, String>,
     },
+    /// Drop the edge's copies of documents just written (`--cloudfront-distribution`), between
+    /// the documents and the state that records it ([`plan_behind_edge`]).
+    Invalidate {
+        distribution: String,
+        /// The same for a retried run with the same content, so CloudFront invalidates once.
+        caller_reference: String,
+        /// Viewer paths: the issuer's path, then the document's key.
+        paths: Vec<String>,
+    },
 }
 
 impl Change {
@@ -329,6 +338,14 @@ impl Change {
                 let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("tag the provider {}", tags.join(", "))
             }
+            Change::Invalidate {
+                distribution,
+                paths,
+                ..
+            } => format!(
+                "invalidate {} on CloudFront distribution {distribution}",
+                paths.join(", ")
+            ),
         }
     }
 }
@@ -477,6 +494,174 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         })
         .collect();
     Plan { changes }
+}
+
+/// What identifies one version of a document at the edge: its body and the HTTP metadata the
+/// edge serves with it (a new `Cache-Control` is stale there too).
+pub fn edge_digest(object: &DesiredObject) -> String {
+    let mut bytes = object.body.clone();
+    for part in [&object.meta.content_type, &object.meta.cache_control] {
+        bytes.push(b'\n');
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    sha256_hex(&bytes)
+}
+
+/// [`plan`] for a store served through the CloudFront distribution `distribution`
+/// (`sync --cloudfront-distribution`). The state's [`EdgeRecord`] says which version of each
+/// document the edge was last told to drop; every document whose desired version differs (all
+/// of them without a record for this distribution) gets one [`Change::Invalidate`], placed
+/// after the documents and before the state, which is written with the new record. So:
+/// - a no-op run (documents and record current) plans nothing;
+/// - a run that wrote the documents but failed before the state write (the invalidation or the
+///   state failed) finds the old record next time and invalidates the same paths again, with
+///   the same caller reference (the distribution, the documents' digests and the state it
+///   started from), which CloudFront answers with the invalidation it already made;
+/// - content that comes back to an earlier version (A → B → A) starts from another state
+///   object, so it gets a new caller reference and is invalidated again.
+pub fn plan_behind_edge(
+    issuer: &Issuer,
+    desired: &Desired,
+    state: &State,
+    observed: &Observed,
+    distribution: &str,
+) -> Plan {
+    let documents: BTreeMap<String, String> = desired
+        .objects
+        .iter()
+        .filter(|o| o.key == JWKS_PATH || o.key == DISCOVERY_PATH)
+        .map(|o| (o.key.to_owned(), edge_digest(o)))
+        .collect();
+    let recorded = state
+        .edge
+        .as_ref()
+        .filter(|edge| edge.distribution == distribution);
+    let stale: Vec<&str> = desired
+        .objects
+        .iter()
+        .map(|o| o.key)
+        .filter(|key| documents.contains_key(*key))
+        .filter(|key| recorded.and_then(|r| r.documents.get(*key)) != documents.get(*key))
+        .collect();
+    let mut next = state.clone();
+    next.edge = Some(EdgeRecord {
+        distribution: distribution.to_owned(),
+        documents: documents.clone(),
+    });
+    let mut desired = desired.clone();
+    for object in &mut desired.objects {
+        if object.key == STATE_PATH {
+            object.body = next.render();
+        }
+    }
+    let mut plan = plan(&desired, observed);
+    if stale.is_empty() {
+        return plan;
+    }
+    let issuer_path = &issuer.provider_url()[issuer.host().len()..];
+    let paths = stale
+        .iter()
+        .map(|key| format!("{issuer_path}/{key}"))
+        .collect();
+    let from_state = observed
+        .objects
+        .get(STATE_PATH)
+        .and_then(Option::as_ref)
+        .map(|o| sha256_hex(&o.body))
+        .unwrap_or_default();
+    let mut reference = format!("{distribution}\n{from_state}");
+    for (key, digest) in &documents {
+        reference.push_str(&format!("\n{key} {digest}"));
+    }
+    let change = Change::Invalidate {
+        distribution: distribution.to_owned(),
+        caller_reference: format!(
+            "kube-oidc-publisher-{}",
+            &sha256_hex(reference.as_bytes())[..32]
+        ),
+        paths,
+    };
+    let at = plan
+        .changes
+        .iter()
+        .position(|c| matches!(c, Change::PutObject { key, .. } if key == STATE_PATH))
+        .unwrap_or(plan.changes.len());
+    plan.changes.insert(at, change);
+    plan
+}
+
+/// Why a CloudFront distribution does not serve an issuer's documents from a store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DistributionMismatch {
+    /// The issuer's host is neither the distribution's domain nor one of its aliases.
+    pub host: Option<String>,
+    /// No origin reads the store's bucket and prefix for the issuer's path.
+    pub origin: Option<String>,
+}
+
+impl fmt::Display for DistributionMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<&str> = [&self.host, &self.origin]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Whether `distribution` serves `issuer`'s documents from the S3 store `bucket`/`prefix` in
+/// `region`: the issuer's host is the distribution's domain or one of its aliases, and one of
+/// its origins is the bucket's regional endpoint (PROTOCOL.md §8) whose origin path followed by
+/// the issuer's path is the store's prefix (a viewer's `/PATH/openid/v1/jwks` is read from
+/// `ORIGIN_PATH/PATH/openid/v1/jwks` in the bucket).
+pub fn check_distribution(
+    distribution: &crate::model::cloudfront::Distribution,
+    issuer: &Issuer,
+    bucket: &str,
+    region: &str,
+    prefix: &str,
+) -> Result<(), DistributionMismatch> {
+    let mut mismatch = DistributionMismatch {
+        host: None,
+        origin: None,
+    };
+    if !distribution.serves_host(issuer.host()) {
+        let mut names = vec![distribution.domain_name.clone()];
+        names.extend(distribution.config.aliases.iter().cloned());
+        mismatch.host = Some(format!(
+            "the issuer's host {} is not among its names ({})",
+            issuer.host(),
+            names.join(", ")
+        ));
+    }
+    let endpoint = format!(
+        "{bucket}.s3.{region}.{}",
+        crate::model::issuer::dns_suffix(region)
+    );
+    let issuer_path = &issuer.provider_url()[issuer.host().len()..];
+    let want = prefix.trim_matches('/');
+    let serves = |o: &crate::model::cloudfront::Origin| {
+        let read = format!("{}{issuer_path}", o.origin_path);
+        o.domain_name.eq_ignore_ascii_case(&endpoint) && read.trim_matches('/') == want
+    };
+    if !distribution.config.origins.iter().any(serves) {
+        let origins: Vec<String> = distribution
+            .config
+            .origins
+            .iter()
+            .map(|o| format!("{}{}", o.domain_name, o.origin_path))
+            .collect();
+        mismatch.origin = Some(format!(
+            "none of its origins ({}) reads s3://{bucket}/{want} for the issuer's path {issuer_path:?} (wanted origin {endpoint}, origin path + issuer path = /{want})",
+            origins.join(", ")
+        ));
+    }
+    if mismatch.host.is_none() && mismatch.origin.is_none() {
+        Ok(())
+    } else {
+        Err(mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -802,5 +987,108 @@ mod tests {
         let p = plan(&desired(b"J", b"D"), &o);
         assert_eq!(keys_and_reasons(&p)[0].1, Reason::MetadataChanged);
         assert_eq!(p.changes.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod edge_tests {
+    use super::*;
+    use crate::model::cloudfront::{Distribution, DistributionConfig, Origin, ViewerCertificate};
+
+    fn distribution(aliases: &[&str], origin: &str, origin_path: &str) -> Distribution {
+        Distribution {
+            id: "E1".into(),
+            arn: "arn:aws:cloudfront::123456789012:distribution/E1".into(),
+            domain_name: "d111.cloudfront.net".into(),
+            status: "Deployed".into(),
+            etag: "E".into(),
+            config: DistributionConfig {
+                caller_reference: "r".into(),
+                comment: String::new(),
+                enabled: true,
+                aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                origins: vec![Origin {
+                    id: "s3".into(),
+                    domain_name: origin.into(),
+                    origin_path: origin_path.into(),
+                    origin_access_control_id: Some("O1".into()),
+                    s3_origin: true,
+                }],
+                target_origin_id: "s3".into(),
+                viewer_protocol_policy: "https-only".into(),
+                allowed_methods: vec![],
+                cache_policy_id: None,
+                viewer_certificate: ViewerCertificate::CloudFrontDefault,
+            },
+            tags: BTreeMap::new(),
+        }
+    }
+
+    const ORIGIN: &str = "acme-oidc.s3.eu-west-1.amazonaws.com";
+
+    #[test]
+    fn the_issuer_host_and_the_origin_must_match() {
+        let issuer = Issuer::parse("https://oidc.acme.com/prod-1").unwrap();
+        let ok = distribution(&["oidc.acme.com"], ORIGIN, "");
+        assert_eq!(
+            check_distribution(&ok, &issuer, "acme-oidc", "eu-west-1", "prod-1"),
+            Ok(())
+        );
+        // The origin path is prepended to the viewer's path.
+        let nested = distribution(&["oidc.acme.com"], ORIGIN, "/clusters");
+        assert_eq!(
+            check_distribution(
+                &nested,
+                &issuer,
+                "acme-oidc",
+                "eu-west-1",
+                "clusters/prod-1"
+            ),
+            Ok(())
+        );
+        let e = check_distribution(&ok, &issuer, "acme-oidc", "eu-west-1", "prod-2").unwrap_err();
+        assert!(e.host.is_none() && e.origin.is_some(), "{e}");
+        let other = Issuer::parse("https://d999.cloudfront.net/prod-1").unwrap();
+        let e = check_distribution(&ok, &other, "acme-oidc", "eu-west-1", "prod-1").unwrap_err();
+        assert!(e.to_string().contains("d999.cloudfront.net"), "{e}");
+        assert!(
+            e.to_string().contains("d111.cloudfront.net, oidc.acme.com"),
+            "{e}"
+        );
+        // The global endpoint is not the regional one.
+        let global = distribution(&["oidc.acme.com"], "acme-oidc.s3.amazonaws.com", "");
+        assert!(check_distribution(&global, &issuer, "acme-oidc", "eu-west-1", "prod-1").is_err());
+    }
+
+    #[test]
+    fn invalidation_paths_take_the_issuer_path() {
+        let issuer = Issuer::parse("https://d111.cloudfront.net").unwrap();
+        let keys = KeySet::new(
+            crate::model::jwk::parse_jwks(include_bytes!(
+                "../tests/fixtures/kube-apiserver/jwks-rsa.json"
+            ))
+            .unwrap()
+            .keys,
+        )
+        .unwrap();
+        let meta = ObjectMeta {
+            content_type: "application/json".into(),
+            cache_control: "public, max-age=300".into(),
+        };
+        let desired = desired(&issuer, &keys, &meta, &State::default());
+        let plan = plan_behind_edge(
+            &issuer,
+            &desired,
+            &State::default(),
+            &Observed::default(),
+            "E1",
+        );
+        let Some(Change::Invalidate { paths, .. }) = plan.changes.get(2) else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            paths,
+            &["/openid/v1/jwks", "/.well-known/openid-configuration"]
+        );
     }
 }

@@ -217,6 +217,7 @@ fn regional_origin(bucket: &str) -> String {
 #[test]
 fn distribution_is_in_progress_then_deployed_by_the_clock() {
     let key = moto().unique_access_key("deploy");
+    moto().set_cloudfront_deploy_seconds(&key, 1.0);
     let client = cloudfront(&key);
     let config = distribution_config("deploy", &regional_origin("deploy-bucket"), None, None);
     let (id, domain, created_status, _) = create_distribution(&client, config);
@@ -752,8 +753,8 @@ fn the_request_log_and_faults_are_per_access_key() {
 
 use support::edge::{evaluate, glob, invalidates, ttl, Cache, Caller, Decision, Edge};
 
-/// A bucket in `region` holding `c1/keys.json` (max-age `max_age`), behind a distribution
-/// created with a fresh access key, its origin `origin(bucket, region)`, with an OAC when
+/// A bucket in `region` holding `c1/keys.json` (max-age 300), behind a distribution created
+/// with a fresh access key (InProgress for `deploy_seconds`), its origin `origin(bucket, region)`, with an OAC when
 /// `with_oac`, and the bucket policy `policy(bucket, distribution ARN)`. Returns (access key,
 /// bucket, distribution id, domain) once the distribution is Deployed.
 fn hosted(
@@ -762,10 +763,12 @@ fn hosted(
     origin: impl Fn(&str, &str) -> String,
     with_oac: bool,
     policy: impl Fn(&str, &str) -> Option<String>,
-    max_age: u32,
+    deploy_seconds: f64,
 ) -> (String, String, String, String) {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let max_age = 300;
     let key = moto().unique_access_key(prefix);
+    moto().set_cloudfront_deploy_seconds(&key, deploy_seconds);
     let bucket = moto().unique_bucket(prefix);
     let mut create = moto().client().create_bucket().bucket(&bucket);
     if region != "us-east-1" {
@@ -832,7 +835,7 @@ fn oac_policy(bucket: &str, source_arn: &str) -> Option<String> {
 #[test]
 fn the_edge_serves_through_oac_and_caches_within_max_age() {
     let edge = Edge::start();
-    let (_, _, id, domain) = hosted("edge-ok", "eu-west-1", regional, true, oac_policy, 300);
+    let (_, _, id, domain) = hosted("edge-ok", "eu-west-1", regional, true, oac_policy, 1.5);
     let early = edge.get(&domain, "/c1/keys.json");
     assert_eq!(early.status, 503, "not Deployed yet: {early:?}");
     wait_deployed(moto().cloudfront_client(), &id);
@@ -874,7 +877,7 @@ fn the_edge_serves_through_oac_and_caches_within_max_age() {
 fn the_edge_refetches_after_an_invalidation() {
     let edge = Edge::start();
     let (key, bucket, id, domain) =
-        hosted("edge-inv", "eu-west-1", regional, true, oac_policy, 300);
+        hosted("edge-inv", "eu-west-1", regional, true, oac_policy, 0.3);
     wait_deployed(moto().cloudfront_client(), &id);
     assert_eq!(
         edge.get(&domain, "/c1/keys.json").body,
@@ -929,7 +932,7 @@ fn the_edge_refuses_without_the_distribution_statement() {
             &format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/EOTHER0000000"),
         )
     };
-    let (_, _, id, domain) = hosted("edge-deny", "eu-west-1", regional, true, other, 300);
+    let (_, _, id, domain) = hosted("edge-deny", "eu-west-1", regional, true, other, 0.3);
     wait_deployed(moto().cloudfront_client(), &id);
     let denied = edge.get(&domain, "/c1/keys.json");
     assert_eq!(denied.status, 403);
@@ -937,7 +940,7 @@ fn the_edge_refuses_without_the_distribution_statement() {
     assert_eq!(edge.origin_fetches("/c1/keys.json"), 0);
 
     // The right statement but no OAC on the origin: the request reaches S3 anonymously.
-    let (_, _, id, domain) = hosted("edge-nooac", "eu-west-1", regional, false, oac_policy, 300);
+    let (_, _, id, domain) = hosted("edge-nooac", "eu-west-1", regional, false, oac_policy, 0.3);
     wait_deployed(moto().cloudfront_client(), &id);
     assert_eq!(edge.get(&domain, "/c1/keys.json").status, 403);
 }
@@ -946,7 +949,7 @@ fn the_edge_refuses_without_the_distribution_statement() {
 fn the_edge_gives_a_global_origin_the_307_of_a_new_bucket() {
     let edge = Edge::start();
     let global = |bucket: &str, _: &str| format!("{bucket}.s3.amazonaws.com");
-    let (_, bucket, id, domain) = hosted("edge-307", "eu-west-1", global, true, oac_policy, 300);
+    let (_, bucket, id, domain) = hosted("edge-307", "eu-west-1", global, true, oac_policy, 0.3);
     wait_deployed(moto().cloudfront_client(), &id);
     let redirected = edge.get(&domain, "/c1/keys.json");
     assert_eq!(redirected.status, 307);
@@ -961,7 +964,7 @@ fn the_edge_gives_a_global_origin_the_307_of_a_new_bucket() {
     );
 
     let wrong = |bucket: &str, _: &str| format!("{bucket}.s3.us-west-2.amazonaws.com");
-    let (_, _, id, domain) = hosted("edge-301", "eu-west-1", wrong, true, oac_policy, 300);
+    let (_, _, id, domain) = hosted("edge-301", "eu-west-1", wrong, true, oac_policy, 0.3);
     wait_deployed(moto().cloudfront_client(), &id);
     let moved = edge.get(&domain, "/c1/keys.json");
     assert_eq!(moved.status, 301);
@@ -974,6 +977,7 @@ fn the_edge_serves_a_registered_custom_domain() {
     let alias = "oidc-alias-test.kop.test";
     let edge = Edge::start_with_names(&[alias]);
     let key = moto().unique_access_key("alias");
+    moto().set_cloudfront_deploy_seconds(&key, 0.3);
     let bucket = moto().new_bucket("edge-alias");
     moto().put_object(
         &bucket,
@@ -1124,5 +1128,26 @@ fn cache_lifetimes_follow_caching_optimized() {
     assert_eq!(
         ttl(support::edge::CACHING_DISABLED, Some("max-age=300")),
         Duration::ZERO
+    );
+}
+
+#[test]
+fn the_binary_reaches_the_edge_with_connect_to_and_ca_file() {
+    let edge = Edge::start();
+    let key = moto().unique_access_key("binary");
+    // The name the first distribution of this key will have: known before it exists.
+    let domain = cloudfront_domain(&key, 0);
+    let (_dir, mut cmd) = support::setup("edge-thumbprint");
+    cmd.arg("thumbprint")
+        .arg(format!("https://{domain}/c1"))
+        .arg("--ca-file")
+        .arg(edge.ca_file())
+        .args(edge.connect_to_any(&key));
+    let output = cmd.assert_success();
+    let stdout = support::stdout_str(&output);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.len() == 40 && first.chars().all(|c| c.is_ascii_hexdigit()),
+        "a thumbprint of the edge's certificate for {domain}: {stdout}"
     );
 }

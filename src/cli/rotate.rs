@@ -13,7 +13,10 @@ as staged: every later sync keeps them published although the API server does no
 yet. A staged key becomes an ordinary key once the API server serves it; to abandon a stage,
 `rotate revoke --kid KID` removes it. Then the public JWKS URL is fetched anonymously over
 verified HTTPS, as STS fetches it (--ca-file and --connect-to apply), until every staged kid is
-in it or --wait has passed; the first time it is seen is recorded in the state.
+in it or --wait has passed; the first time it is seen is recorded in the state. With
+--cloudfront-distribution, the invalidation the publish made is first watched until CloudFront
+says it has completed (a progress line per poll, within the same --wait), and only then is the
+issuer URL, served by the edge, fetched.
 
 Idempotent: staging a key already staged writes nothing and only checks again. Exit codes: 0
 published and publicly visible, 1 changes pending with --check, 2 error, including `published
@@ -28,7 +31,8 @@ pub struct StageArgs {
     /// How long to keep checking that the public JWKS shows the new key (e.g. 2m, 30s).
     ///
     /// S3 is strongly consistent, but a CDN or cache in front of it serves the old JWKS until
-    /// its max-age has passed.
+    /// its max-age has passed. With --cloudfront-distribution it also bounds the wait for the
+    /// invalidation to complete.
     #[arg(
         long,
         value_name = "DURATION",

@@ -18,6 +18,9 @@ use crate::doctor::facts::fetch_problem;
 use crate::doctor::http::PublicClient;
 use crate::doctor::token;
 use crate::exit::Exit;
+use crate::hosting::aws::AwsDistributions;
+use crate::hosting::Distributions as _;
+use crate::model::cloudfront::Invalidation;
 use crate::model::jwk::parse_jwks;
 use crate::model::rotation::{self, Signing};
 use crate::model::state::{State, STATE_PATH};
@@ -113,6 +116,15 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
             tracing::info!(%kid, "the API server already serves this key: it is an ordinary published key, not a staged one");
         }
     }
+    // Behind CloudFront, the edge may still hold the old JWKS: wait until the invalidation this
+    // run made has completed, on the same --wait budget, before asking the issuer URL.
+    let started = Instant::now();
+    if let (Some(distribution), Some(invalidation)) =
+        (&config.cloudfront_distribution, &report.invalidation)
+    {
+        wait_for_invalidation(&config, distribution, invalidation, wait).await?;
+    }
+    let wait = wait.saturating_sub(started.elapsed());
     let visible = match wait_until_visible(&config, &url, &kids, wait).await? {
         Ok(()) => now(),
         Err(last) => {
@@ -177,6 +189,49 @@ async fn stage(args: &StageArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Polls GetInvalidation until CloudFront says `Completed`, with a progress line per poll;
+/// an error naming what to do once `wait` has passed.
+async fn wait_for_invalidation(
+    config: &SyncConfig,
+    distribution: &str,
+    invalidation: &Invalidation,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let sdk = crate::aws::load(config.region.as_deref(), config.timeout).await;
+    let distributions = AwsDistributions::new(crate::aws::cloudfront_client(&sdk));
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_secs(2);
+    let mut status = invalidation.status.clone();
+    loop {
+        if status == "Completed" {
+            tracing::info!(distribution, invalidation = %invalidation.id, "the CloudFront invalidation has completed");
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "the new key is published, but CloudFront invalidation {} of distribution {distribution} was still {status} after {}: the edge may serve the old JWKS until it completes. Do not switch the API server's signing key yet; run this command again later (it publishes nothing new and checks again)",
+                invalidation.id,
+                humantime::format_duration(wait)
+            );
+        }
+        tracing::info!(distribution, invalidation = %invalidation.id, %status, "waiting for the CloudFront invalidation to complete");
+        tokio::time::sleep(pause.min(left)).await;
+        pause = (pause * 2).min(Duration::from_secs(15));
+        status = match distributions
+            .invalidation(distribution, &invalidation.id)
+            .await
+            .with_context(|| format!("reading CloudFront invalidation {}", invalidation.id))?
+        {
+            Some(now) => now.status,
+            None => bail!(
+                "CloudFront distribution {distribution} has no invalidation {}; run this command again",
+                invalidation.id
+            ),
+        };
+    }
 }
 
 /// GETs the public JWKS anonymously until every kid is in it or `wait` has passed (at least

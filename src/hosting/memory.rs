@@ -18,6 +18,9 @@ use crate::model::cloudfront::{
     Invalidation, OriginAccessControl, OriginAccessControlConfig, DEPLOYED,
 };
 
+/// A call name and the error every call of it fails with.
+pub type Failure = (&'static str, fn() -> Error);
+
 const IN_PROGRESS: &str = "InProgress";
 const COMPLETED: &str = "Completed";
 
@@ -105,7 +108,7 @@ impl MemoryDistributions {
     }
 
     /// Makes every call of `name` fail with `error()`; `None` makes none fail.
-    pub fn fail(&self, failure: Option<(&'static str, fn() -> Error)>) {
+    pub fn fail(&self, failure: Option<Failure>) {
         self.state().calls.fail(failure);
     }
 }
@@ -337,7 +340,7 @@ impl MemoryCertificates {
         self.state.lock().unwrap().1.count(name)
     }
 
-    pub fn fail(&self, failure: Option<(&'static str, fn() -> Error)>) {
+    pub fn fail(&self, failure: Option<Failure>) {
         self.state.lock().unwrap().1.fail(failure);
     }
 }
@@ -382,7 +385,7 @@ impl MemoryDnsRecords {
         self.state.lock().unwrap().calls.count(name)
     }
 
-    pub fn fail(&self, failure: Option<(&'static str, fn() -> Error)>) {
+    pub fn fail(&self, failure: Option<Failure>) {
         self.state.lock().unwrap().calls.fail(failure);
     }
 }

@@ -35,6 +35,21 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(26 * 3600);
 pub struct State {
     pub version: u32,
     pub keys: BTreeMap<String, KeyRecord>,
+    /// The documents a CloudFront distribution's edge was last told to drop
+    /// (`sync --cloudfront-distribution`, see `plan::plan_invalidation`). Absent in state
+    /// objects written before it existed, or by a store never served through CloudFront.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeRecord>,
+}
+
+/// The last invalidation of the published documents on a CloudFront distribution: which
+/// distribution, and per document key the digest ([`crate::plan::edge_digest`]: body and HTTP
+/// metadata) of the version it was invalidated for. Written in the same state write that
+/// follows the invalidation, so a run that fails before that write invalidates again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    pub distribution: String,
+    pub documents: BTreeMap<String, String>,
 }
 
 /// One published key.
@@ -248,6 +263,8 @@ pub fn plan_keys(
     let mut next = State {
         version: 1,
         keys: BTreeMap::new(),
+        // Kept as it is; only a sync with --cloudfront-distribution changes it.
+        edge: state.edge.clone(),
     };
     for key in source {
         let known = state.keys.get(&key.kid);

@@ -10,11 +10,13 @@ use anyhow::{anyhow, Context as _};
 use aws_config::SdkConfig;
 
 use crate::config::{IssuerChoice, SyncConfig, ThumbprintMode};
+use crate::hosting::aws::AwsDistributions;
+use crate::hosting::Distributions;
 use crate::iam::aws::AwsProviders;
 use crate::iam::{Account, OidcProviders};
 use crate::model::issuer::partition;
 use crate::model::Issuer;
-use crate::reconcile::{self, Inputs, ProviderInputs, ThumbprintSource};
+use crate::reconcile::{self, EdgeInputs, Inputs, ProviderInputs, ThumbprintSource};
 use crate::source::files::KeyFiles;
 use crate::source::kube::{InlineKubeconfig, KubeOptions, KubeSource};
 use crate::source::SourceKind;
@@ -39,6 +41,10 @@ pub struct Session {
     /// IAM, or given by a caller that already knows it (`bootstrap`): credentials are refreshed,
     /// but they stay those of one account for the life of the process.
     pub account: tokio::sync::OnceCell<Account>,
+    /// The CloudFront distributions (`--cloudfront-distribution`) checked to serve an issuer
+    /// from a store, as `distribution issuer store`: checked once per run, once per daemon
+    /// start (a fleet's clusters share sessions, hence one entry per combination).
+    pub edge_checked: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// The daemon's write gate; `None` for a one-shot publish. Shared by every session of a
     /// fleet's daemon, so that one signal stops them all between two writes.
     pub gate: Option<std::sync::Arc<WriteGate>>,
@@ -121,6 +127,27 @@ pub async fn publish_from(
             })
         }
     };
+    let distributions;
+    let edge = match &config.cloudfront_distribution {
+        None => None,
+        Some(id) => {
+            let sdk = sdk.as_ref().expect("loaded for an S3 store");
+            distributions = AwsDistributions::new(crate::aws::cloudfront_client(sdk));
+            let Location::S3 { bucket, prefix } = &config.store else {
+                unreachable!("config refuses --cloudfront-distribution without an S3 store")
+            };
+            let region = region.as_deref().ok_or_else(no_region)?;
+            let checked = format!("{id} {issuer} s3://{bucket}/{prefix}");
+            if !session.edge_checked.lock().unwrap().contains(&checked) {
+                reconcile::check_edge(&distributions, id, &issuer, bucket, region, prefix).await?;
+                session.edge_checked.lock().unwrap().insert(checked);
+            }
+            Some(EdgeInputs {
+                distributions: &distributions as &dyn Distributions,
+                distribution: id.clone(),
+            })
+        }
+    };
     let inputs = Inputs {
         issuer: &issuer,
         meta: config.object_meta(),
@@ -141,6 +168,7 @@ pub async fn publish_from(
             .expect("0 is a valid nanosecond"),
         retention: config.retention,
         requests: config.requests.clone(),
+        edge,
     };
     let gated_store = session.gate.as_deref().map(|gate| Gated {
         inner: store.as_ref(),

@@ -9,7 +9,9 @@ use crate::plan::Mode;
 use crate::plan::{Change, Observed, Plan};
 use crate::store::{self, ObjectStore};
 
-use super::{Inputs, SyncError};
+use super::{EdgeInputs, Inputs, SyncError};
+use crate::hosting;
+use crate::model::cloudfront::Invalidation;
 
 pub(super) async fn observe_store(store: &dyn ObjectStore) -> Result<Observed, store::Error> {
     let (jwks, discovery, state) = futures::future::try_join3(
@@ -81,29 +83,59 @@ pub(super) fn plan_keys(
     Ok((key_set, key_plan))
 }
 
-/// Writes the document changes in order; on failure, says which were written.
+/// Why writing the documents stopped.
+pub(super) enum ApplyFailure {
+    Store(store::Error),
+    /// The invalidation after the documents (the state recording it was not written).
+    Edge(hosting::Error),
+}
+
+/// Writes the document changes in order, and makes the invalidation planned between them and
+/// the state; on failure, says which were written. Returns the writes and the invalidation.
 pub(super) async fn apply_documents(
     plan: &Plan,
     store: &dyn ObjectStore,
-) -> Result<usize, (store::Error, Vec<String>)> {
+    edge: Option<&EdgeInputs<'_>>,
+) -> Result<(usize, Option<Invalidation>), (ApplyFailure, Vec<String>)> {
     let mut written = Vec::new();
+    let mut invalidation = None;
     for change in &plan.changes {
-        if let Change::PutObject {
-            key,
-            body,
-            meta,
-            precondition,
-            ..
-        } = change
-        {
-            if let Err(e) = store.put(key, body, meta, precondition).await {
-                return Err((e, written));
+        match change {
+            Change::PutObject {
+                key,
+                body,
+                meta,
+                precondition,
+                ..
+            } => {
+                if let Err(e) = store.put(key, body, meta, precondition).await {
+                    return Err((ApplyFailure::Store(e), written));
+                }
+                tracing::debug!(object = %store.location(key), "wrote");
+                written.push(key.clone());
             }
-            tracing::debug!(object = %store.location(key), "wrote");
-            written.push(key.clone());
+            Change::Invalidate {
+                distribution,
+                caller_reference,
+                paths,
+            } => {
+                let edge = edge.expect("an invalidation is planned only with a distribution");
+                match edge
+                    .distributions
+                    .create_invalidation(distribution, caller_reference, paths)
+                    .await
+                {
+                    Ok(made) => {
+                        tracing::info!(distribution, invalidation = %made.id, paths = ?paths, "invalidated");
+                        invalidation = Some(made);
+                    }
+                    Err(e) => return Err((ApplyFailure::Edge(e), written)),
+                }
+            }
+            _ => {}
         }
     }
-    Ok(written.len())
+    Ok((written.len(), invalidation))
 }
 
 /// 200 to 600 ms, jittered so that two racing publishers do not look again in lockstep.

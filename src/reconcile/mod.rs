@@ -12,6 +12,15 @@
 //! the documents from being published: keys that pods need must not wait for IAM permissions.
 
 //!
+//! With a CloudFront distribution in front of the store (`--cloudfront-distribution`), the
+//! documents' plan is `plan::plan_behind_edge`'s: one invalidation of exactly the documents
+//! whose edge copy is stale, applied after they are written and before the state object that
+//! records it. Why the record lives in the state object (and not, say, in a lookup of past
+//! invalidations): CloudFront cannot list invalidations by caller reference, and the state is
+//! already written after the documents in the same conditional sequence, so "written but not
+//! invalidated" survives a crash with no extra write: the next run finds the old record and
+//! invalidates again, with the same caller reference, so CloudFront does not do it twice.
+//!
 //! What each part owns: [`documents`] the store's side (observe, choose the keys, write in
 //! order); [`provider`] the IAM side (observe with the thumbprints, apply); [`report`] what a
 //! sync reports and its errors. This file holds the inputs and the sequence.
@@ -20,6 +29,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::hosting::Distributions;
+use crate::model::cloudfront::Invalidation;
 use crate::model::issuer::unfetchable_by_sts;
 use crate::model::state::{KeyPlan, Requests, STATE_PATH};
 use crate::model::{Issuer, KeySet};
@@ -32,7 +43,9 @@ mod documents;
 mod provider;
 mod report;
 
-use documents::{apply_documents, documents_note, observe_store, plan_keys, race_backoff};
+use documents::{
+    apply_documents, documents_note, observe_store, plan_keys, race_backoff, ApplyFailure,
+};
 use provider::{apply_provider, observe_provider};
 pub use provider::{ProviderInputs, ThumbprintSource};
 pub use report::{ProviderError, SyncError, SyncReport};
@@ -56,6 +69,15 @@ pub struct Inputs<'a> {
     pub retention: Duration,
     /// What `rotate` asks beyond following the source (revoke, stage); empty for `sync`.
     pub requests: Requests,
+    /// The CloudFront distribution serving the store (`--cloudfront-distribution`), already
+    /// checked to serve this issuer from this store (`publish`).
+    pub edge: Option<EdgeInputs<'a>>,
+}
+
+/// A CloudFront distribution in front of the store.
+pub struct EdgeInputs<'a> {
+    pub distributions: &'a dyn Distributions,
+    pub distribution: String,
 }
 
 pub async fn sync_once(
@@ -85,6 +107,7 @@ pub async fn sync_once(
         dropped,
         api_server_issuer,
         mut warnings,
+        invalidation,
     } = documents?;
     let documents = documents_note(inputs.mode, &plan, writes);
 
@@ -138,6 +161,35 @@ pub async fn sync_once(
         writes,
         replanned,
         warnings,
+        invalidation,
+    })
+}
+
+/// Checks that CloudFront distribution `id` serves `issuer`'s documents from the S3 store
+/// `bucket`/`prefix` in `region` (`plan::check_distribution`); one GetDistribution.
+pub async fn check_edge(
+    distributions: &dyn Distributions,
+    id: &str,
+    issuer: &Issuer,
+    bucket: &str,
+    region: &str,
+    prefix: &str,
+) -> Result<(), SyncError> {
+    let distribution = distributions
+        .get(id)
+        .await
+        .map_err(|error| SyncError::Distribution {
+            distribution: id.to_owned(),
+            error,
+        })?
+        .ok_or_else(|| SyncError::NoDistribution {
+            distribution: id.to_owned(),
+        })?;
+    plan::check_distribution(&distribution, issuer, bucket, region, prefix).map_err(|mismatch| {
+        SyncError::EdgeMismatch {
+            distribution: id.to_owned(),
+            mismatch,
+        }
     })
 }
 
@@ -151,6 +203,7 @@ struct Documents {
     dropped: Vec<Dropped>,
     api_server_issuer: Option<String>,
     warnings: Vec<String>,
+    invalidation: Option<Invalidation>,
 }
 
 /// The documents' half: read the keys and the store, check the issuer, plan, and write unless
@@ -229,7 +282,7 @@ async fn publish_documents(
     // Documents: plan, apply, and re-plan once after a lost race.
     let mut replanned = false;
     let mut issuer_change;
-    let (plan, key_set, key_plan, writes) = loop {
+    let (plan, key_set, key_plan, (writes, invalidation)) = loop {
         // Decided on what the store holds now (again after a lost race): a published issuer
         // moves only when asked to.
         issuer_change =
@@ -248,13 +301,25 @@ async fn publish_documents(
             &mut warnings,
         )?;
         let desired = plan::desired(inputs.issuer, &key_set, &inputs.meta, &key_plan.state);
-        let plan = plan::plan(&desired, &observed);
+        let plan = match &inputs.edge {
+            None => plan::plan(&desired, &observed),
+            Some(edge) => plan::plan_behind_edge(
+                inputs.issuer,
+                &desired,
+                &key_plan.state,
+                &observed,
+                &edge.distribution,
+            ),
+        };
         if inputs.mode != Mode::Apply || plan.is_empty() {
-            break (plan, key_set, key_plan, 0);
+            break (plan, key_set, key_plan, (0, None));
         }
-        match apply_documents(&plan, store).await {
-            Ok(writes) => break (plan, key_set, key_plan, writes),
-            Err((store::Error::PreconditionFailed { location }, written)) => {
+        match apply_documents(&plan, store, inputs.edge.as_ref()).await {
+            Ok(applied) => break (plan, key_set, key_plan, applied),
+            Err((ApplyFailure::Edge(error), written)) => {
+                return Err(SyncError::Invalidate { error, written })
+            }
+            Err((ApplyFailure::Store(store::Error::PreconditionFailed { location }), written)) => {
                 if replanned {
                     return Err(SyncError::Conflict { location });
                 }
@@ -268,7 +333,9 @@ async fn publish_documents(
                 observed = observe_store(store).await.map_err(SyncError::Observe)?;
                 replanned = true;
             }
-            Err((error, written)) => return Err(SyncError::Apply { error, written }),
+            Err((ApplyFailure::Store(error), written)) => {
+                return Err(SyncError::Apply { error, written })
+            }
         }
     };
     if let Some(change) = &issuer_change {
@@ -286,6 +353,7 @@ async fn publish_documents(
         dropped: keys.dropped,
         api_server_issuer: keys.issuer,
         warnings,
+        invalidation,
     })
 }
 

@@ -122,7 +122,7 @@ pub(super) async fn apply_provider(
                 providers.remove_client_id(arn, client_id).await?
             }
             Change::TagProvider { arn, tags } => providers.tag(arn, tags).await?,
-            Change::PutObject { .. } => {
+            Change::PutObject { .. } | Change::Invalidate { .. } => {
                 unreachable!("document changes are applied by apply_documents")
             }
         }

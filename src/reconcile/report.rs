@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
+use crate::hosting;
 use crate::iam;
+use crate::model::cloudfront::Invalidation;
 use crate::model::jwk::KeySetError;
 use crate::model::state::{self, Retained};
 use crate::plan::Mode;
@@ -42,6 +44,9 @@ pub struct SyncReport {
     /// A concurrent publisher changed the store and the plan was made again.
     pub replanned: bool,
     pub warnings: Vec<String>,
+    /// The CloudFront invalidation this run made (`--cloudfront-distribution`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalidation: Option<Invalidation>,
 }
 
 impl SyncReport {
@@ -112,6 +117,23 @@ pub enum SyncError {
     Apply {
         error: store::Error,
         written: Vec<String>,
+    },
+    #[error("invalidating the CloudFront distribution's copies of the new documents: {error}{}. The edge serves the old documents until their max-age has passed; the next run invalidates again (the state recording it was not written)", written_note(.written))]
+    Invalidate {
+        error: hosting::Error,
+        written: Vec<String>,
+    },
+    #[error("reading CloudFront distribution {distribution}: {error}")]
+    Distribution {
+        distribution: String,
+        error: hosting::Error,
+    },
+    #[error("CloudFront distribution {distribution} does not exist (or not in this account); check --cloudfront-distribution (bootstrap --hosting cloudfront prints it)")]
+    NoDistribution { distribution: String },
+    #[error("CloudFront distribution {distribution} does not serve this issuer from this store: {}. Nothing was written. Check --issuer and --cloudfront-distribution (bootstrap --hosting cloudfront prints both), or fix the distribution's aliases and origin", .mismatch)]
+    EdgeMismatch {
+        distribution: String,
+        mismatch: crate::plan::DistributionMismatch,
     },
     #[error("{location} changed again while re-planning; another publisher is writing to the same store at the same moment. Nothing inconsistent was published; run sync again (a CronJob's next run will)")]
     Conflict { location: String },

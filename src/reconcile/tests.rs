@@ -6,7 +6,9 @@ use crate::iam;
 use crate::iam::memory::MemoryProviders;
 use crate::model::jwk::KeySetError;
 use crate::model::state;
+use crate::model::state::State;
 use crate::model::{DISCOVERY_PATH, JWKS_PATH};
+use crate::plan::Change;
 use crate::plan::ObservedProvider;
 use crate::source;
 use crate::source::SourceKeys;
@@ -69,6 +71,7 @@ async fn run(
         now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
         retention: state::DEFAULT_RETENTION,
         requests: Requests::default(),
+        edge: None,
     };
     sync_once(inputs, source, store).await
 }
@@ -112,6 +115,7 @@ async fn run_with_iam(
         now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
         retention: state::DEFAULT_RETENTION,
         requests: Requests::default(),
+        edge: None,
     };
     sync_once(inputs, &source, store).await
 }
@@ -325,6 +329,7 @@ async fn a_key_the_api_server_dropped_stays_published_until_its_retention_ends()
             now: at(hours),
             retention: state::DEFAULT_RETENTION,
             requests: Requests::default(),
+            edge: None,
         };
         let source = FakeSource {
             jwks,
@@ -476,4 +481,183 @@ async fn an_empty_key_set_is_never_published() {
         "{err}"
     );
     assert_eq!(store.count(Operation::Put), 0);
+}
+
+// --- A CloudFront distribution in front of the store (`--cloudfront-distribution`).
+
+/// The id [`crate::hosting::memory::MemoryDistributions`] gives its first distribution.
+const DISTRIBUTION: &str = "E0000000000001";
+
+async fn run_behind_edge(
+    source: &FakeSource,
+    store: &MemoryStore,
+    edge: &crate::hosting::memory::MemoryDistributions,
+    mode: Mode,
+) -> Result<SyncReport, SyncError> {
+    let issuer = Issuer::parse(ISSUER).unwrap();
+    let inputs = Inputs {
+        issuer: &issuer,
+        meta: meta(),
+        mode,
+        allow_issuer_mismatch: false,
+        allow_issuer_change: false,
+        issuer_region: None,
+        provider: None,
+        now: OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap(),
+        retention: state::DEFAULT_RETENTION,
+        requests: Requests::default(),
+        edge: Some(EdgeInputs {
+            distributions: edge,
+            distribution: DISTRIBUTION.into(),
+        }),
+    };
+    sync_once(inputs, source, store).await
+}
+
+fn edge_with_distribution() -> crate::hosting::memory::MemoryDistributions {
+    use crate::model::cloudfront::{DistributionConfig, ViewerCertificate};
+    let edge = crate::hosting::memory::MemoryDistributions::new();
+    let d = edge.insert(DistributionConfig {
+        caller_reference: "r".into(),
+        comment: String::new(),
+        enabled: true,
+        aliases: vec![],
+        origins: vec![],
+        target_origin_id: String::new(),
+        viewer_protocol_policy: "https-only".into(),
+        allowed_methods: vec![],
+        cache_policy_id: None,
+        viewer_certificate: ViewerCertificate::CloudFrontDefault,
+    });
+    assert_eq!(d.id, DISTRIBUTION);
+    edge
+}
+
+const SOURCE: FakeSource = FakeSource {
+    jwks: JWKS_RSA,
+    issuer: Some(ISSUER),
+};
+
+#[tokio::test]
+async fn a_write_invalidates_the_changed_documents_once_and_a_rerun_nothing() {
+    let (store, edge) = (MemoryStore::new(), edge_with_distribution());
+    let first = run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(first.writes, 3);
+    let made = edge.invalidations(DISTRIBUTION);
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0].paths,
+        [
+            "/cluster-a/openid/v1/jwks",
+            "/cluster-a/.well-known/openid-configuration"
+        ]
+    );
+    assert_eq!(first.invalidation.as_ref(), Some(&made[0]));
+    // The state records it.
+    let state = State::parse(&store.body(STATE_PATH).unwrap()).unwrap();
+    assert_eq!(state.edge.unwrap().distribution, DISTRIBUTION);
+
+    let second = run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    assert!(second.plan.is_empty(), "{:?}", second.plan);
+    assert_eq!(second.writes, 0);
+    assert_eq!(edge.count("create_invalidation"), 1);
+
+    // A key change invalidates exactly the documents that changed (both, here), once more.
+    let rotated = FakeSource {
+        jwks: JWKS_ROTATION,
+        issuer: Some(ISSUER),
+    };
+    run_behind_edge(&rotated, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(edge.invalidations(DISTRIBUTION).len(), 2);
+}
+
+#[tokio::test]
+async fn dry_run_and_check_list_the_invalidation_and_make_none() {
+    let (store, edge) = (MemoryStore::new(), edge_with_distribution());
+    for mode in [Mode::DryRun, Mode::Check] {
+        let report = run_behind_edge(&SOURCE, &store, &edge, mode).await.unwrap();
+        let lines: Vec<String> = report.plan.changes.iter().map(Change::describe).collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(
+            lines[2],
+            format!("invalidate /cluster-a/openid/v1/jwks, /cluster-a/.well-known/openid-configuration on CloudFront distribution {DISTRIBUTION}")
+        );
+        assert!(report.drift());
+    }
+    assert_eq!(edge.count("create_invalidation"), 0);
+    assert_eq!(store.count(Operation::Put), 0);
+}
+
+#[tokio::test]
+async fn a_run_that_wrote_but_failed_to_invalidate_invalidates_next_time_with_the_same_reference() {
+    let (store, edge) = (MemoryStore::new(), edge_with_distribution());
+    edge.fail(Some(("create_invalidation", || {
+        crate::hosting::Error::Service {
+            action: "cloudfront:CreateInvalidation",
+            detail: "ServiceUnavailable".into(),
+        }
+    })));
+    let err = run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SyncError::Invalidate { ref written, .. } if written.len() == 2));
+    // The documents are out, the state (which would record the invalidation) is not.
+    assert!(store.body(JWKS_PATH).is_some());
+    assert!(store.body(STATE_PATH).is_none());
+    edge.fail(None);
+    let retried = run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    // Nothing to write but the state, and the invalidation made now.
+    assert_eq!(retried.writes, 1);
+    assert_eq!(edge.invalidations(DISTRIBUTION).len(), 1);
+    let again = run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(again.writes, 0);
+    // The failed call and the retry's; none by the no-op run.
+    assert_eq!(edge.count("create_invalidation"), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_the_state_write_failed_reuses_the_caller_reference() {
+    let (store, edge) = (MemoryStore::new(), edge_with_distribution());
+    // The third put (the state) fails after the invalidation was made.
+    store.fail_nth(
+        Operation::Put,
+        3,
+        Fault::Fail(|key| store::Error::Unavailable {
+            operation: "PutObject",
+            location: key.into(),
+            answer: "503".into(),
+        }),
+    );
+    assert!(run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .is_err());
+    assert_eq!(edge.invalidations(DISTRIBUTION).len(), 1);
+    run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    // Asked twice, with one caller reference: CloudFront made one invalidation.
+    assert_eq!(edge.count("create_invalidation"), 2);
+    assert_eq!(edge.invalidations(DISTRIBUTION).len(), 1);
+}
+
+#[tokio::test]
+async fn without_the_distribution_the_edge_record_is_kept_as_it_is() {
+    let (store, edge) = (MemoryStore::new(), edge_with_distribution());
+    run_behind_edge(&SOURCE, &store, &edge, Mode::Apply)
+        .await
+        .unwrap();
+    let plain = run(&SOURCE, &store, Mode::Apply).await.unwrap();
+    assert_eq!(plain.writes, 0);
+    let state = State::parse(&store.body(STATE_PATH).unwrap()).unwrap();
+    assert!(state.edge.is_some());
 }

@@ -39,18 +39,22 @@ pub enum ErrorKind {
     Conflict,
     /// The IAM OIDC provider could not be read or changed, or an unmanaged one differs.
     Iam,
-    /// Anything else while setting the pass up (no region, no Kubernetes credentials...).
+    /// The CloudFront invalidation after a write failed (`--cloudfront-distribution`).
+    Invalidation,
+    /// Anything else while setting the pass up (no region, no Kubernetes credentials, the
+    /// CloudFront distribution unreadable...).
     Config,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Source,
         ErrorKind::Input,
         ErrorKind::Retention,
         ErrorKind::Store,
         ErrorKind::Conflict,
         ErrorKind::Iam,
+        ErrorKind::Invalidation,
         ErrorKind::Config,
     ];
 
@@ -62,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Store => "store",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Iam => "iam",
+            ErrorKind::Invalidation => "invalidation",
             ErrorKind::Config => "config",
         }
     }
@@ -95,7 +100,10 @@ impl ErrorKind {
             SyncError::KeySet { .. }
             | SyncError::IssuerMismatch { .. }
             | SyncError::IssuerChange { .. }
-            | SyncError::WrongRegion { .. } => ErrorKind::Input,
+            | SyncError::WrongRegion { .. }
+            | SyncError::EdgeMismatch { .. } => ErrorKind::Input,
+            SyncError::Distribution { .. } | SyncError::NoDistribution { .. } => ErrorKind::Config,
+            SyncError::Invalidate { .. } => ErrorKind::Invalidation,
             SyncError::Retention(_) => ErrorKind::Retention,
             SyncError::Observe(_) | SyncError::Region(_) | SyncError::Apply { .. } => {
                 ErrorKind::Store
@@ -218,6 +226,8 @@ pub struct Metrics {
     syncs: Family<LabelSet, Counter>,
     last_success: PerCluster<Gauge<f64, AtomicU64>>,
     published_keys: PerCluster<Gauge>,
+    invalidations: PerCluster<Counter>,
+    invalidation_failures: PerCluster<Counter>,
     next_removal: Family<LabelSet, Gauge<f64, AtomicU64>>,
     clusters: Clusters,
 }
@@ -279,6 +289,19 @@ impl Metrics {
             "kube_oidc_publisher_published_keys",
             "Keys in the published JWKS after the last successful pass",
         );
+        // Counters get `_total` appended in the exposition.
+        let invalidations = PerCluster::new(fleet);
+        invalidations.register(
+            &mut registry,
+            "kube_oidc_publisher_invalidations",
+            "CloudFront invalidations made after writing documents (--cloudfront-distribution)",
+        );
+        let invalidation_failures = PerCluster::new(fleet);
+        invalidation_failures.register(
+            &mut registry,
+            "kube_oidc_publisher_invalidation_failures",
+            "CloudFront invalidations that failed after documents were written; the next pass retries them",
+        );
         let next_removal = Family::default();
         registry.register(
             "kube_oidc_publisher_next_key_removal_timestamp_seconds",
@@ -311,6 +334,8 @@ impl Metrics {
             syncs,
             last_success,
             published_keys,
+            invalidations,
+            invalidation_failures,
             next_removal,
             clusters,
         }
@@ -352,6 +377,8 @@ impl Metrics {
         }
         self.last_success.remove(name);
         self.published_keys.remove(name);
+        self.invalidations.remove(name);
+        self.invalidation_failures.remove(name);
         if let Some(kid) = scheduled {
             self.next_removal.remove(&labels(cluster, "kid", &kid));
         }
@@ -368,6 +395,8 @@ impl Metrics {
         }
         let _ = self.last_success.of(cluster);
         let _ = self.published_keys.of(cluster);
+        let _ = self.invalidations.of(cluster);
+        let _ = self.invalidation_failures.of(cluster);
     }
 
     /// Runs `record` with the cluster's scheduled kid, under the lock that orders it with
@@ -401,6 +430,9 @@ impl Metrics {
             self.published_keys
                 .of(cluster)
                 .set(i64::try_from(report.kids.len()).unwrap_or(i64::MAX));
+            if report.invalidation.is_some() {
+                self.invalidations.of(cluster).inc();
+            }
             if let Some(kid) = scheduled.take() {
                 self.next_removal.remove(&labels(cluster, "kid", &kid));
             }
@@ -424,6 +456,9 @@ impl Metrics {
             self.sync_errors
                 .get_or_create(&labels(cluster, "kind", kind.as_str()))
                 .inc();
+            if kind == ErrorKind::Invalidation {
+                self.invalidation_failures.of(cluster).inc();
+            }
         });
     }
 
@@ -616,6 +651,7 @@ mod tests {
             writes: 0,
             replanned: false,
             warnings: vec![],
+            invalidation: None,
         }
     }
 
@@ -677,11 +713,14 @@ mod tests {
             "kube_oidc_publisher_sync_errors_total{kind=\"store\"} 0",
             "kube_oidc_publisher_sync_errors_total{kind=\"conflict\"} 0",
             "kube_oidc_publisher_sync_errors_total{kind=\"iam\"} 1",
+            "kube_oidc_publisher_sync_errors_total{kind=\"invalidation\"} 0",
             "kube_oidc_publisher_sync_errors_total{kind=\"config\"} 0",
             "kube_oidc_publisher_syncs_total{result=\"success\"} 1",
             "kube_oidc_publisher_syncs_total{result=\"error\"} 1",
             "kube_oidc_publisher_last_success_timestamp_seconds 1600000000.0",
             "kube_oidc_publisher_published_keys 2",
+            "kube_oidc_publisher_invalidations_total 0",
+            "kube_oidc_publisher_invalidation_failures_total 0",
             "kube_oidc_publisher_next_key_removal_timestamp_seconds{kid=\"old\"} 1700000000.0",
             &version,
         ];
@@ -696,6 +735,8 @@ mod tests {
                 "# TYPE kube_oidc_publisher_syncs counter",
                 "# TYPE kube_oidc_publisher_last_success_timestamp_seconds gauge",
                 "# TYPE kube_oidc_publisher_published_keys gauge",
+                "# TYPE kube_oidc_publisher_invalidations counter",
+                "# TYPE kube_oidc_publisher_invalidation_failures counter",
                 "# TYPE kube_oidc_publisher_next_key_removal_timestamp_seconds gauge",
                 "# TYPE kube_oidc_publisher_build info",
             ]
@@ -783,6 +824,35 @@ mod tests {
     }
 
     #[test]
+    fn invalidations_and_their_failures_are_counted() {
+        let metrics = Metrics::new();
+        let mut made = report(&["a"], None);
+        made.invalidation = Some(crate::model::cloudfront::Invalidation {
+            id: "I1".into(),
+            status: "InProgress".into(),
+            caller_reference: "r".into(),
+            paths: vec!["/c1/openid/v1/jwks".into()],
+        });
+        metrics.success(None, &made, 0.1, at(1_600_000_000));
+        metrics.success(None, &report(&["a"], None), 0.1, at(1_600_000_060));
+        metrics.failure(None, ErrorKind::Invalidation, 0.1);
+        metrics.failure(None, ErrorKind::Store, 0.1);
+        let text = metrics.encode();
+        assert!(
+            text.contains("kube_oidc_publisher_invalidations_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kube_oidc_publisher_invalidation_failures_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kube_oidc_publisher_sync_errors_total{kind=\"invalidation\"} 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_removed_cluster_loses_every_series_and_a_late_pass_does_not_bring_them_back() {
         let metrics = Metrics::for_fleet();
         metrics.add_cluster("gone");
@@ -811,8 +881,9 @@ mod tests {
             .into_iter()
             .filter(|l| l.contains("{cluster=\"kept\""))
             .count();
-        // 7 error kinds, 2 results, last_success, published_keys, next_key_removal.
-        assert_eq!(kept, 12, "{text}");
+        // 8 error kinds, 2 results, last_success, published_keys, invalidations and their
+        // failures, next_key_removal.
+        assert_eq!(kept, 15, "{text}");
         metrics.remove_cluster("kept");
         metrics.remove_cluster("never-added");
         let text = metrics.encode();

@@ -29,6 +29,10 @@ a small middleware that adds test-only endpoints:
                                               /_test/faults whose "service" is "cloudfront",
                                               "acm" or "route53" adds one)
   DELETE /_test/hosting-faults?access_key=K   remove them (no access_key: every one)
+  POST   /_test/cloudfront-deploy   how long distributions created or updated with one access
+                                    key stay InProgress (JSON body: {"access_key": K,
+                                    "seconds": S}); others keep KOP_CLOUDFRONT_DEPLOY_SECONDS
+  DELETE /_test/cloudfront-deploy?access_key=K   back to the default
 
   POST   /_test/account-pab         set the account-level S3 Public Access Block that S3 Control
                                     requests signed with one access key see (JSON body:
@@ -273,6 +277,9 @@ INVALIDATION_SECONDS = float(os.environ.get("KOP_CLOUDFRONT_INVALIDATION_SECONDS
 # so the model patches can derive per-test names from it.
 REQUEST = threading.local()
 CLOUDFRONT_DOMAINS_CREATED = {}  # access key -> distributions created with it so far
+# access key -> deploy seconds for the changes it signs (POST /_test/cloudfront-deploy), so one
+# test can make deploys slow (a --wait-timeout test) without slowing the others.
+DEPLOY_SECONDS_BY_KEY = {}
 CLOUDFRONT_LOCK = threading.Lock()
 
 
@@ -392,7 +399,10 @@ def patch_cloudfront():
     # reached every edge location, then "Deployed". moto advances on the number of Gets; here
     # the clock decides: InProgress for KOP_CLOUDFRONT_DEPLOY_SECONDS after the last change.
     def deploying(dist):
-        dist.kop_deployed_at = time.time() + DEPLOY_SECONDS
+        access_key = getattr(REQUEST, "access_key", "")
+        with CLOUDFRONT_LOCK:
+            seconds = DEPLOY_SECONDS_BY_KEY.get(access_key, DEPLOY_SECONDS)
+        dist.kop_deployed_at = time.time() + seconds
         dist.last_modified_time = utcnow()
         dist.etag = new_etag()
 
@@ -1274,6 +1284,16 @@ class TestHooks:
                     result = {"faults": [f.describe() for f in chosen]}
                 else:
                     self.hosting_faults = [f for f in self.hosting_faults if f not in chosen]
+            elif path == "/_test/cloudfront-deploy" and method == "POST":
+                try:
+                    spec = json.loads(read_body(environ))
+                    with CLOUDFRONT_LOCK:
+                        DEPLOY_SECONDS_BY_KEY[spec["access_key"]] = float(spec["seconds"])
+                except (ValueError, KeyError, TypeError) as err:
+                    status, result = "400 Bad Request", {"error": repr(err)}
+            elif path == "/_test/cloudfront-deploy" and method == "DELETE":
+                with CLOUDFRONT_LOCK:
+                    DEPLOY_SECONDS_BY_KEY.pop(query.get("access_key", [""])[0], None)
             elif path == "/_test/account-pab" and method == "POST":
                 try:
                     spec = json.loads(read_body(environ))

@@ -14,7 +14,9 @@
 //! ([`Moto::unique_provider_url`]). [`Moto::iam_client`] is the harness's own IAM client.
 //!
 //! CloudFront, ACM and Route 53 are served by the same process. The launcher makes moto's
-//! CloudFront behave like AWS (deploy delay from the clock, `KOP_CLOUDFRONT_DEPLOY_SECONDS`;
+//! CloudFront behave like AWS (deploy delay from the clock: `KOP_CLOUDFRONT_DEPLOY_SECONDS` in
+//! the test process's environment, default 2, or per access key
+//! [`Moto::set_cloudfront_deploy_seconds`];
 //! origins keep their OAC; `IfMatch` checked; invalidations `Completed`; a reused
 //! `CallerReference` answered with the first invalidation), names each distribution after the
 //! access key that created it ([`cloudfront_domain`]), and logs and faults the three services'
@@ -1087,6 +1089,25 @@ impl Moto {
         self.control(
             "DELETE",
             &control_path("/_test/hosting-faults", &filters),
+            None,
+        );
+    }
+
+    /// Distributions created or updated with `access_key` stay `InProgress` for `seconds`
+    /// from now on (default: `KOP_CLOUDFRONT_DEPLOY_SECONDS` of the test process's
+    /// environment when moto started, else 2), so one test can make deploys fast or slow
+    /// without changing what the others see.
+    pub fn set_cloudfront_deploy_seconds(&self, access_key: &str, seconds: f64) {
+        let body = serde_json::json!({ "access_key": access_key, "seconds": seconds }).to_string();
+        self.control("POST", "/_test/cloudfront-deploy", Some(&body));
+    }
+
+    /// Back to the default deploy delay for `access_key`.
+    pub fn clear_cloudfront_deploy_seconds(&self, access_key: &str) {
+        let filters = [("access_key", access_key)];
+        self.control(
+            "DELETE",
+            &control_path("/_test/cloudfront-deploy", &filters),
             None,
         );
     }

@@ -253,6 +253,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
             partition: partition.to_owned(),
         })),
         gate: None,
+        edge_checked: Default::default(),
     };
     let mut writes = 0;
     let report = match config.mode {
@@ -344,6 +345,7 @@ fn sync_action(change: &Change) -> &'static str {
         Change::AddClientId { .. } => "iam:AddClientIDToOpenIDConnectProvider",
         Change::RemoveClientId { .. } => "iam:RemoveClientIDFromOpenIDConnectProvider",
         Change::TagProvider { .. } => "iam:TagOpenIDConnectProvider",
+        Change::Invalidate { .. } => "cloudfront:CreateInvalidation",
     }
 }
 

@@ -33,7 +33,7 @@ pub use cloudfront::{
 };
 pub(crate) use names::check_partition;
 pub use names::{check_role_name, provider_arn};
-pub use role::{operator_policy, publisher_role_policy};
+pub use role::{operator_policy, publisher_role_policy, publisher_role_policy_with_distribution};
 pub use template::{
     render, Template, BUCKET_POLICY_CLOUDFRONT_STATEMENT, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY,
     PUBLISHER_ROLE_POLICY, TEMPLATES, TRUST_POLICY,
@@ -115,6 +115,8 @@ pub enum PolicyError {
     BadBucket(String),
     #[error(transparent)]
     BadPrefix(#[from] crate::model::prefix::PrefixError),
+    #[error("{0:?} is not the ARN of a CloudFront distribution; expected arn:<partition>:cloudfront::<account>:distribution/<ID> (bootstrap --hosting cloudfront prints it)")]
+    BadDistributionArn(String),
     #[error("role name {0:?} is not a valid IAM role name (1-64 letters, digits and +=,.@_-)")]
     BadRoleName(String),
     #[error("the existing bucket policy is not valid JSON ({0}); fix or delete it (`aws s3api get-bucket-policy`) and run again")]

@@ -34,6 +34,64 @@ pub fn publisher_role_policy(
     )
 }
 
+/// [`publisher_role_policy`] for a store served through a CloudFront distribution
+/// (`sync --cloudfront-distribution`): with `Some(distribution_arn)`
+/// (`arn:aws:cloudfront::ACCOUNT:distribution/ID`), one more statement allowing on that one
+/// distribution what sync does there: read it once per run (GetDistribution and its tags,
+/// ListTagsForResource), invalidate the documents it wrote (CreateInvalidation) and, for
+/// `rotate stage`, wait for the invalidation (GetInvalidation). `None`: the same policy as
+/// [`publisher_role_policy`].
+pub fn publisher_role_policy_with_distribution(
+    partition: &str,
+    bucket: &str,
+    prefix: &str,
+    provider_arn: &str,
+    distribution_arn: Option<&str>,
+) -> Result<Value, PolicyError> {
+    let mut policy = publisher_role_policy(partition, bucket, prefix, provider_arn)?;
+    let Some(arn) = distribution_arn else {
+        return Ok(policy);
+    };
+    check_distribution_arn(arn, partition)?;
+    let statement = serde_json::json!({
+        "Sid": "InvalidateTheOneDistribution",
+        "Effect": "Allow",
+        "Action": [
+            "cloudfront:GetDistribution",
+            "cloudfront:ListTagsForResource",
+            "cloudfront:CreateInvalidation",
+            "cloudfront:GetInvalidation"
+        ],
+        "Resource": arn
+    });
+    match policy.get_mut("Statement").and_then(Value::as_array_mut) {
+        Some(statements) => statements.push(statement),
+        None => {
+            return Err(PolicyError::TemplateShape {
+                template: "templates/publisher-role-policy.json",
+                reason: "no Statement array",
+            })
+        }
+    }
+    Ok(policy)
+}
+
+/// `arn:<partition>:cloudfront::<12 digits>:distribution/<letters and digits>`.
+fn check_distribution_arn(arn: &str, partition: &str) -> Result<(), PolicyError> {
+    let bad = || PolicyError::BadDistributionArn(arn.to_owned());
+    let rest = arn
+        .strip_prefix(&format!("arn:{partition}:cloudfront::"))
+        .ok_or_else(bad)?;
+    let (account, id) = rest.split_once(":distribution/").ok_or_else(bad)?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 /// What the workstation user running `bootstrap` needs: create and configure the bucket,
 /// publish the documents, read the account's Block Public Access, manage the provider, create
 /// the publisher role, and identify the account.
@@ -73,6 +131,45 @@ mod tests {
     use crate::model::policy::POLICY_VERSION;
 
     const ARN: &str = "arn:aws:iam::123456789012:oidc-provider/oidc.example.test/c1";
+
+    #[test]
+    fn a_distribution_adds_one_statement_on_exactly_its_arn() {
+        let without = publisher_role_policy("aws", "my-oidc", "c1", ARN).unwrap();
+        assert_eq!(
+            publisher_role_policy_with_distribution("aws", "my-oidc", "c1", ARN, None).unwrap(),
+            without
+        );
+        let dist = "arn:aws:cloudfront::123456789012:distribution/E2ABCDEF123456";
+        let with = publisher_role_policy_with_distribution("aws", "my-oidc", "c1", ARN, Some(dist))
+            .unwrap();
+        let statements = with["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 4);
+        assert_eq!(
+            statements[..3],
+            without["Statement"].as_array().unwrap()[..]
+        );
+        assert_eq!(statements[3]["Resource"], dist);
+        assert_eq!(
+            statements[3]["Action"],
+            json!([
+                "cloudfront:GetDistribution",
+                "cloudfront:ListTagsForResource",
+                "cloudfront:CreateInvalidation",
+                "cloudfront:GetInvalidation"
+            ])
+        );
+        for bad in [
+            "arn:aws:cloudfront::123456789012:distribution/*",
+            "arn:aws:cloudfront::12345:distribution/E2",
+            "arn:aws-cn:cloudfront::123456789012:distribution/E2",
+        ] {
+            assert!(
+                publisher_role_policy_with_distribution("aws", "my-oidc", "c1", ARN, Some(bad))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn publisher_policy_is_least_privilege() {

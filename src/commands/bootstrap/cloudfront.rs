@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::bootstrap::cloudfront::{
@@ -144,7 +144,8 @@ fn issuer_for(host: &str, prefix: &str) -> anyhow::Result<Issuer> {
     Issuer::parse(&url).with_context(|| format!("the issuer {url}"))
 }
 
-/// The publisher role's policy: sync's, plus invalidations of this one distribution.
+/// The publisher role's policy: sync's, plus reading the one distribution and invalidating
+/// it (`policy::publisher_role_policy_with_distribution`).
 fn publisher_policy(
     partition: &str,
     bucket: &str,
@@ -152,16 +153,13 @@ fn publisher_policy(
     provider_arn: &str,
     distribution_arn: &str,
 ) -> anyhow::Result<Value> {
-    let mut policy = policy::publisher_role_policy(partition, bucket, prefix, provider_arn)?;
-    if let Some(Value::Array(statements)) = policy.get_mut("Statement") {
-        statements.push(json!({
-            "Sid": "InvalidateTheDistribution",
-            "Effect": "Allow",
-            "Action": ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
-            "Resource": distribution_arn,
-        }));
-    }
-    Ok(policy)
+    Ok(policy::publisher_role_policy_with_distribution(
+        partition,
+        bucket,
+        prefix,
+        provider_arn,
+        Some(distribution_arn),
+    )?)
 }
 
 pub(super) async fn bootstrap(
@@ -287,6 +285,7 @@ pub(super) async fn bootstrap(
             partition: partition.to_owned(),
         })),
         gate: None,
+        edge_checked: Default::default(),
     };
     config.issuer = IssuerChoice::Explicit(issuer.clone());
 

@@ -131,8 +131,6 @@ pub enum PolicyError {
         bytes: usize,
         clusters: usize,
     },
-    #[error("{0:?} is not the ARN of a CloudFront distribution (arn:<partition>:cloudfront::<account>:distribution/<id>, no wildcard)")]
-    BadDistributionArn(String),
     #[error("a trust policy needs at least one OIDC provider to trust; pass --issuer URL or --store s3://BUCKET[/PREFIX]")]
     NoTrustedProvider,
     #[error("the trust policy would be {characters} characters ({statements} statements; whitespace not counted, as IAM counts), over {max}, the largest \"Role trust policy length\" quota IAM grants (Service Quotas, AWS Identity and Access Management (IAM), code L-C07B4B0D), so no role can hold it. Trust fewer clusters per role: run trust-policy once per group of --issuer/--store values and create one role per group, each within the account's quota (default 2048)", max = TRUST_POLICY_MAX_QUOTA)]

@@ -25,7 +25,7 @@ pub enum Error {
         expected: String,
         actual: String,
     },
-    #[error("account {account} has S3 Block Public Access on at the account level ({}), which overrides every bucket's own setting: STS could not read the documents anonymously and would reject every token (\"Couldn't retrieve verification key from your identity provider\"). Nothing was changed. If this account may serve these two public documents, allow public bucket policies at the account level while keeping ACLs blocked:\n    aws s3control put-public-access-block --account-id {account} --public-access-block-configuration {}\nthen run bootstrap again. Otherwise serve the documents from another account, or from a private bucket behind CloudFront (Origin Access Control) with sync --issuer. An organization-level policy, if any, must allow it too", .current.shorthand(), PublicAccessBlock::PUBLISHABLE.shorthand())]
+    #[error("account {account} has S3 Block Public Access on at the account level ({}), which overrides every bucket's own setting: STS could not read the documents anonymously and would reject every token (\"Couldn't retrieve verification key from your identity provider\"). Nothing was changed. If this account may serve these two public documents, allow public bucket policies at the account level while keeping ACLs blocked:\n    aws s3control put-public-access-block --account-id {account} --public-access-block-configuration {}\nthen run bootstrap again. An organization-level policy, if any, must allow it too. Where public buckets are not allowed, run the same bootstrap with --hosting cloudfront instead: a private bucket (every Block Public Access flag on) behind a CloudFront distribution, optionally on your own --domain", .current.shorthand(), PublicAccessBlock::PUBLISHABLE.shorthand())]
     AccountBlocksPublicPolicy {
         account: String,
         current: PublicAccessBlock,
@@ -50,6 +50,16 @@ pub enum Error {
         /// The Block Public Access flags bootstrap would turn off.
         relaxed: Vec<&'static str>,
     },
+    #[error("the bucket policy of {bucket} grants public access in {}: {}. With --hosting cloudfront the bucket is private (every Block Public Access flag on), so S3 would refuse to keep {} and anyone reading the bucket anonymously today (clusters bootstrapped with --hosting s3, for example) would be cut off. Nothing was changed. Serve the CloudFront issuers from a bucket of their own (another --bucket), or first move every cluster off public S3 hosting (bootstrap --delete for each, which takes its documents out of KubeOidcPublisherPublicRead) and remove the other public statements; then run bootstrap again", count(.statements.len(), "statement"), .statements.join("; "), if .statements.len() == 1 { "it" } else { "them" })]
+    PublicStatementsWithCloudFront {
+        bucket: String,
+        statements: Vec<String>,
+    },
+    /// Boxed, as the next one: the error travels in every `Result` of bootstrap.
+    #[error("{0}")]
+    CloudFront(Box<super::cloudfront::CloudFrontError>),
+    #[error("{0}")]
+    Hosting(Box<crate::hosting::Error>),
     #[error("{action} on {resource} was rejected: {detail}")]
     Invalid {
         action: &'static str,
@@ -64,6 +74,18 @@ pub enum Error {
         resource: String,
         detail: String,
     },
+}
+
+impl From<super::cloudfront::CloudFrontError> for Error {
+    fn from(error: super::cloudfront::CloudFrontError) -> Error {
+        Error::CloudFront(Box::new(error))
+    }
+}
+
+impl From<crate::hosting::Error> for Error {
+    fn from(error: crate::hosting::Error) -> Error {
+        Error::Hosting(Box::new(error))
+    }
 }
 
 /// `1 statement`, `2 statements`.

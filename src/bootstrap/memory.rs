@@ -269,8 +269,11 @@ impl Effects for MemoryEffects {
     async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<(), Error> {
         let mut state = self.call("put_bucket_policy")?;
         let b = bucket_mut(&mut state, bucket)?;
-        // S3 refuses a public policy while BlockPublicPolicy is on.
-        if b.public_access_block.is_some_and(|p| p.block_public_policy) {
+        // S3 refuses a public policy (and only a public one) while BlockPublicPolicy is on.
+        let public = serde_json::from_str::<serde_json::Value>(policy).map_or(true, |p| {
+            !crate::model::bucket_statement::public_statements(&p, "").is_empty()
+        });
+        if public && b.public_access_block.is_some_and(|p| p.block_public_policy) {
             return Err(Error::AccessDenied {
                 action: "s3:PutBucketPolicy",
                 resource: bucket.into(),

@@ -34,6 +34,8 @@ pub use crate::model::policy::check_role_name;
 mod apply;
 pub mod aws;
 mod change;
+pub mod cloudfront;
+mod cloudfront_apply;
 pub mod delete;
 mod error;
 pub mod memory;
@@ -42,10 +44,14 @@ mod public_access;
 
 pub use apply::{apply, ApplyError};
 pub use change::BootstrapChange;
+pub use cloudfront_apply::{
+    apply_distribution, apply_records, next_poll_delay, observe_cloudfront, observe_records,
+    progress_line, short_duration, wait_deployed, CloudFrontEffects, Deployed,
+};
 pub use error::Error;
 pub use plan::{
-    canonical_policy, location_constraint, plan, same_policy, Desired, DesiredRole, Observed,
-    ObservedBucket, ObservedRole, Plan,
+    canonical_policy, location_constraint, plan, same_policy, Desired, DesiredRole, Hosting,
+    Observed, ObservedBucket, ObservedRole, Plan,
 };
 pub use public_access::PublicAccessBlock;
 
@@ -228,7 +234,10 @@ pub async fn observe(
     };
     // The account check comes first: when it refuses, nothing else matters.
     let account_public_access_block = effects.account_public_access_block(account_id).await?;
-    if account_public_access_block.is_some_and(|p| p.blocks_public_policy()) {
+    // A private bucket behind CloudFront does not care (that is its point).
+    if desired.hosting == Hosting::S3
+        && account_public_access_block.is_some_and(|p| p.blocks_public_policy())
+    {
         return Ok(Observed {
             account_id: account_id.to_owned(),
             account_public_access_block,

@@ -29,12 +29,37 @@ pub struct DesiredRole {
     pub adopt: bool,
 }
 
+/// How the documents reach STS (`--hosting`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hosting {
+    /// The bucket serves them itself: a public-read statement, the bucket's Block Public
+    /// Access relaxed for policies (PROTOCOL.md §3).
+    #[default]
+    S3,
+    /// A private bucket (all four Block Public Access flags on) behind a CloudFront
+    /// distribution that reads it through an origin access control (PROTOCOL.md §8).
+    CloudFront,
+}
+
+impl Hosting {
+    /// The bucket's Block Public Access in this mode.
+    pub fn public_access_block(self) -> PublicAccessBlock {
+        match self {
+            Hosting::S3 => PublicAccessBlock::PUBLISHABLE,
+            Hosting::CloudFront => PublicAccessBlock::ALL_BLOCKED,
+        }
+    }
+}
+
 /// What bootstrap should leave behind on the AWS side (besides what `sync` publishes).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     pub bucket: String,
     pub region: String,
-    /// Our bucket-policy statement ([`policy::bucket_policy_statement`]).
+    pub hosting: Hosting,
+    /// Our bucket-policy statement ([`policy::bucket_policy_statement`], or with CloudFront
+    /// [`policy::cloudfront_bucket_statement`]).
     pub statement: Value,
     pub role: Option<DesiredRole>,
 }
@@ -131,8 +156,16 @@ pub fn same_policy(observed: &str, desired: &Value) -> bool {
 /// or a statement with our `Sid` that is not ours), when turning off the bucket's
 /// `BlockPublicPolicy`/`RestrictPublicBuckets` would make another statement public, and when
 /// the role exists without our tag (unless adopting).
+///
+/// With [`Hosting::CloudFront`] the account-level Block Public Access does not matter (nothing
+/// is public), the bucket gets all four flags on, and a bucket policy that grants public
+/// access in any statement (our own S3-hosting statement included) is refused: with
+/// `BlockPublicPolicy` on, S3 would refuse to write it back, and with `RestrictPublicBuckets`
+/// on, whoever reads it anonymously today would be cut off.
 pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
-    if let Some(account_pab) = observed.account_public_access_block {
+    if let (Hosting::S3, Some(account_pab)) =
+        (desired.hosting, observed.account_public_access_block)
+    {
         if account_pab.blocks_public_policy() {
             return Err(Error::AccountBlocksPublicPolicy {
                 account: observed.account_id.clone(),
@@ -150,10 +183,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
                 object_ownership: BUCKET_OWNER_ENFORCED,
             });
             // Created with BucketOwnerEnforced; S3 gives a new bucket a Public Access Block
-            // with all four flags on and no policy.
+            // with all four flags on and no policy. A private bucket does not rely on that
+            // default: its flags are set explicitly (an S3-compatible endpoint may not have it).
             (
                 Some(BUCKET_OWNER_ENFORCED.to_owned()),
-                Some(PublicAccessBlock::ALL_BLOCKED),
+                match desired.hosting {
+                    Hosting::S3 => Some(PublicAccessBlock::ALL_BLOCKED),
+                    Hosting::CloudFront => None,
+                },
                 None,
             )
         }
@@ -175,8 +212,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
     let (policy_change, policy_bytes) =
         plan_bucket_policy(bucket, existing_policy.as_deref(), &desired.statement)?;
     plan.bucket_policy_bytes = Some(policy_bytes);
+    if desired.hosting == Hosting::CloudFront {
+        refuse_public_statements(bucket, existing_policy.as_deref())?;
+    }
     // Before the policy: S3 refuses a public policy while BlockPublicPolicy is on.
-    let to = PublicAccessBlock::PUBLISHABLE;
+    let to = desired.hosting.public_access_block();
     if public_access_block != Some(to) {
         let relaxed = public_access_block.map_or_else(Vec::new, |from| from.relaxed_by(&to));
         let why_safe = if relaxed.is_empty() {
@@ -203,6 +243,27 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Error> {
         plan_role(&mut plan, role, observed)?;
     }
     Ok(plan)
+}
+
+/// A private bucket behind CloudFront serves nothing publicly: refuses a policy in which any
+/// statement grants public access (as S3 defines it), naming each.
+fn refuse_public_statements(bucket: &str, existing: Option<&str>) -> Result<(), Error> {
+    let Some(existing) = existing
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+    else {
+        return Ok(());
+    };
+    // No Sid is skipped: our own public-read statement (S3 hosting) counts too.
+    let public = bucket_statement::public_statements(&existing, "");
+    if public.is_empty() {
+        return Ok(());
+    }
+    Err(Error::PublicStatementsWithCloudFront {
+        bucket: bucket.to_owned(),
+        statements: public.iter().map(ToString::to_string).collect(),
+    })
 }
 
 /// Turning off `BlockPublicPolicy` or `RestrictPublicBuckets` makes every public statement of

@@ -47,6 +47,7 @@ fn desired(region: &str, role: bool) -> Desired {
     Desired {
         bucket: BUCKET.into(),
         region: region.into(),
+        hosting: Hosting::S3,
         statement: policy::bucket_policy_statement("aws", BUCKET, "prod-1").unwrap(),
         role: role.then(|| desired_role(region, false)),
     }
@@ -396,6 +397,7 @@ async fn account_level_block_public_access_stops_before_anything_changes() {
             "{text}"
         );
         assert!(text.contains("STS could not read the documents"), "{text}");
+        assert!(text.contains("--hosting cloudfront"), "{text}");
     }
     assert_eq!(effects.writes(), 0);
     assert_eq!(
@@ -601,4 +603,95 @@ fn every_change_names_its_aws_call() {
         let value = serde_json::to_value(&change).unwrap();
         assert!(value["action"].is_string(), "{value}");
     }
+}
+
+const DISTRIBUTION_ARN: &str = "arn:aws:cloudfront::123456789012:distribution/E2ABCDEF123456";
+
+fn cloudfront_desired(prefix: &str) -> Desired {
+    Desired {
+        bucket: BUCKET.into(),
+        region: "eu-west-1".into(),
+        hosting: Hosting::CloudFront,
+        statement: policy::cloudfront_bucket_statement("aws", BUCKET, prefix, DISTRIBUTION_ARN)
+            .unwrap(),
+        role: None,
+    }
+}
+
+#[tokio::test]
+async fn cloudfront_hosting_works_with_account_block_public_access_and_keeps_the_bucket_private() {
+    let effects = MemoryEffects::new("eu-west-1");
+    effects.set_account_public_access_block(Some(PublicAccessBlock::ALL_BLOCKED));
+    let desired = cloudfront_desired("prod-1");
+    let first = bootstrap(&effects, &desired).await;
+    assert_eq!(
+        actions(&first.bucket),
+        [
+            "s3:CreateBucket",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketPolicy"
+        ],
+        "every flag set explicitly, not left to S3's default"
+    );
+    let bucket = effects.bucket(BUCKET).unwrap();
+    assert_eq!(
+        bucket.public_access_block,
+        Some(PublicAccessBlock::ALL_BLOCKED)
+    );
+    let written = policy_of(&effects);
+    assert_eq!(
+        written,
+        json!({ "Version": "2012-10-17", "Statement": [desired.statement] })
+    );
+    assert!(crate::model::bucket_statement::public_statements(&written, "").is_empty());
+
+    // Re-run: nothing to write. A second cluster in the bucket: only the statement grows.
+    let writes = effects.writes();
+    assert!(plan_now(&effects, &desired).await.unwrap().is_empty());
+    let second = bootstrap(&effects, &cloudfront_desired("prod-2")).await;
+    assert_eq!(actions(&second.bucket), ["s3:PutBucketPolicy"]);
+    assert_eq!(effects.writes(), writes + 1);
+    let resources = policy_of(&effects)["Statement"][0]["Resource"].clone();
+    assert_eq!(resources.as_array().unwrap().len(), 4, "{resources}");
+}
+
+#[tokio::test]
+async fn cloudfront_hosting_turns_every_flag_on_and_refuses_a_public_statement_first() {
+    let effects = MemoryEffects::new("eu-west-1");
+    // A bucket set up for S3 hosting: our public-read statement, policies allowed.
+    let s3 = desired("eu-west-1", false);
+    bootstrap(&effects, &s3).await;
+    let writes = effects.writes();
+    let err = plan_now(&effects, &cloudfront_desired("prod-1"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::PublicStatementsWithCloudFront { .. }),
+        "{text}"
+    );
+    assert!(text.contains("KubeOidcPublisherPublicRead"), "{text}");
+    assert!(text.contains("another --bucket"), "{text}");
+    assert_eq!(effects.writes(), writes, "nothing changed");
+
+    // The same bucket once its public grant is gone: every flag goes back on.
+    effects.insert_bucket(
+        BUCKET,
+        MemoryBucket {
+            policy: None,
+            ..effects.bucket(BUCKET).unwrap()
+        },
+    );
+    let plan = plan_now(&effects, &cloudfront_desired("prod-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&plan.bucket),
+        ["s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"]
+    );
+    let BootstrapChange::PutBucketPublicAccessBlock { to, why_safe, .. } = &plan.bucket[0] else {
+        unreachable!()
+    };
+    assert_eq!(*to, PublicAccessBlock::ALL_BLOCKED);
+    assert_eq!(*why_safe, None);
 }

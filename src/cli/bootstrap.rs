@@ -7,7 +7,8 @@ use super::PublishArgs;
 pub(super) const BOOTSTRAP_LONG_ABOUT: &str = "\
 Set up everything on the AWS side once, from a workstation with admin credentials, and print the
 kube-apiserver flags to set. Idempotent: it observes first and changes only what differs, so a
-second run makes no S3 or IAM write; --dry-run prints every AWS call it would make.
+second run makes no S3, CloudFront, Route 53 or IAM write; --dry-run prints every AWS call it
+would make.
 
 In order:
   1. refuse (changing nothing) if the account-level S3 Block Public Access would hide the
@@ -27,6 +28,23 @@ In order:
   6. with --publisher-role: create or update the IAM role the in-cluster publisher assumes,
      trusted by its ServiceAccount only, with a least-privilege inline policy.
 
+With --hosting cloudfront (where public buckets are not allowed) the bucket stays private:
+  1. check --certificate-arn first (ACM us-east-1, ISSUED, covers --domain); a refusal
+     creates nothing;
+  2. create the bucket if missing, turn all four Block Public Access flags on, and add this
+     cluster's two documents to one statement that lets only CloudFront (AWS:SourceArn = the
+     distribution) read them; a bucket policy with a public statement is refused;
+  3. create one origin access control and one distribution per bucket (origin: the bucket's
+     regional endpoint, HTTPS only, GET/HEAD, cache policy CachingOptimized, tagged), found
+     again by its tag and origin; --domain becomes its alias (SNI, TLS 1.2+);
+  4. with --hosted-zone-id, create the A and AAAA alias records; without it, print the
+     record and wait for the name to resolve;
+  5. publish the documents, wait until the distribution is Deployed (--wait-timeout; with
+     --no-wait stop and say what to run), read both documents anonymously through the issuer
+     URL as STS does, and only then create the IAM OIDC provider;
+  6. the role's policy also allows cloudfront:CreateInvalidation on that distribution; the
+     sync options (--cloudfront-distribution ID) are printed.
+
 The store is s3://BUCKET[/PREFIX]; every sync option applies (key source, --audience,
 --thumbprint, --ca-file, --adopt, --dry-run, --output json, ...). The permissions needed are in
 templates/operator-policy.json. Exit codes: 0 done (or nothing to do, or --dry-run), 1 changes
@@ -40,7 +58,10 @@ a cluster that is gone). A second --delete makes no write (docs/bootstrap.md).
 
 Example:
   kube-oidc-publisher bootstrap --bucket acme-oidc --region eu-west-1 --prefix prod-1 \\
-      --cluster-name prod-1 --publisher-role kube-oidc-publisher-prod-1 --dry-run";
+      --cluster-name prod-1 --publisher-role kube-oidc-publisher-prod-1 --dry-run
+  kube-oidc-publisher bootstrap --bucket acme-oidc --region eu-west-1 --prefix prod-1 \\
+      --hosting cloudfront --domain oidc.acme.com \\
+      --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/ID --hosted-zone-id Z0123";
 
 #[derive(Clone, Debug, Args)]
 pub struct BootstrapArgs {
@@ -101,6 +122,74 @@ pub struct BootstrapArgs {
     /// an issuer that is still in use makes its pods' IAM roles fail with InvalidIdentityToken.
     #[arg(long, requires = "delete", env = "KUBE_OIDC_PUBLISHER_FORCE")]
     pub force: bool,
+
+    /// How STS reaches the documents: s3 (the bucket serves them publicly) or cloudfront.
+    ///
+    /// cloudfront: the bucket stays private (all four Block Public Access flags on, so it works
+    /// where account-level Block Public Access is on) and one CloudFront distribution per
+    /// bucket reads it through an origin access control; the issuer is
+    /// https://<distribution domain or --domain>/<prefix>.
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "s3",
+        value_parser = ["s3", "cloudfront"],
+        env = "KUBE_OIDC_PUBLISHER_HOSTING"
+    )]
+    pub hosting: String,
+
+    /// With --hosting cloudfront: serve the issuer on this name (for example oidc.acme.com).
+    ///
+    /// Set as the distribution's alias with --certificate-arn; the issuer becomes
+    /// https://NAME/<prefix>, independent of the bucket.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "certificate_arn",
+        env = "KUBE_OIDC_PUBLISHER_DOMAIN"
+    )]
+    pub domain: Option<String>,
+
+    /// The ACM certificate (in us-east-1) for --domain; checked before anything is created.
+    ///
+    /// It must be ISSUED and name the domain, or a wildcard one label above it
+    /// (*.acme.com covers oidc.acme.com).
+    #[arg(
+        long,
+        value_name = "ARN",
+        requires = "domain",
+        env = "KUBE_OIDC_PUBLISHER_CERTIFICATE_ARN"
+    )]
+    pub certificate_arn: Option<String>,
+
+    /// The public Route 53 zone of --domain: bootstrap creates its A and AAAA alias records.
+    ///
+    /// Without it, bootstrap prints the record to create and waits until the name resolves.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "domain",
+        env = "KUBE_OIDC_PUBLISHER_HOSTED_ZONE_ID"
+    )]
+    pub hosted_zone_id: Option<String>,
+
+    /// With --hosting cloudfront: how long to wait for the distribution to deploy (and for
+    /// --domain to resolve).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30m",
+        env = "KUBE_OIDC_PUBLISHER_WAIT_TIMEOUT"
+    )]
+    pub wait_timeout: String,
+
+    /// With --hosting cloudfront: do not wait for the distribution to deploy.
+    ///
+    /// Stops after setting up the bucket and distribution (and DNS) and says which command
+    /// finishes the job: the same bootstrap again, which publishes the documents, checks them
+    /// through the issuer URL and creates the IAM OIDC provider.
+    #[arg(long, env = "KUBE_OIDC_PUBLISHER_NO_WAIT")]
+    pub no_wait: bool,
 
     #[command(flatten)]
     pub publish: PublishArgs,

@@ -5,6 +5,7 @@
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
 //! next steps. `--delete` is [`delete`]'s.
 
+mod cloudfront;
 mod delete;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::bootstrap::aws::AwsEffects;
 use crate::bootstrap::{
-    self, BootstrapChange, Desired, DesiredRole, Effects, ObservedBucket, Plan,
+    self, BootstrapChange, Desired, DesiredRole, Effects, Hosting, ObservedBucket, Plan,
     DEFAULT_PUBLISHER_NAMESPACE, DEFAULT_PUBLISHER_SERVICE_ACCOUNT, FLAG_LOCATIONS,
     OPERATOR_POLICY_FILE,
 };
@@ -35,7 +36,12 @@ use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let result = if args.delete {
+    let result = if args.delete && args.hosting == "cloudfront" {
+        Err(anyhow!(
+            "bootstrap --delete does not handle --hosting cloudfront yet, so nothing was changed: take this cluster's two documents out of the bucket policy's statement {} by hand (`aws s3api get-bucket-policy`, edit, `aws s3api put-bucket-policy`), delete its documents, and keep the distribution and its origin access control while any cluster uses the bucket (docs/bootstrap.md)",
+            policy::CLOUDFRONT_STATEMENT_SID
+        ))
+    } else if args.delete {
         delete::delete(args).await
     } else {
         bootstrap(args).await
@@ -171,14 +177,26 @@ fn cluster_name(args: &BootstrapArgs, issuer: &Issuer) -> String {
         .unwrap_or_else(|| issuer.provider_url().to_owned())
 }
 
+/// The publisher role's tags: ours, and the cluster's name like the provider's.
+fn role_tags(cluster_name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (CLUSTER_TAG.to_owned(), cluster_name.to_owned()),
+    ])
+}
+
 async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
+    let validated = validate(args)?;
+    if let Some(options) = cloudfront::validate(args)? {
+        return cloudfront::bootstrap(args, validated, options).await;
+    }
     let Validated {
         mut config,
         bucket,
         prefix,
         store,
         role,
-    } = validate(args)?;
+    } = validated;
     let Aws {
         sdk,
         region,
@@ -202,9 +220,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
                 service_account,
                 audience(&config),
             )?;
-            let mut tags = BTreeMap::new();
-            tags.insert(MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned());
-            tags.insert(CLUSTER_TAG.to_owned(), cluster_name.clone());
+            let tags = role_tags(&cluster_name);
             Some(DesiredRole {
                 name: name.clone(),
                 subject: format!("system:serviceaccount:{namespace}:{service_account}"),
@@ -218,6 +234,7 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
     let desired = Desired {
         bucket: bucket.clone(),
         region: region.clone(),
+        hosting: Hosting::S3,
         statement: policy::bucket_policy_statement(partition, &bucket, &prefix)?,
         role: desired_role,
     };
@@ -397,6 +414,9 @@ struct Summary {
     next_steps: Vec<String>,
     writes: usize,
     warnings: Vec<String>,
+    /// `--hosting cloudfront`: the distribution, the custom domain, the sync options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloudfront: Option<cloudfront::CloudFrontSummary>,
     #[serde(skip)]
     mode: Mode,
     #[serde(skip)]
@@ -484,10 +504,58 @@ impl Summary {
             flag_locations: FLAG_LOCATIONS.into_iter().collect(),
             writes,
             warnings,
+            cloudfront: None,
             mode,
             pending,
             keys: report.kids.len(),
         }
+    }
+
+    /// Adds the CloudFront side: its calls before the bucket's (`before`: the OAC, the
+    /// distribution, the DNS records) and after sync's (`after`), the issuer as printed (a dry
+    /// run of a new distribution prints a placeholder), and whether those calls are pending.
+    fn with_cloudfront(
+        mut self,
+        summary: cloudfront::CloudFrontSummary,
+        before: Vec<String>,
+        after: Vec<String>,
+        issuer: &str,
+        pending: bool,
+    ) -> Summary {
+        let mut calls = before;
+        calls.append(&mut self.calls);
+        calls.extend(after);
+        self.calls = calls;
+        if self.cluster.issuer != issuer {
+            self.cluster.issuer = issuer.to_owned();
+            self.api_server_flags = crate::model::apiserver_flags::api_server_flags(
+                issuer,
+                self.api_server_issuer.as_deref(),
+                &[policy::DEFAULT_AUDIENCE.to_owned()],
+            );
+            self.next_steps =
+                bootstrap::next_steps(issuer, self.role_arn.as_deref(), policy::DEFAULT_AUDIENCE);
+        }
+        if let Some(finish) = &summary.finish_with {
+            self.next_steps.insert(0, format!("Finish: {finish}"));
+        }
+        self.next_steps.insert(
+            if summary.finish_with.is_some() { 1 } else { 0 },
+            format!(
+                "In deploy/config/config.env, give sync: {}",
+                summary.sync_options.join(" ")
+            ),
+        );
+        if pending && self.mode != Mode::Apply {
+            self.pending = true;
+            self.status = if self.mode == Mode::DryRun {
+                "planned"
+            } else {
+                "drift"
+            };
+        }
+        self.cloudfront = Some(summary);
+        self
     }
 
     fn text(&self) -> String {
@@ -524,6 +592,27 @@ impl Summary {
         }
 
         out.push_str(&format!("\nissuer:   {}\n", self.cluster.issuer));
+        if let Some(cf) = &self.cloudfront {
+            out.push_str(&format!(
+                "distribution: {} ({}{})\n",
+                cf.distribution.id.as_deref().unwrap_or("to be created"),
+                cf.distribution.domain_name,
+                cf.distribution
+                    .status
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(", {s}"))
+            ));
+            if !cf.dns_records_to_create.is_empty() {
+                out.push_str(&format!(
+                    "DNS records to create for {} (no --hosted-zone-id):\n",
+                    cf.domain.as_deref().unwrap_or_default()
+                ));
+                for record in &cf.dns_records_to_create {
+                    out.push_str(&format!("  {record}\n"));
+                }
+            }
+            out.push_str(&format!("sync options: {}\n", cf.sync_options.join(" ")));
+        }
         if let Some(arn) = &self.provider_arn {
             out.push_str(&format!("provider: {arn}\n"));
         }
@@ -632,6 +721,80 @@ mod tests {
             parse(&["--bucket", "acme-oidc", "--publisher-namespace", "oidc"]).is_err(),
             "--publisher-namespace needs --publisher-role"
         );
+    }
+
+    #[test]
+    fn cloudfront_options_are_validated_without_io() {
+        let args = parse(&["--bucket", "acme-oidc", "--hosting", "cloudfront"]).unwrap();
+        let options = cloudfront::validate(&args).unwrap().expect("cloudfront");
+        assert_eq!(options.wait_timeout, std::time::Duration::from_secs(1800));
+        assert!(options.domain.is_none() && !options.no_wait);
+        let args = parse(&[
+            "--bucket",
+            "acme-oidc",
+            "--hosting",
+            "cloudfront",
+            "--domain",
+            "OIDC.acme.com.",
+            "--certificate-arn",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "--hosted-zone-id",
+            "/hostedzone/Z0123",
+            "--wait-timeout",
+            "2m",
+            "--no-wait",
+        ])
+        .unwrap();
+        let options = cloudfront::validate(&args).unwrap().unwrap();
+        let domain = options.domain.unwrap();
+        assert_eq!(domain.name, "oidc.acme.com");
+        assert_eq!(domain.hosted_zone_id.as_deref(), Some("Z0123"));
+        assert_eq!(options.wait_timeout, std::time::Duration::from_secs(120));
+        assert!(options.no_wait);
+        // S3 hosting takes none of them; the domain and certificate come together.
+        let s3 = parse(&[
+            "--bucket",
+            "acme-oidc",
+            "--domain",
+            "oidc.acme.com",
+            "--certificate-arn",
+            "arn:aws:acm:us-east-1:1:certificate/a",
+        ])
+        .unwrap();
+        assert!(cloudfront::validate(&s3).is_err());
+        assert!(
+            cloudfront::validate(&parse(&["--bucket", "acme-oidc"]).unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse(&[
+            "--bucket",
+            "b",
+            "--hosting",
+            "cloudfront",
+            "--domain",
+            "x.y"
+        ])
+        .is_err());
+        assert!(parse(&["--bucket", "b", "--hosted-zone-id", "Z1"]).is_err());
+        assert!(parse(&["--bucket", "b", "--hosting", "gcs"]).is_err());
+        for bad in [
+            &["--wait-timeout", "soon"][..],
+            &[
+                "--domain",
+                "not a name",
+                "--certificate-arn",
+                "arn:aws:acm:us-east-1:1:certificate/a",
+            ],
+            &["--domain", "oidc.acme.com", "--certificate-arn", "E123"],
+        ] {
+            let mut argv = vec!["--bucket", "b", "--hosting", "cloudfront"];
+            argv.extend_from_slice(bad);
+            assert!(
+                cloudfront::validate(&parse(&argv).unwrap()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

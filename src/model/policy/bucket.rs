@@ -4,9 +4,10 @@
 
 use serde_json::{json, Value};
 
+use super::cloudfront::cloudfront_statement_not_ours_because;
 use super::names::{check_bucket, check_partition, key_prefix};
 use super::template::{render, BUCKET_POLICY_STATEMENT};
-use super::{PolicyError, BUCKET_POLICY_SID, POLICY_VERSION};
+use super::{PolicyError, BUCKET_POLICY_SID, CLOUDFRONT_STATEMENT_SID, POLICY_VERSION};
 use crate::model::bucket_statement;
 
 /// The one statement of the bucket policy this tool owns (`Sid` [`BUCKET_POLICY_SID`]):
@@ -132,7 +133,13 @@ fn parse_refusing_impostors(existing: &str, sid: &str, bucket: &str) -> Result<V
     if let Some(reason) = bucket_statement::statements(&policy)
         .into_iter()
         .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
-        .find_map(|s| bucket_statement::not_ours_because(s, bucket))
+        .find_map(|s| {
+            if sid == CLOUDFRONT_STATEMENT_SID {
+                cloudfront_statement_not_ours_because(s, bucket)
+            } else {
+                bucket_statement::not_ours_because(s, bucket)
+            }
+        })
     {
         return Err(PolicyError::NotOurStatement {
             sid: sid.to_owned(),

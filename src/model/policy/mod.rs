@@ -16,6 +16,7 @@
 //! [`PolicyError`], and re-exports what callers use.
 
 mod bucket;
+mod cloudfront;
 mod names;
 mod role;
 mod template;
@@ -26,12 +27,16 @@ pub use bucket::{
     bucket_policy_statement, merge_bucket_policy, policy_bytes, remove_from_bucket_policy,
     BucketPolicyRemoval, BUCKET_POLICY_MAX_BYTES,
 };
+pub use cloudfront::{
+    cloudfront_bucket_statement, cloudfront_statement_not_ours_because,
+    CLOUDFRONT_SERVICE_PRINCIPAL,
+};
 pub(crate) use names::check_partition;
 pub use names::{check_role_name, provider_arn};
 pub use role::{operator_policy, publisher_role_policy, publisher_role_policy_with_distribution};
 pub use template::{
-    render, Template, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY, PUBLISHER_ROLE_POLICY, TEMPLATES,
-    TRUST_POLICY,
+    render, Template, BUCKET_POLICY_CLOUDFRONT_STATEMENT, BUCKET_POLICY_STATEMENT, OPERATOR_POLICY,
+    PUBLISHER_ROLE_POLICY, TEMPLATES, TRUST_POLICY,
 };
 pub use trust::{
     check_subject, trust_policy, trust_policy_for_providers, TrustPolicy, TrustedProvider,
@@ -49,6 +54,10 @@ pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// `Sid` of the bucket-policy statement this tool owns; every other statement is left alone.
 pub const BUCKET_POLICY_SID: &str = "KubeOidcPublisherPublicRead";
+
+/// `Sid` of the bucket-policy statement of `--hosting cloudfront`: the CloudFront service
+/// principal reads the documents on behalf of one distribution ([`cloudfront_bucket_statement`]).
+pub const CLOUDFRONT_STATEMENT_SID: &str = "KubeOidcPublisherCloudFrontRead";
 
 /// `Version` of the documents this tool writes.
 pub const POLICY_VERSION: &str = "2012-10-17";
@@ -148,6 +157,13 @@ mod tests {
         }
         trust_policy(ARN, HOST_PATH, "default", "app", DEFAULT_AUDIENCE).unwrap();
         bucket_policy_statement("aws", "my-oidc", "c1").unwrap();
+        cloudfront_bucket_statement(
+            "aws",
+            "my-oidc",
+            "c1",
+            "arn:aws:cloudfront::123456789012:distribution/E1",
+        )
+        .unwrap();
         publisher_role_policy("aws", "my-oidc", "c1", ARN).unwrap();
         operator_policy(
             "aws",

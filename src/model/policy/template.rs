@@ -31,6 +31,11 @@ pub const TRUST_POLICY: Template = template!("trust-policy.json");
 /// The bucket-policy statement: anonymous `s3:GetObject` on exactly the two documents.
 pub const BUCKET_POLICY_STATEMENT: Template = template!("bucket-policy-statement.json");
 
+/// The bucket-policy statement of `--hosting cloudfront`: `s3:GetObject` on exactly the two
+/// documents for the CloudFront service principal, from one distribution only.
+pub const BUCKET_POLICY_CLOUDFRONT_STATEMENT: Template =
+    template!("bucket-policy-cloudfront-statement.json");
+
 /// Inline policy of the in-cluster publisher's role.
 pub const PUBLISHER_ROLE_POLICY: Template = template!("publisher-role-policy.json");
 
@@ -38,9 +43,10 @@ pub const PUBLISHER_ROLE_POLICY: Template = template!("publisher-role-policy.jso
 pub const OPERATOR_POLICY: Template = template!("operator-policy.json");
 
 /// Every template, for tests and documentation.
-pub const TEMPLATES: [Template; 4] = [
+pub const TEMPLATES: [Template; 5] = [
     TRUST_POLICY,
     BUCKET_POLICY_STATEMENT,
+    BUCKET_POLICY_CLOUDFRONT_STATEMENT,
     PUBLISHER_ROLE_POLICY,
     OPERATOR_POLICY,
 ];

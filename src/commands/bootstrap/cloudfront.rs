@@ -574,7 +574,7 @@ fn routed(config: &SyncConfig, host: &str) -> bool {
     config
         .connect_to
         .iter()
-        .any(|c| c.host.eq_ignore_ascii_case(host))
+        .any(|c| c.applies_to(host, 443))
 }
 
 /// Waits until `name` resolves (the record was created by hand), polling with the same capped

@@ -253,7 +253,7 @@ impl SyncConfig {
                 minimum,
             });
         }
-        let cloudfront_distribution = match &args.cloudfront_distribution {
+        let cloudfront_distribution = match &args.cloudfront.id {
             None => None,
             Some(id) if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) => {
                 return Err(ConfigError::DistributionId(id.clone()))
@@ -449,7 +449,8 @@ impl DoctorConfig {
             region: args.aws.region.clone(),
             s3_path_style: args.s3.path_style,
             cloudfront_distribution: args
-                .cloudfront_distribution
+                .cloudfront
+                .id
                 .as_deref()
                 .map(parse_distribution_id)
                 .transpose()?,

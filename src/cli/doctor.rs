@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{
-    AwsLocation, KubeAccess, Output, PublicIssuer, PublicTls, RequestTimeout, S3Addressing, Store,
-    TokenAudience,
+    AwsLocation, CloudFrontDistribution, KubeAccess, Output, PublicIssuer, PublicTls,
+    RequestTimeout, S3Addressing, Store, TokenAudience,
 };
 
 pub(super) const DOCTOR_LONG_ABOUT: &str = "\
@@ -80,19 +80,8 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "ARN", env = "KUBE_OIDC_PUBLISHER_ROLE_ARN")]
     pub role_arn: Option<String>,
 
-    /// The CloudFront distribution serving the issuer (an id such as E2ABCDEF123456).
-    ///
-    /// Its configuration, origin access control, the origin bucket's policy and copy of the
-    /// documents, the custom domain's certificate and DNS are then checked (step 6, the
-    /// cloudfront.* checks). Without it, a *.cloudfront.net issuer host is looked up by its
-    /// domain, and any other host among the account's distributions' aliases
-    /// (ListDistributions).
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "KUBE_OIDC_PUBLISHER_CLOUDFRONT_DISTRIBUTION"
-    )]
-    pub cloudfront_distribution: Option<String>,
+    #[command(flatten)]
+    pub cloudfront: CloudFrontDistribution,
 
     /// The Route 53 hosted zone of the issuer's custom domain (for CloudFront).
     ///

@@ -295,3 +295,25 @@ pub struct RequestTimeout {
     )]
     pub seconds: u64,
 }
+
+/// *Public issuer*: `--cloudfront-distribution`, the distribution that serves the issuer from a
+/// private bucket (`bootstrap --hosting cloudfront` creates it and prints its ID).
+#[derive(Clone, Debug, Args)]
+pub struct CloudFrontDistribution {
+    /// The CloudFront distribution serving the issuer (an ID such as E2ABCDEF123456).
+    ///
+    /// sync, run and rotate (S3 stores only): checked once per run to serve the issuer's host
+    /// from the store's bucket and prefix (exit 2 otherwise), and after any document is
+    /// written, one invalidation of exactly the changed documents' paths. doctor: its
+    /// configuration, origin access control, the origin bucket's policy and copy of the
+    /// documents, the custom domain's certificate and DNS are checked (step 6, the
+    /// cloudfront.* checks); without it, doctor finds a *.cloudfront.net issuer host by its
+    /// domain and any other host among the account's distributions' aliases.
+    #[arg(
+        id = "cloudfront_distribution",
+        long = "cloudfront-distribution",
+        value_name = "ID",
+        env = "KUBE_OIDC_PUBLISHER_CLOUDFRONT_DISTRIBUTION"
+    )]
+    pub id: Option<String>,
+}

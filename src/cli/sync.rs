@@ -4,7 +4,8 @@
 use clap::Args;
 
 use super::{
-    AwsLocation, IamProvider, KeySource, Output, PublicIssuer, PublicTls, S3Addressing, Store,
+    AwsLocation, CloudFrontDistribution, IamProvider, KeySource, Output, PublicIssuer, PublicTls,
+    S3Addressing, Store,
 };
 
 pub(super) const SYNC_LONG_ABOUT: &str = "\
@@ -272,18 +273,8 @@ pub struct PublishArgs {
     #[arg(long, env = "KUBE_OIDC_PUBLISHER_ALLOW_ISSUER_CHANGE")]
     pub allow_issuer_change: bool,
 
-    /// The CloudFront distribution serving the store (ID, e.g. E2ABCDEF123456).
-    ///
-    /// With a private bucket behind CloudFront (bootstrap --hosting cloudfront prints the ID):
-    /// checked once per run to serve the issuer's host from the store's bucket and prefix
-    /// (exit 2 otherwise), and after any document is written, one invalidation of exactly the
-    /// changed documents' paths. S3 stores only.
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "KUBE_OIDC_PUBLISHER_CLOUDFRONT_DISTRIBUTION"
-    )]
-    pub cloudfront_distribution: Option<String>,
+    #[command(flatten)]
+    pub cloudfront: CloudFrontDistribution,
 
     /// Seconds allowed for each request to the API server and the store.
     #[arg(

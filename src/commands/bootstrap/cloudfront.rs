@@ -381,6 +381,8 @@ pub(super) async fn bootstrap(
     let issuer = issuer_for(&host, &prefix)?;
     let provider_arn = policy::provider_arn(partition, &account, &issuer)?;
     config.issuer = IssuerChoice::Explicit(issuer.clone());
+    // A re-run that publishes changed documents drops the edge's copies too, as sync does.
+    config.cloudfront_distribution = Some(distribution.id.clone());
 
     // The bucket, with the distribution's real ARN (re-observed: phase 1 may have planned a
     // placeholder).
@@ -571,10 +573,7 @@ fn print(summary: Summary, config: &SyncConfig) -> anyhow::Result<Exit> {
 /// Whether `--connect-to` routes `host` (tests, or a name not in DNS yet on purpose): then
 /// DNS is not waited for.
 fn routed(config: &SyncConfig, host: &str) -> bool {
-    config
-        .connect_to
-        .iter()
-        .any(|c| c.applies_to(host, 443))
+    config.connect_to.iter().any(|c| c.applies_to(host, 443))
 }
 
 /// Waits until `name` resolves (the record was created by hand), polling with the same capped

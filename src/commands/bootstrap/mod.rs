@@ -74,6 +74,11 @@ fn validate(args: &BootstrapArgs) -> anyhow::Result<Validated> {
         .trim_matches('/')
         .to_owned();
     crate::model::prefix::check(&prefix).context("--prefix")?;
+    if args.publish.cloudfront.id.is_some() {
+        return Err(anyhow!(
+            "--cloudfront-distribution is sync's: bootstrap --hosting cloudfront finds the bucket's distribution by its tag and origin (or creates it) and prints the sync options with its ID; leave it out here"
+        ));
+    }
     // Bucket and prefix as they will appear in the policy (the partition does not matter here).
     policy::bucket_policy_statement("aws", &bucket, &prefix)?;
     let store = if prefix.is_empty() {

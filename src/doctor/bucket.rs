@@ -258,7 +258,7 @@ fn policy_finding(s3: &S3Facts, keys: &[String; 2]) -> Finding {
     )
 }
 
-fn effect(statement: &Value) -> &str {
+pub(crate) fn effect(statement: &Value) -> &str {
     statement
         .get("Effect")
         .and_then(Value::as_str)
@@ -271,7 +271,7 @@ fn effect(statement: &Value) -> &str {
 /// purpose: this asks whether a statement matches STS's anonymous GET, that one whether S3
 /// counts a statement public (conservatively: any `*` under any principal type, or
 /// `NotPrincipal`).
-fn anonymous(statement: &Value) -> bool {
+pub(crate) fn anonymous(statement: &Value) -> bool {
     match statement.get("Principal") {
         Some(Value::String(s)) => s == "*",
         Some(Value::Object(p)) => strings(p.get("AWS")).iter().any(|aws| aws == "*"),
@@ -279,13 +279,13 @@ fn anonymous(statement: &Value) -> bool {
     }
 }
 
-fn grants_get_object(statement: &Value) -> bool {
+pub(crate) fn grants_get_object(statement: &Value) -> bool {
     strings(statement.get("Action"))
         .iter()
         .any(|a| glob(&a.to_ascii_lowercase(), "s3:getobject"))
 }
 
-fn covers(statement: &Value, arn: &str) -> bool {
+pub(crate) fn covers(statement: &Value, arn: &str) -> bool {
     strings(statement.get("Resource"))
         .iter()
         .any(|pattern| glob(pattern, arn))

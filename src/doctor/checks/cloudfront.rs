@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::depends_on;
+use crate::doctor::bucket::{anonymous, covers, effect, grants_get_object};
 use crate::doctor::facts::{CloudFrontFacts, Facts, Gathered, ObjectCopy, OriginBucket};
 use crate::doctor::findings::{sts, Finding};
 use crate::doctor::trust::{glob, strings};
@@ -737,13 +738,6 @@ fn bucket_policy_finding(cf: &CloudFrontFacts, d: &Distribution) -> Finding {
     )
 }
 
-fn effect(statement: &Value) -> &str {
-    statement
-        .get("Effect")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
 fn for_cloudfront(statement: &Value) -> bool {
     match statement.get("Principal") {
         Some(Value::Object(p)) => strings(p.get("Service"))
@@ -752,26 +746,6 @@ fn for_cloudfront(statement: &Value) -> bool {
         Some(Value::String(s)) => s == "*",
         _ => false,
     }
-}
-
-fn anonymous(statement: &Value) -> bool {
-    match statement.get("Principal") {
-        Some(Value::String(s)) => s == "*",
-        Some(Value::Object(p)) => strings(p.get("AWS")).iter().any(|a| a == "*"),
-        _ => false,
-    }
-}
-
-fn grants_get_object(statement: &Value) -> bool {
-    strings(statement.get("Action"))
-        .iter()
-        .any(|a| glob(&a.to_ascii_lowercase(), "s3:getobject"))
-}
-
-fn covers(statement: &Value, arn: &str) -> bool {
-    strings(statement.get("Resource"))
-        .iter()
-        .any(|pattern| glob(pattern, arn))
 }
 
 /// The `AWS:SourceArn` values a statement's condition requires (StringEquals, StringLike,

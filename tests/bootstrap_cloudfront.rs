@@ -122,6 +122,46 @@ fn account_block_public_access_on_a_private_bucket_serves_through_the_edge_and_a
         hosting.write_actions()
     );
     assert_eq!(w.iam_requests().writes(), iam_before);
+
+    // rotate status reports the edge's copy: what the issuer URL serves, read as STS does.
+    let mut status = w.cmd.clone();
+    status
+        .args(["rotate", "status", "--store"])
+        .arg(format!("s3://{}/{PREFIX}", w.bucket))
+        .args(["--issuer", &format!("https://{domain}/{PREFIX}")])
+        .args([
+            "--cloudfront-distribution",
+            id,
+            "--no-iam",
+            "--s3-path-style",
+        ])
+        .args(["--output", "json", "--kubeconfig"])
+        .arg(&w.kubeconfig)
+        .arg("--ca-file")
+        .arg(edge.ca_file())
+        .args(edge.connect_to_any(&w.access_key));
+    let report = json_of(&status.assert_success());
+    let mut published: Vec<&str> = report["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(!published.is_empty(), "{report}");
+    assert_eq!(
+        report["edge"]["jwks_uri"],
+        format!("https://{domain}/{PREFIX}/openid/v1/jwks"),
+        "{report}"
+    );
+    let mut at_edge: Vec<&str> = report["edge"]["kids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the edge's copy was read: {report}"))
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    published.sort_unstable();
+    at_edge.sort_unstable();
+    assert_eq!(at_edge, published, "{report}");
 }
 
 /// A self-signed certificate for `names` (the first is the CN, ACM's DomainName).

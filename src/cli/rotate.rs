@@ -73,7 +73,8 @@ pub enum RotateCommand {
     /// Per key: at the API server, signing, published since, removable at; the next step.
     ///
     /// Reads the API server's keys (or --key-file), the store's retention state and, with
-    /// --token-request, the kid of a freshly minted token; writes nothing. Takes the same
+    /// --token-request, the kid of a freshly minted token, and with --cloudfront-distribution
+    /// the kids the issuer URL (the edge's copy) serves; writes nothing. Takes the same
     /// options as sync.
     Status(Box<StatusArgs>),
     /// Remove a key from the published JWKS at once, without waiting for its retention.

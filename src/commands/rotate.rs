@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
 use crate::cli::{RevokeArgs, RotateCommand, StageArgs, StatusArgs, SyncArgs};
-use crate::config::{Mode, SyncConfig};
+use crate::config::{IssuerChoice, Mode, SyncConfig};
 use crate::doctor::checks::STS_BUDGET_MS;
 use crate::doctor::facts::fetch_problem;
 use crate::doctor::http::PublicClient;
@@ -336,6 +336,11 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
         Duration::from_secs(config.cache_max_age.into()),
         config.retention,
     );
+    // Behind CloudFront: what the edge serves now, as STS would read it.
+    let edge = match (&config.cloudfront_distribution, &config.issuer) {
+        (Some(_), IssuerChoice::Explicit(issuer)) => Some(edge_copy(&config, issuer).await?),
+        _ => None,
+    };
     let files = config.source == SourceKind::Files;
     if files && report.next_step.starts_with("nothing to do") {
         // The model's advice is `rotate stage`, which refuses --source files: name the sync
@@ -353,6 +358,9 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
     match config.output {
         OutputFormat::Json => {
             let mut value = serde_json::to_value(&report).expect("a status always serialises");
+            if let Some(edge) = &edge {
+                value["edge"] = serde_json::to_value(edge).expect("an edge copy serialises");
+            }
             if files {
                 // No API server was asked: whether a key is there is not known.
                 for key in value["keys"].as_array_mut().into_iter().flatten() {
@@ -384,10 +392,75 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
             if let Some(why) = &report.signing_unknown {
                 println!("{why}");
             }
+            if let Some(edge) = &edge {
+                println!(
+                    "{}",
+                    edge.describe(report.keys.iter().map(|k| k.kid.as_str()))
+                );
+            }
             println!("next: {}", report.next_step);
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The JWKS the issuer URL serves now (for a CloudFront issuer: the edge's copy), from one
+/// anonymous GET the way STS makes it.
+#[derive(serde::Serialize)]
+struct EdgeCopy {
+    jwks_uri: String,
+    /// The kids it lists; `None` when it could not be read.
+    kids: Option<Vec<String>>,
+    /// Why it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl EdgeCopy {
+    /// One line: what the edge serves, and which published keys it does not serve yet.
+    fn describe<'a>(&self, published: impl Iterator<Item = &'a str>) -> String {
+        let Some(kids) = &self.kids else {
+            return format!(
+                "edge: {} could not be read ({}); `kube-oidc-publisher doctor` shows why",
+                self.jwks_uri,
+                self.error.as_deref().unwrap_or("no answer")
+            );
+        };
+        let missing: Vec<&str> = published
+            .filter(|kid| !kids.iter().any(|k| k == kid))
+            .collect();
+        let mut line = format!("edge: {} serves {}", self.jwks_uri, kids.join(", "));
+        if !missing.is_empty() {
+            line.push_str(&format!(
+                "; not yet: {} (it refreshes within the documents' max-age, or at once after sync's invalidation)",
+                missing.join(", ")
+            ));
+        }
+        line
+    }
+}
+
+async fn edge_copy(config: &SyncConfig, issuer: &Issuer) -> anyhow::Result<EdgeCopy> {
+    let client = PublicClient::new(
+        &config.ca_files,
+        &config.connect_to,
+        Duration::from_millis(STS_BUDGET_MS),
+    )
+    .await?;
+    let jwks_uri = issuer.jwks_uri();
+    let (kids, error) = match client.get(&jwks_uri).await.result {
+        Ok(answer) if answer.status == 200 => match parse_jwks(&answer.body) {
+            Ok(parsed) => (Some(parsed.keys.into_iter().map(|k| k.kid).collect()), None),
+            Err(e) => (None, Some(format!("HTTP 200, but not a valid JWKS: {e}"))),
+        },
+        Ok(answer) => (None, Some(format!("HTTP {}", answer.status))),
+        Err(e) => (None, Some(fetch_problem(&e))),
+    };
+    Ok(EdgeCopy {
+        jwks_uri,
+        kids,
+        error,
+    })
 }
 
 /// The kid in the header of a freshly minted token, its signature checked with the API

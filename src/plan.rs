@@ -635,10 +635,7 @@ pub fn check_distribution(
             names.join(", ")
         ));
     }
-    let endpoint = format!(
-        "{bucket}.s3.{region}.{}",
-        crate::model::issuer::dns_suffix(region)
-    );
+    let endpoint = crate::model::cloudfront::regional_origin(bucket, region);
     let issuer_path = &issuer.provider_url()[issuer.host().len()..];
     let want = prefix.trim_matches('/');
     let serves = |o: &crate::model::cloudfront::Origin| {

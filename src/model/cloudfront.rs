@@ -22,6 +22,13 @@ pub const CERTIFICATE_REGION: &str = "us-east-1";
 /// edge location has it.
 pub const DEPLOYED: &str = "Deployed";
 
+/// `BUCKET.s3.REGION.<partition DNS suffix>`: the bucket's regional REST endpoint, the only
+/// origin that works for OAC. The global endpoint, or another region's, makes S3 answer 307 or
+/// `PermanentRedirect`, which CloudFront caches and STS does not follow (PROTOCOL.md §8).
+pub fn regional_origin(bucket: &str, region: &str) -> String {
+    format!("{bucket}.s3.{region}.{}", super::issuer::dns_suffix(region))
+}
+
 /// One origin of a distribution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Origin {

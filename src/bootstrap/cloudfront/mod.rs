@@ -23,7 +23,6 @@ use crate::model::cloudfront::{
     OriginAccessControl, OriginAccessControlConfig, RecordType, ViewerCertificate,
     CACHING_OPTIMIZED, CERTIFICATE_REGION, CLOUDFRONT_HOSTED_ZONE_ID,
 };
-use crate::model::issuer::dns_suffix;
 use crate::plan::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
 mod error;
@@ -68,12 +67,7 @@ impl DesiredCloudFront {
     /// The global endpoint, or another region's, makes S3 answer 307 or `PermanentRedirect`,
     /// which CloudFront caches and STS does not follow.
     pub fn origin_domain(&self) -> String {
-        format!(
-            "{}.s3.{}.{}",
-            self.bucket,
-            self.region,
-            dns_suffix(&self.region)
-        )
+        crate::model::cloudfront::regional_origin(&self.bucket, &self.region)
     }
 
     /// The origin access control's name: `kube-oidc-publisher-BUCKET`, or, when that exceeds

@@ -34,7 +34,7 @@ pub const CHECKS: [&str; 7] = [
 ];
 
 /// The service principal CloudFront reads an OAC origin as.
-const SERVICE_PRINCIPAL: &str = "cloudfront.amazonaws.com";
+use crate::model::policy::CLOUDFRONT_SERVICE_PRINCIPAL as SERVICE_PRINCIPAL;
 
 /// What CloudFront keeps an object without `Cache-Control: max-age` under CachingOptimized
 /// (its default TTL: one day).
@@ -91,11 +91,6 @@ impl OriginEndpoint {
             OriginEndpoint::Other => None,
         }
     }
-}
-
-/// The regional REST endpoint of a bucket.
-pub fn regional_domain(bucket: &str, region: &str) -> String {
-    format!("{bucket}.s3.{region}.{}", dns_suffix(region))
 }
 
 /// The origin the default cache behaviour sends requests to.
@@ -460,7 +455,7 @@ fn origin_finding(cf: &CloudFrontFacts, d: &Distribution) -> Finding {
     let set_domain = |region: &str, bucket: &str| {
         format!(
             "set the origin's domain to the regional endpoint {}: {}; then invalidate what the edge cached (`aws cloudfront create-invalidation --distribution-id {} --paths '/*'`)",
-            regional_domain(bucket, region),
+            crate::model::cloudfront::regional_origin(bucket, region),
             update_fix(d, "set Origins.Items[].DomainName"),
             d.id
         )

@@ -19,8 +19,7 @@ mod role;
 mod token;
 
 pub use cloudfront::{
-    default_origin, name_covers, object_key, regional_domain, OriginEndpoint,
-    CHECKS as CLOUDFRONT_CHECKS,
+    default_origin, name_covers, object_key, OriginEndpoint, CHECKS as CLOUDFRONT_CHECKS,
 };
 use documents::{discovery_document, document_fetch};
 use iam::iam_findings;

@@ -13,7 +13,9 @@
 //!   API-server GETs and a SigV4-signed path-style GET of every object the first sync stored,
 //!   in one `curl --parallel`.
 //! - `s3-iam`: the same with the IAM OIDC provider (pinned thumbprint, so no TLS fetch of the
-//!   public host); curl also makes STS GetCallerIdentity and IAM GetOpenIDConnectProvider.
+//!   public host) and credentials that carry their account, as the publisher's web identity
+//!   does in the cluster (here `AWS_ACCOUNT_ID` beside static keys), so no STS request; curl
+//!   also makes IAM GetOpenIDConnectProvider.
 //! - `dir`: fake kube-apiserver → directory; curl makes the two API-server GETs.
 //! - `files`: a PEM key file → directory; no network, so no curl counterpart.
 //!
@@ -293,6 +295,8 @@ impl Bench {
         std::fs::write(&ca, server.ca_pem()).expect("CA file");
         let moto = moto();
         let bucket = moto.new_bucket("bench-noop");
+        // One access key per scenario, so moto's STS log counts this scenario's requests only.
+        let access_key = moto.unique_access_key("bench");
 
         let mut ours = self.ours(&dir);
         ours.args(["sync", "--store", &format!("s3://{bucket}")])
@@ -304,11 +308,17 @@ impl Bench {
             } else {
                 vec!["--no-iam"]
             })
-            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_ACCESS_KEY_ID", &access_key)
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        if iam {
+            // In the cluster the publisher's credentials come from its web identity, whose
+            // assumed-role ARN carries the account; static keys carry it in `AWS_ACCOUNT_ID`.
+            // Either way a no-op sync builds the provider ARN without asking STS.
+            ours.env("AWS_ACCOUNT_ID", support::moto::ACCOUNT_ID);
+        }
         publish_once(&ours, &rss);
         // Everything the first sync stored: the two documents, plus any state object kept
         // beside them. Curl reads each of them, as ours does.
@@ -340,32 +350,26 @@ impl Bench {
             curl.arg("--next");
             transfer_options(&mut curl)
                 .args(["--aws-sigv4", "aws:amz:us-east-1:s3"])
-                .args(["--user", "testing:testing"])
+                .args(["--user", &format!("{access_key}:testing")])
                 .arg(s3(key));
         }
         if iam {
             let arn = format!(
-                "arn:aws:iam::123456789012:oidc-provider/{}",
+                "arn:aws:iam::{}:oidc-provider/{}",
+                support::moto::ACCOUNT_ID,
                 ISSUER.trim_start_matches("https://")
             );
-            for (service, form) in [
-                ("sts", "Action=GetCallerIdentity&Version=2011-06-15".to_owned()),
-                (
-                    "iam",
-                    format!(
-                        "Action=GetOpenIDConnectProvider&Version=2010-05-08&OpenIDConnectProviderArn={}",
-                        arn.replace(':', "%3A").replace('/', "%2F")
-                    ),
-                ),
-            ] {
-                curl.arg("--next");
-                transfer_options(&mut curl)
-                    .args(["--aws-sigv4", &format!("aws:amz:us-east-1:{service}")])
-                    .args(["--user", "testing:testing", "--data", &form])
-                    .arg(format!("{}/", moto.endpoint()));
-            }
+            let form = format!(
+                "Action=GetOpenIDConnectProvider&Version=2010-05-08&OpenIDConnectProviderArn={}",
+                arn.replace(':', "%3A").replace('/', "%2F")
+            );
+            curl.arg("--next");
+            transfer_options(&mut curl)
+                .args(["--aws-sigv4", "aws:amz:us-east-1:iam"])
+                .args(["--user", &format!("{access_key}:testing"), "--data", &form])
+                .arg(format!("{}/", moto.endpoint()));
         }
-        let transfers = 2 + keys.len() + if iam { 2 } else { 0 };
+        let transfers = 2 + keys.len() + usize::from(iam);
         verify_curl(&curl, &rss, transfers);
         print_commands(name, &ours, Some(&curl), server.token());
 
@@ -392,6 +396,16 @@ impl Bench {
             },
         );
         common::profile(&ours, true);
+        if iam {
+            let sts = moto.iam_requests_where(&[("service", "sts"), ("access_key", &access_key)]);
+            assert_eq!(
+                sts.count("GetCallerIdentity"),
+                0,
+                "with the account in the credentials no run should ask STS: {:?}\ncommand: {}",
+                sts.counts(),
+                ours.command_line()
+            );
+        }
         assert_eq!(
             etags("after the timed runs"),
             published,
@@ -406,7 +420,7 @@ impl Bench {
                 "2 API-server GETs + {} signed S3 GETs (every stored object){}, one `curl --parallel`",
                 keys.len(),
                 if iam {
-                    " + STS GetCallerIdentity + IAM GetOpenIDConnectProvider"
+                    " + IAM GetOpenIDConnectProvider"
                 } else {
                     ""
                 }

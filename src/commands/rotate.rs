@@ -598,18 +598,56 @@ async fn read_state(config: &SyncConfig) -> anyhow::Result<State> {
 }
 
 /// The `sync` that publishes `current` and `new` key files with `--source files`, with the
-/// store and issuer of this run (other options as the user runs sync).
+/// store and issuer of this run (other options as the user runs sync). Each word is quoted for a
+/// POSIX shell, so a key file's path with a space in it pastes as one argument.
 fn files_sync_command(sync: &SyncArgs, current: &[String], new: &[String]) -> String {
-    let mut command = "kube-oidc-publisher sync --source files".to_owned();
+    let store = sync.store();
+    let mut words = vec!["kube-oidc-publisher", "sync", "--source", "files"];
     for path in current.iter().chain(new) {
-        command.push_str(&format!(" --key-file {path}"));
+        words.extend(["--key-file", path]);
     }
-    command.push_str(&format!(" --store {}", sync.store()));
+    words.extend(["--store", store]);
     if let Some(issuer) = &sync.publish.issuer.url {
-        command.push_str(&format!(" --issuer {issuer}"));
+        words.extend(["--issuer", issuer.as_str()]);
     }
     if sync.publish.iam.no_iam {
-        command.push_str(" --no-iam");
+        words.push("--no-iam");
     }
+    // Only a NUL byte cannot be quoted, and no argument can hold one.
+    let command = shlex::try_join(words.iter().copied()).unwrap_or_else(|_| words.join(" "));
     format!("`{command}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::files_sync_command;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_printed_sync_command_quotes_paths_for_a_shell() {
+        let cli = Cli::try_parse_from([
+            "kube-oidc-publisher",
+            "sync",
+            "--store",
+            "/srv/oidc docs",
+            "--issuer",
+            "https://oidc.example.com/a",
+            "--no-iam",
+        ])
+        .expect("valid sync flags");
+        let Command::Sync(sync) = cli.command else {
+            panic!("parsed as sync")
+        };
+        let printed = files_sync_command(
+            &sync,
+            &["/keys/current key.pub".to_owned()],
+            &["NEW.pub".to_owned()],
+        );
+        assert_eq!(
+            printed,
+            "`kube-oidc-publisher sync --source files --key-file '/keys/current key.pub' --key-file NEW.pub --store '/srv/oidc docs' --issuer https://oidc.example.com/a --no-iam`"
+        );
+    }
 }

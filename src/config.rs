@@ -460,6 +460,9 @@ impl DoctorConfig {
                 .map(parse_hosted_zone_id)
                 .transpose()?,
             timeout: Duration::from_secs(args.timeout.seconds),
+            token_lifetime: humantime::parse_duration(&args.lifetime.token_lifetime).map_err(
+                |_| DoctorConfigError::TokenLifetime(args.lifetime.token_lifetime.clone()),
+            )?,
         })
     }
 }

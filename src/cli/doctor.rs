@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{
     AwsLocation, CloudFrontDistribution, KubeAccess, Output, PublicIssuer, PublicTls,
-    RequestTimeout, S3Addressing, Store, TokenAudience,
+    RequestTimeout, S3Addressing, Store, TokenAudience, TokenLifetime,
 };
 
 pub(super) const DOCTOR_LONG_ABOUT: &str = "\
@@ -30,6 +30,12 @@ for each problem the exact STS error it will cause and the fix. Nothing is writt
      read, and the edge does not serve a copy older than its max-age
   7. with --role-arn: the trust policy's Federated principal, action, condition keys, sub and
      aud; with --service-account: its eks.amazonaws.com/role-arn annotation
+
+During a move to another issuer (`issuer prepare` recorded it in --store's state object), a
+token of either issuer is judged against its own issuer's documents and provider, and the
+other issuer's documents (jwks.migration), provider (iam.migration) and the role's trust in it
+(role.migration) are checked too: an error when pods need that side now, a warning when they
+will at a later step (--token-lifetime says when the old issuer's tokens expire).
 
 Checks that need what is not given (no cluster, no AWS credentials, no token) are reported as
 skipped, with what to pass. Exit codes: 0 nothing found that makes STS reject tokens, 1 STS
@@ -107,4 +113,7 @@ pub struct DoctorArgs {
 
     #[command(flatten)]
     pub timeout: RequestTimeout,
+
+    #[command(flatten)]
+    pub lifetime: TokenLifetime,
 }

@@ -43,7 +43,7 @@ pub enum IssuerCommand {
     Finish(Box<FinishArgs>),
 }
 
-/// The longest lifetime of a service-account token, for status and finish.
+/// The longest lifetime of a service-account token, for status, finish and doctor.
 #[derive(Clone, Debug, Args)]
 pub struct TokenLifetime {
     /// The longest lifetime of a token the cluster issues (e.g. 24h, 90m).

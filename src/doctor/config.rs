@@ -78,6 +78,9 @@ pub struct DoctorConfig {
     pub hosted_zone_id: Option<String>,
     /// For the API server and AWS; the anonymous GETs keep STS's own budget.
     pub timeout: Duration,
+    /// `--token-lifetime`: during a migration, how long tokens of the old issuer live after
+    /// the switch.
+    pub token_lifetime: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,6 +101,8 @@ pub enum DoctorConfigError {
     Audience(String),
     #[error("{0}")]
     ConnectTo(String),
+    #[error("--token-lifetime {0:?} is not a duration; write it like 24h or 90m")]
+    TokenLifetime(String),
     #[error("--cloudfront-distribution {0:?} is not a distribution id; pass the Id CloudFront reports (for example E2ABCDEF123456: `aws cloudfront list-distributions --query 'DistributionList.Items[].[Id,DomainName]'`)")]
     DistributionId(String),
     #[error("--hosted-zone-id {0:?} is not a Route 53 hosted zone id; pass it as Z0123456789ABC (`aws route53 list-hosted-zones-by-name --dns-name NAME`)")]

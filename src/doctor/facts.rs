@@ -89,6 +89,35 @@ pub struct Facts {
     /// The CloudFront distribution serving the issuer; `None`: the issuer is not served by
     /// CloudFront, as far as doctor can tell (and no `cloudfront.*` check is reported).
     pub cloudfront: Option<CloudFrontFacts>,
+    /// The move to another issuer `--store`'s state object records (`issuer prepare`);
+    /// `Got(None)`: none is recorded, `NotGiven`: no `--store` to read it from. The
+    /// `*.migration` checks are reported only when one is recorded (or could not be read).
+    pub migration: Gathered<Option<MigrationFacts>>,
+}
+
+/// A migration recorded in the store's state object, and what doctor read of its other side
+/// (the issuer that is not `--issuer`), to judge tokens and a role of either side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationFacts {
+    /// Where the record was read (`--store`), for messages.
+    pub store: String,
+    pub record: crate::model::migration::Migration,
+    /// The longest token lifetime (`--token-lifetime`): when the old issuer's tokens expire.
+    pub token_lifetime: std::time::Duration,
+    /// The side that is not `--issuer`; `None` when `--issuer` is neither side.
+    pub other: Option<OtherSide>,
+}
+
+/// The other issuer of a migration, read the way STS reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherSide {
+    /// Which side it is (`old` or `new`).
+    pub which: crate::model::migration::Which,
+    /// Its two anonymous GETs (discovery document, then its `jwks_uri`).
+    pub public: PublicFacts,
+    /// Its IAM provider (`None`: IAM answered NoSuchEntity), in the account the issuer's
+    /// provider was looked up in.
+    pub provider: Gathered<Option<ProviderFacts>>,
 }
 
 /// `NS/NAME` of a ServiceAccount.
@@ -112,7 +141,7 @@ impl fmt::Display for ServiceAccountRef {
 }
 
 /// The two anonymous GETs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicFacts {
     /// `GET <issuer>/.well-known/openid-configuration`; `None` when the issuer is not an
     /// https URL STS would fetch.

@@ -142,10 +142,12 @@ impl Finding {
 
 /// The checks, in the order they are reported, with their step. Every id a finding uses is
 /// here; the unit tests check that the pure checks emit exactly these, in this order (the
-/// `cloudfront.*` ones only for an issuer served by CloudFront).
+/// `cloudfront.*` ones only for an issuer served by CloudFront, the `*.migration` ones only
+/// while `--store` records a move to another issuer).
 pub const CATALOGUE: &[(&str, u8)] = &[
     ("issuer.format", 1),
     ("issuer.api_server", 1),
+    ("issuer.migration", 1),
     ("discovery.fetch", 2),
     ("discovery.content_type", 2),
     ("discovery.cache_control", 2),
@@ -154,6 +156,7 @@ pub const CATALOGUE: &[(&str, u8)] = &[
     ("jwks.content_type", 3),
     ("jwks.cache_control", 3),
     ("jwks.keys", 3),
+    ("jwks.migration", 3),
     ("keys.api_server", 4),
     ("token.kid", 4),
     ("token.signature", 4),
@@ -162,6 +165,7 @@ pub const CATALOGUE: &[(&str, u8)] = &[
     ("iam.provider", 5),
     ("iam.client_ids", 5),
     ("iam.thumbprint", 5),
+    ("iam.migration", 5),
     ("s3.public_access_block", 6),
     ("s3.account_public_access_block", 6),
     ("s3.object_ownership", 6),
@@ -179,6 +183,7 @@ pub const CATALOGUE: &[(&str, u8)] = &[
     ("role.condition_keys", 7),
     ("role.sub", 7),
     ("role.aud", 7),
+    ("role.migration", 7),
     ("serviceaccount.annotation", 7),
 ];
 

@@ -3,7 +3,10 @@
 //! fetched anonymously as STS fetches them, the keys and a real token verified against the
 //! **public** JWKS, the IAM OIDC provider, the S3 bucket's public access (or, for an issuer
 //! served by CloudFront, the distribution, its origin access control, the bucket policy, the
-//! certificate, DNS and the edge's copy), and a role's trust policy; each problem becomes a
+//! certificate, DNS and the edge's copy), and a role's trust policy; during a move to another
+//! issuer (recorded by `issuer prepare` in `--store`'s state), the other issuer's documents,
+//! provider and trust too, judged by which pods need that side now or from a later step. Each
+//! problem becomes a
 //! [`Finding`] naming the exact STS error it leads to (PROTOCOL.md §6) and a one-line fix.
 //!
 //! The same observe → decide shape as `sync`, without apply: [`observe`] (effects, read-only)
@@ -19,6 +22,7 @@ pub mod config;
 pub mod facts;
 pub mod findings;
 pub mod http;
+pub mod migration;
 pub mod observe;
 pub mod token;
 pub mod trust;

@@ -4,7 +4,8 @@
 //! GetOpenIDConnectProvider, ListOpenIDConnectProviders for near misses, GetRole) and the S3
 //! bucket (Public Access Block of the bucket and of the account, Object Ownership, bucket
 //! policy), and for an issuer served by CloudFront the distribution and what it relies on
-//! ([`super::cloudfront`], after the GETs, whose URLs it compares). What cannot be read becomes [`Gathered::NotGiven`] (an input is missing: say what
+//! ([`super::cloudfront`], after the GETs, whose URLs it compares), and the migration record in
+//! `--store`'s state with its other issuer ([`super::migration`]). What cannot be read becomes [`Gathered::NotGiven`] (an input is missing: say what
 //! to pass) or [`Gathered::Failed`] (say what went wrong); nothing here decides what is right.
 //! Nothing is written anywhere, and no token or credential is logged.
 
@@ -53,11 +54,15 @@ pub async fn observe(
         let cloudfront = super::cloudfront::observe(config, issuer, &public, hosting, sdk).await;
         (public, cloudfront)
     };
-    let ((public, cloudfront), (cluster, token, annotation), (aws, role, s3)) = tokio::join!(
+    let ((public, cloudfront), (cluster, token, annotation), (aws, role, s3), record) = tokio::join!(
         public_side,
         cluster_side(config, token_file),
         aws_side(config, issuer, sdk),
+        super::migration::read_record(config, sdk),
     );
+    // A migration's other issuer: its documents and provider (after the caller's account is
+    // known, for the provider's ARN).
+    let migration = super::migration::observe(config, issuer, client, sdk, &aws, record).await;
     Facts {
         issuer: issuer.to_owned(),
         audience: config.audience.clone(),
@@ -71,11 +76,12 @@ pub async fn observe(
         s3,
         role,
         cloudfront,
+        migration,
     }
 }
 
 /// The discovery document, then the `jwks_uri` it names, as STS fetches them.
-async fn public(client: &PublicClient, issuer: &str) -> PublicFacts {
+pub(super) async fn public(client: &PublicClient, issuer: &str) -> PublicFacts {
     if !issuer.starts_with("https://") || url::Url::parse(issuer).is_err() {
         return PublicFacts {
             discovery: None,
@@ -301,14 +307,7 @@ async fn aws_side(
             "pass --role-arn ARN to check its trust policy",
         )
     };
-    // IAM and STS are global: any region signs for them.
-    let global = if sdk.region().is_none() {
-        sdk.to_builder()
-            .region(aws_config::Region::new("us-east-1"))
-            .build()
-    } else {
-        sdk.clone()
-    };
+    let global = global(sdk);
     let sts = crate::aws::sts_client(&global);
     let identity = match sts.get_caller_identity().send().await {
         Ok(identity) => identity,
@@ -348,20 +347,10 @@ async fn aws_side(
     };
     let host_path = issuer.strip_prefix("https://").unwrap_or(issuer);
     let arn = format!("arn:{provider_partition}:iam::{provider_account}:oidc-provider/{host_path}");
-    let providers = AwsProviders::new(iam.clone(), sts.clone(), &provider_partition);
     let provider = async {
-        match providers.get(&arn).await {
-            Ok(Some(p)) => (
-                Gathered::Got(Some(ProviderFacts {
-                    arn: p.arn,
-                    url: p.url,
-                    client_ids: p.client_ids,
-                    thumbprints: p.thumbprints,
-                })),
-                Vec::new(),
-            ),
-            Ok(None) => (Gathered::Got(None), other_providers(&iam).await),
-            Err(e) => (Gathered::failed(e.to_string()), Vec::new()),
+        match provider(sdk, &provider_partition, &arn).await {
+            Gathered::Got(None) => (Gathered::Got(None), other_providers(&iam).await),
+            found => (found, Vec::new()),
         }
     };
     let role = async {
@@ -390,6 +379,40 @@ async fn aws_side(
         role,
         s3,
     )
+}
+
+/// IAM and STS are global: any region signs for them.
+fn global(sdk: &SdkConfig) -> SdkConfig {
+    if sdk.region().is_none() {
+        sdk.to_builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .build()
+    } else {
+        sdk.clone()
+    }
+}
+
+/// The IAM OIDC provider `arn` (`None`: IAM answered NoSuchEntity).
+pub(super) async fn provider(
+    sdk: &SdkConfig,
+    partition: &str,
+    arn: &str,
+) -> Gathered<Option<ProviderFacts>> {
+    let global = global(sdk);
+    let providers = AwsProviders::new(
+        crate::aws::iam_client(&global),
+        crate::aws::sts_client(&global),
+        partition,
+    );
+    match providers.get(arn).await {
+        Ok(found) => Gathered::Got(found.map(|p| ProviderFacts {
+            arn: p.arn,
+            url: p.url,
+            client_ids: p.client_ids,
+            thumbprints: p.thumbprints,
+        })),
+        Err(e) => Gathered::failed(e.to_string()),
+    }
 }
 
 /// The host/paths of the account's providers, to name a near miss; empty when not allowed.

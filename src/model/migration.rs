@@ -42,7 +42,127 @@ pub struct Migration {
     pub roles: Vec<String>,
 }
 
+/// One of the two sides of a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Which {
+    Old,
+    New,
+}
+
+impl Which {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Which::Old => "old",
+            Which::New => "new",
+        }
+    }
+
+    pub fn other(self) -> Which {
+        match self {
+            Which::Old => Which::New,
+            Which::New => Which::Old,
+        }
+    }
+}
+
+/// Whether pods need one side of a migration (its documents, its provider, a role's trust in
+/// it), and since or until when: what makes a gap on that side an error now, a warning for a
+/// later step, or harmless.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Tokens of this side are in use now; `why` says which and until when.
+    Now { why: String },
+    /// Not yet: pods need it from the API server's switch (step 2) on.
+    Later { why: String },
+    /// No more: every token of the old side has expired.
+    NoLonger { why: String },
+}
+
+/// Whether pods need side `which` now, later or no more: the old side until every token it
+/// issued has expired ([`finish_at`]), the new side from the moment the API server signs with
+/// it (recorded or not yet recorded by a sync). `api_issuer` is the issuer the API server signs
+/// with, when known; `token_side`, the side of a token in hand (which needs its side now).
+pub fn need(
+    migration: &Migration,
+    which: Which,
+    now: OffsetDateTime,
+    token_lifetime: Duration,
+    api_issuer: Option<&str>,
+    token_side: Option<Which>,
+) -> Need {
+    let fmt = |t: OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| t.to_string())
+    };
+    let signs = |w: Which| api_issuer == Some(migration.side(w).issuer.as_str());
+    if signs(which) {
+        return Need::Now {
+            why: "the API server signs every new token with it".into(),
+        };
+    }
+    let by_step = match (which, step(Some(migration), now, token_lifetime)) {
+        (Which::Old, Step::Prepared | Step::NotPrepared) if signs(Which::New) => Need::Now {
+            why: "the API server has switched to the new issuer, but no sync has recorded when: tokens of the old one stay alive until --token-lifetime + 5 min after the switch (run sync to record it)".into(),
+        },
+        (Which::Old, Step::Prepared | Step::NotPrepared) => Need::Now {
+            why: "the API server signs every token with it until step 2".into(),
+        },
+        (Which::Old, Step::Switched { finish_at }) => Need::Now {
+            why: format!(
+                "tokens it issued before the switch ({}) may be alive until {} (--token-lifetime + 5 min IAM clock skew)",
+                migration.switched_at.map(fmt).unwrap_or_default(),
+                fmt(finish_at)
+            ),
+        },
+        (Which::Old, Step::ReadyToFinish { finish_at }) => Need::NoLonger {
+            why: format!(
+                "every token it issued has expired (since {}): `issuer finish` may remove it",
+                fmt(finish_at)
+            ),
+        },
+        (Which::New, Step::Prepared | Step::NotPrepared) => Need::Later {
+            why: "from step 2, when the API server signs with it: at once for pods started after the switch, and for every other pod as kubelet refreshes its token".into(),
+        },
+        (Which::New, Step::Switched { .. } | Step::ReadyToFinish { .. }) => Need::Now {
+            why: format!(
+                "the API server signs every new token with it (since {})",
+                migration.switched_at.map(fmt).unwrap_or_default()
+            ),
+        },
+    };
+    match by_step {
+        // A token of this side in hand needs it, whatever the step says.
+        Need::Later { .. } | Need::NoLonger { .. } if token_side == Some(which) => Need::Now {
+            why: format!(
+                "the token given carries iss {}",
+                migration.side(which).issuer
+            ),
+        },
+        by_step => by_step,
+    }
+}
+
 impl Migration {
+    /// One side of the migration.
+    pub fn side(&self, which: Which) -> &Side {
+        match which {
+            Which::Old => &self.old,
+            Which::New => &self.new,
+        }
+    }
+
+    /// Which side `issuer` is, if either.
+    pub fn which(&self, issuer: &str) -> Option<Which> {
+        if issuer == self.old.issuer {
+            Some(Which::Old)
+        } else if issuer == self.new.issuer {
+            Some(Which::New)
+        } else {
+            None
+        }
+    }
+
     /// The side a store that publishes `issuer` does not publish.
     pub fn other(&self, issuer: &str) -> Option<&Side> {
         if issuer == self.old.issuer {
@@ -676,6 +796,70 @@ mod tests {
             step(Some(&switched), at, lifetime),
             Step::ReadyToFinish { finish_at: at }
         );
+    }
+
+    #[test]
+    fn each_side_is_needed_now_later_or_no_more_by_step_api_server_and_token() {
+        let lifetime = DEFAULT_TOKEN_LIFETIME;
+        let (old, new) = (format!("https://{OLD}"), format!("https://{NEW}"));
+        let is_now = |n: &Need| matches!(n, Need::Now { .. });
+        let prepared = migration(None);
+        // Before the switch: the old side now, the new one from step 2.
+        assert!(is_now(&need(
+            &prepared,
+            Which::Old,
+            t(2),
+            lifetime,
+            None,
+            None
+        )));
+        assert!(matches!(
+            need(&prepared, Which::New, t(2), lifetime, Some(&old), None),
+            Need::Later { .. }
+        ));
+        // A token of the new issuer in hand, or an API server already signing with it: now.
+        assert!(is_now(&need(
+            &prepared,
+            Which::New,
+            t(2),
+            lifetime,
+            None,
+            Some(Which::New)
+        )));
+        let Need::Now { why } = need(&prepared, Which::Old, t(2), lifetime, Some(&new), None)
+        else {
+            panic!("the old side is needed until the switch is recorded")
+        };
+        assert!(why.contains("run sync"), "{why}");
+        // Switched at t(1): the old side until t(25) + 5 min, then no more.
+        let switched = migration(Some(t(1)));
+        let Need::Now { why } = need(&switched, Which::Old, t(3), lifetime, Some(&new), None)
+        else {
+            panic!("old tokens are alive")
+        };
+        assert!(why.contains("may be alive until"), "{why}");
+        let after = t(25) + CLOCK_SKEW;
+        assert!(matches!(
+            need(&switched, Which::Old, after, lifetime, Some(&new), None),
+            Need::NoLonger { .. }
+        ));
+        assert!(is_now(&need(
+            &switched,
+            Which::New,
+            after,
+            lifetime,
+            None,
+            None
+        )));
+        // An API server signing with the old issuer again needs it, whatever the record says.
+        assert!(is_now(&need(
+            &switched,
+            Which::Old,
+            after,
+            lifetime,
+            Some(&old),
+            None
+        )));
     }
 
     #[test]

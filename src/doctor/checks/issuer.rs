@@ -1,6 +1,8 @@
-//! `issuer.*`: the issuer string itself, and whether the API server signs tokens with it.
+//! `issuer.*`: the issuer string itself, and whether the API server signs tokens with it (or,
+//! during a migration, with the migration's other issuer).
 
 use super::gathered_skip;
+use super::migration::View;
 use crate::doctor::facts::Facts;
 use crate::doctor::findings::{sts, Finding};
 use crate::model::issuer::Issuer;
@@ -21,7 +23,7 @@ pub(super) fn issuer_format(facts: &Facts) -> Finding {
     }
 }
 
-pub(super) fn issuer_api_server(facts: &Facts) -> Finding {
+pub(super) fn issuer_api_server(facts: &Facts, migration: Option<&View<'_>>) -> Finding {
     const CHECK: &str = "issuer.api_server";
     let Some(cluster) = facts.cluster.got() else {
         return gathered_skip(CHECK, &facts.cluster);
@@ -32,6 +34,19 @@ pub(super) fn issuer_api_server(facts: &Facts) -> Finding {
             format!(
                 "the API server at {} signs tokens with this issuer",
                 cluster.server
+            ),
+        );
+    }
+    // During a migration the API server may sign with either issuer, and accepts both.
+    if let Some(view) = migration.filter(|v| v.issuer(v.other.which) == cluster.issuer) {
+        return Finding::ok(
+            CHECK,
+            format!(
+                "the API server at {} signs tokens with {}, the {} issuer of {}; it accepts tokens of both",
+                cluster.server,
+                cluster.issuer,
+                view.other.which.as_str(),
+                view.described()
             ),
         );
     }

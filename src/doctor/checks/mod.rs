@@ -8,13 +8,15 @@
 //! document), [`keys`] (the public JWKS against the API server's), [`token`], [`iam`] (the OIDC
 //! provider); the S3 checks are [`super::bucket`], the checks of an issuer served by CloudFront
 //! [`cloudfront`] (reported only for such an issuer), and [`role`] hands the trust policy to
-//! [`super::trust`]. This module runs them in order and holds what they share.
+//! [`super::trust`]; [`migration`] judges the other issuer of a recorded migration (reported
+//! only during one). This module runs them in order and holds what they share.
 
 mod cloudfront;
 mod documents;
 mod iam;
 mod issuer;
 mod keys;
+mod migration;
 mod role;
 mod token;
 
@@ -25,6 +27,8 @@ use documents::{discovery_document, document_fetch};
 use iam::iam_findings;
 use issuer::{issuer_api_server, issuer_format};
 use keys::{jwks_keys, keys_api_server};
+use migration::{iam_migration, issuer_migration, jwks_migration, role_migration, View};
+pub use migration::{reported as migration_reported, CHECKS as MIGRATION_CHECKS};
 use role::{annotation, role_findings};
 use token::token_findings;
 
@@ -43,9 +47,21 @@ pub const MAX_AGE_LIMIT: u64 = 3_600;
 
 /// Every finding, in catalogue order.
 pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
+    let decoded = match &facts.token {
+        Gathered::Got(t) => Some(super::token::decode(&t.jwt)),
+        _ => None,
+    };
+    let token = decoded.as_ref().and_then(|d| d.as_ref().ok());
+    let view = View::new(facts, now, token.and_then(Decoded::iss));
+    let view = view.as_ref();
+    let reported = |id: &str| migration::reported(facts, id);
+
     let mut out = Vec::new();
     out.push(issuer_format(facts));
-    out.push(issuer_api_server(facts));
+    out.push(issuer_api_server(facts, view));
+    if reported("issuer.migration") {
+        out.push(issuer_migration(facts, view));
+    }
 
     let discovery = facts.public.discovery.as_ref();
     out.extend(document_fetch("discovery", discovery, None));
@@ -66,20 +82,29 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
     out.extend(document_fetch("jwks", jwks_fetch, Some(missing)));
     let (keys_finding, keys) = jwks_keys(jwks_fetch);
     out.push(keys_finding);
+    let mut other_keys = None;
+    if reported("jwks.migration") {
+        let (finding, keys) = jwks_migration(facts, view);
+        out.push(finding);
+        other_keys = keys;
+    }
 
     out.push(keys_api_server(facts, keys.as_deref()));
-    let decoded = match &facts.token {
-        Gathered::Got(t) => Some(super::token::decode(&t.jwt)),
-        _ => None,
-    };
+    // A token of the migration's other issuer is judged against that issuer's keys.
+    let other_issuer = view.map(|v| token::OtherIssuer {
+        issuer: v.issuer(v.other.which),
+        which: v.other.which,
+        described: v.described(),
+        keys: other_keys.as_deref(),
+    });
     out.extend(token_findings(
         facts,
         decoded.as_ref(),
         keys.as_deref(),
+        other_issuer.as_ref(),
         now,
     ));
 
-    let token = decoded.as_ref().and_then(|d| d.as_ref().ok());
     let (audiences, audience_from) = match token.map(Decoded::aud) {
         Some(aud) if !aud.is_empty() => (aud, AudienceFrom::Token),
         _ => (vec![facts.audience.clone()], AudienceFrom::Flag),
@@ -92,23 +117,36 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
     } else {
         out.extend(IAM_CHECKS.iter().map(|c| depends_on(c, "issuer.format")));
     }
+    if reported("iam.migration") {
+        out.push(iam_migration(facts, view, &audiences));
+    }
     out.extend(s3_findings(facts));
     out.extend(cloudfront::cloudfront_findings(facts, now));
-    out.extend(
-        role_findings(facts, token, &audiences)
-            .into_iter()
-            .map(|f| match f.check {
-                // Not a skip for a missing input, which says what to pass.
-                "role.principal" | "role.condition_keys"
-                    if !issuer_ok
-                        && (f.severity != Severity::Skipped
-                            || f.fix.as_deref() == Some("fix role.principal first")) =>
-                {
-                    depends_on(f.check, "issuer.format")
-                }
-                _ => f,
-            }),
-    );
+    let role = role_findings(facts, token, &audiences)
+        .into_iter()
+        .map(|f| match f.check {
+            // Not a skip for a missing input, which says what to pass.
+            "role.principal" | "role.condition_keys"
+                if !issuer_ok
+                    && (f.severity != Severity::Skipped
+                        || f.fix.as_deref() == Some("fix role.principal first")) =>
+            {
+                depends_on(f.check, "issuer.format")
+            }
+            _ => f,
+        })
+        .collect::<Vec<_>>();
+    out.extend(role.iter().cloned());
+    if reported("role.migration") {
+        let subject = role::subject(facts, token);
+        out.push(role_migration(
+            facts,
+            view,
+            &role,
+            subject.as_deref(),
+            &audiences,
+        ));
+    }
     out.push(annotation(facts));
     debug_assert_eq!(
         out.iter().map(|f| f.check).collect::<Vec<_>>(),
@@ -116,6 +154,7 @@ pub fn check(facts: &Facts, now: i64) -> Vec<Finding> {
             .iter()
             .map(|(id, _)| *id)
             .filter(|id| facts.cloudfront.is_some() || !id.starts_with("cloudfront."))
+            .filter(|id| !id.ends_with(".migration") || reported(id))
             .collect::<Vec<_>>()
     );
     out

@@ -51,16 +51,7 @@ pub(super) fn role_findings(
         "arn:{}:iam::{}:oidc-provider/{host_path}",
         arn.partition, arn.account
     );
-    let subject = facts
-        .service_account
-        .as_ref()
-        .map(|sa| sa.subject())
-        .or_else(|| {
-            token
-                .and_then(Decoded::sub)
-                .filter(|s| s.starts_with("system:serviceaccount:"))
-                .map(str::to_owned)
-        });
+    let subject = subject(facts, token);
     let mut out = vec![Finding::ok("role.exists", format!("{} exists", role.arn))];
     out.extend(trust::analyse(
         policy,
@@ -72,6 +63,20 @@ pub(super) fn role_findings(
         },
     ));
     out
+}
+
+/// The subject the role must accept: `--service-account`'s, else the token's.
+pub(super) fn subject(facts: &Facts, token: Option<&Decoded>) -> Option<String> {
+    facts
+        .service_account
+        .as_ref()
+        .map(|sa| sa.subject())
+        .or_else(|| {
+            token
+                .and_then(Decoded::sub)
+                .filter(|s| s.starts_with("system:serviceaccount:"))
+                .map(str::to_owned)
+        })
 }
 
 pub(super) fn annotation(facts: &Facts) -> Finding {

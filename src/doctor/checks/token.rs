@@ -1,18 +1,32 @@
 //! `token.*`: a real token judged as STS judges it: its `kid` among the public keys, its
-//! signature, its `iss`, its expiry. Decoding and verifying are [`crate::doctor::token`]'s.
+//! signature, its `iss`, its expiry. During a migration, a token of the other issuer is judged
+//! against that issuer's public keys. Decoding and verifying are [`crate::doctor::token`]'s.
 
 use super::gathered_skip;
 use crate::doctor::facts::{Facts, Gathered};
 use crate::doctor::findings::{sts, Finding};
 use crate::doctor::token::{self, Decoded, SKEW_SECONDS};
+use crate::model::migration::Which;
 use crate::model::thumbprint::rfc3339;
 use crate::model::Jwk;
+
+/// The other issuer of a recorded migration: a token carrying its `iss` is judged against its
+/// keys (`jwks.migration`) instead of the issuer given.
+pub(super) struct OtherIssuer<'a> {
+    pub issuer: &'a str,
+    pub which: Which,
+    /// "the migration recorded in STORE (OLD → NEW)".
+    pub described: String,
+    /// Its public JWKS's usable keys, when it could be read.
+    pub keys: Option<&'a [Jwk]>,
+}
 
 /// `token.kid`, `token.signature`, `token.issuer`, `token.expiry`.
 pub(super) fn token_findings(
     facts: &Facts,
     decoded: Option<&Result<Decoded, token::DecodeError>>,
     keys: Option<&[Jwk]>,
+    other: Option<&OtherIssuer<'_>>,
     now: i64,
 ) -> Vec<Finding> {
     const CHECKS: [&str; 4] = [
@@ -40,12 +54,27 @@ pub(super) fn token_findings(
         }
     };
     let mut out = Vec::new();
+    // A token of the migration's other issuer: its kid and signature against that issuer's JWKS.
+    let on_other = other.filter(|o| token.iss() == Some(o.issuer));
+    let (keys, jwks_check) = match on_other {
+        Some(o) => (o.keys, "jwks.migration"),
+        None => (keys, "jwks.keys"),
+    };
+    let whose = on_other.map_or("the public JWKS".to_owned(), |o| {
+        format!("{}'s public JWKS", o.issuer)
+    });
     let key = match (keys, &token.kid) {
         (None, _) => {
             out.push(Finding::skipped(
                 "token.kid",
-                "not checked: the public JWKS could not be read",
-                "fix jwks.keys first",
+                match on_other {
+                    Some(o) => format!(
+                        "not checked: the public JWKS of {} could not be read",
+                        o.issuer
+                    ),
+                    None => "not checked: the public JWKS could not be read".to_owned(),
+                },
+                format!("fix {jwks_check} first"),
             ));
             None
         }
@@ -62,7 +91,7 @@ pub(super) fn token_findings(
             Some(key) => {
                 out.push(Finding::ok(
                     "token.kid",
-                    format!("the token from {origin} names kid {kid}, which is published"),
+                    format!("the token from {origin} names kid {kid}, which {whose} holds"),
                 ));
                 Some(key)
             }
@@ -71,7 +100,7 @@ pub(super) fn token_findings(
                     "token.kid",
                     Some(sts::NO_KEY.into()),
                     format!(
-                        "the token from {origin} was signed by key {kid}, which the public JWKS does not hold (it has {})",
+                        "the token from {origin} was signed by key {kid}, which {whose} does not hold (it has {})",
                         keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>().join(", ")
                     ),
                     "publish that key before the API server signs with it: sync (or sync --key-file NEW.pub during a rotation)",
@@ -93,13 +122,38 @@ pub(super) fn token_findings(
         None => Finding::skipped("token.signature", "not checked: the token's key is not available", "fix token.kid first"),
     });
     out.push(match token.iss() {
-        Some(iss) if iss == facts.issuer => Finding::ok("token.issuer", "iss equals the issuer"),
+        Some(iss) if iss == facts.issuer => match other {
+            Some(o) => Finding::ok(
+                "token.issuer",
+                format!(
+                    "iss equals the issuer, the {} side of {}",
+                    o.which.other().as_str(),
+                    o.described
+                ),
+            ),
+            None => Finding::ok("token.issuer", "iss equals the issuer"),
+        },
+        Some(iss) if on_other.is_some() => {
+            let o = on_other.expect("matched");
+            Finding::ok(
+                "token.issuer",
+                format!(
+                    "iss is {iss}, the {} side of {}: its kid and signature are checked against that issuer's public JWKS (jwks.migration), its provider in iam.migration",
+                    o.which.as_str(),
+                    o.described
+                ),
+            )
+        }
         Some(iss) => Finding::error(
             "token.issuer",
             Some(sts::no_provider(iss)),
             format!(
-                "the token's iss is {iss:?}, not {:?}: STS looks the provider up by iss",
-                facts.issuer
+                "the token's iss is {iss:?}, not {:?}{}: STS looks the provider up by iss",
+                facts.issuer,
+                other.map_or(String::new(), |o| format!(
+                    " nor {:?}, the other issuer of {}",
+                    o.issuer, o.described
+                ))
             ),
             format!(
                 "set the API server's first --service-account-issuer to {}",

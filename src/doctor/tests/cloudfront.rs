@@ -171,7 +171,12 @@ fn only_error(facts: &Facts, check: &str) -> Finding {
 fn a_private_bucket_behind_cloudfront_passes_every_check() {
     let report = run(&served());
     let ids: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
-    let catalogue: Vec<&str> = CATALOGUE.iter().map(|(id, _)| *id).collect();
+    // No migration recorded: no *.migration check.
+    let catalogue: Vec<&str> = CATALOGUE
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !id.ends_with(".migration"))
+        .collect();
     assert_eq!(ids, catalogue);
     for f in &report.findings {
         assert_eq!(f.severity, Severity::Ok, "{f:#?}");

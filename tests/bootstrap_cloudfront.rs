@@ -12,6 +12,7 @@ use support::bootstrap::*;
 use support::edge::Edge;
 use support::hosting::{aliases, create_zone, import_certificate, Alias};
 use support::moto::AccountPublicAccessBlock;
+use support::moto::ACCOUNT_ID;
 use support::*;
 
 const ALL_BLOCKED: AccountPublicAccessBlock = AccountPublicAccessBlock {
@@ -544,5 +545,141 @@ fn a_deployment_longer_than_wait_timeout_stops_before_iam_and_a_rerun_once_deplo
         cloudfront_before,
         "{:?}",
         cloudfront.write_actions()
+    );
+}
+
+/// A distribution someone else made for the world's bucket (us-east-1): its regional origin
+/// without an origin access control, viewers on HTTP too, no tags. Returns its id.
+fn foreign_distribution(w: &World) -> String {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig,
+        ViewerProtocolPolicy,
+    };
+    let origin = Origin::builder()
+        .id("their-origin")
+        .domain_name(format!("{}.s3.us-east-1.amazonaws.com", w.bucket))
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .expect("origin");
+    let config = DistributionConfig::builder()
+        .caller_reference(format!("theirs-{}", w.bucket))
+        .comment("made by hand")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .expect("origins"),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("their-origin")
+                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+                .build()
+                .expect("behaviour"),
+        )
+        .build()
+        .expect("config");
+    moto()
+        .block_on(
+            support::hosting::cloudfront(&w.access_key)
+                .create_distribution()
+                .distribution_config(config)
+                .send(),
+        )
+        .expect("CreateDistribution")
+        .distribution()
+        .expect("a distribution")
+        .id()
+        .to_owned()
+}
+
+fn tags_of(id: &str) -> std::collections::BTreeMap<String, String> {
+    let arn = format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{id}");
+    moto()
+        .block_on(
+            moto()
+                .cloudfront_client()
+                .list_tags_for_resource()
+                .resource(arn)
+                .send(),
+        )
+        .expect("ListTagsForResource")
+        .tags()
+        .map(|t| t.items().to_vec())
+        .unwrap_or_default()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+#[test]
+fn adopt_tags_the_distribution_it_adopts_so_a_rerun_without_adopt_finds_it() {
+    let w = world("cf-adopt");
+    moto().set_cloudfront_deploy_seconds(&w.access_key, 0.3);
+    let edge = Edge::start();
+    let id = foreign_distribution(&w);
+
+    // Not ours: refused, naming --adopt.
+    let out = cloudfront(&w, &edge, &[]).assert_exit(2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("distribution {id} with origin"))
+            && stderr.contains("Pass --adopt"),
+        "{stderr}"
+    );
+
+    // --dry-run lists the tagging among the calls, and makes none.
+    let writes_before = moto().hosting_requests(&w.access_key).writes();
+    let out = cloudfront(&w, &edge, &["--adopt", "--dry-run"]).assert_success();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "cloudfront:TagResource {id}: tags kube-oidc-publisher/bucket={}, kube-oidc-publisher/managed-by=kube-oidc-publisher",
+            w.bucket
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        moto().hosting_requests(&w.access_key).writes(),
+        writes_before
+    );
+    assert!(tags_of(&id).is_empty());
+
+    // --adopt: tagged as ours, set up, serving.
+    let summary =
+        json_of(&cloudfront(&w, &edge, &["--adopt", "--output", "json"]).assert_success());
+    assert_eq!(
+        summary["cloudfront"]["distribution"]["id"],
+        id.as_str(),
+        "{summary}"
+    );
+    let tags = tags_of(&id);
+    assert_eq!(
+        tags.get("kube-oidc-publisher/managed-by")
+            .map(String::as_str),
+        Some("kube-oidc-publisher"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("kube-oidc-publisher/bucket"),
+        Some(&w.bucket),
+        "{tags:?}"
+    );
+    let hosting = moto().hosting_requests(&w.access_key);
+    assert_eq!(hosting.count("TagResource"), 1, "{:?}", hosting.counts());
+
+    // A re-run without --adopt finds it by the tag and has nothing to do.
+    let again = json_of(&cloudfront(&w, &edge, &["--output", "json"]).assert_success());
+    assert_eq!(
+        again["cloudfront"]["distribution"]["id"],
+        id.as_str(),
+        "{again}"
+    );
+    assert_eq!(again["writes"], 0, "{again}");
+    assert_eq!(
+        moto().hosting_requests(&w.access_key).count("TagResource"),
+        1
     );
 }

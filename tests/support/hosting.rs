@@ -1,4 +1,4 @@
-//! ACM and Route 53 as a test's own account sees them in moto, for the CloudFront tests: import
+//! CloudFront, ACM and Route 53 as a test's own account sees them in moto, for the CloudFront tests: import
 //! a certificate for chosen names, create a public hosted zone, read a name's alias records
 //! back. Every call signs with the test's access key (so it shows in that key's
 //! `/_test/hosting-requests`, as the harness's own clients' calls do not), outside the code
@@ -90,6 +90,22 @@ pub fn create_zone(access_key: &str, name: &str) -> String {
         .id()
         .trim_start_matches("/hostedzone/")
         .to_owned()
+}
+
+/// A CloudFront client signing with `access_key` (its calls are logged and faulted as the
+/// binary's are; distributions it creates get the names [`super::moto::cloudfront_domain`]
+/// gives that key, so `Edge::connect_to_any` covers them).
+pub fn cloudfront(access_key: &str) -> aws_sdk_cloudfront::Client {
+    let config = aws_sdk_cloudfront::Config::builder()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+            access_key, "secret", None, None, "test",
+        ))
+        .endpoint_url(moto().endpoint())
+        .http_client(http!())
+        .build();
+    aws_sdk_cloudfront::Client::from_conf(config)
 }
 
 /// One alias record as Route 53 returns it.

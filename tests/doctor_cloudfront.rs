@@ -375,8 +375,30 @@ fn a_bucket_policy_for_another_distribution_is_named() {
     let issuer = hosted("doc-cf-arn", Break::OtherSourceArn);
     let report = doctor(&edge, &issuer);
     let fix = assert_cloudfront_error(&report, "cloudfront.bucket_policy");
+    // bootstrap's own statement, for this distribution and the issuer's two documents.
+    let statement: Value = serde_json::from_str(
+        fix.strip_prefix("add the statement ")
+            .and_then(|rest| rest.split_once(" to the policy of bucket "))
+            .map(|(json, _)| json)
+            .unwrap_or_else(|| panic!("no statement in {fix}")),
+    )
+    .expect("the statement is JSON");
+    assert_eq!(statement["Sid"], "KubeOidcPublisherCloudFrontRead", "{fix}");
+    let arn = statement["Condition"]["StringEquals"]["AWS:SourceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        fix.contains("\"AWS:SourceArn\":\"arn:aws:cloudfront::"),
+        arn.starts_with(&format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/"))
+            && !arn.ends_with("EOTHER0000000"),
+        "{fix}"
+    );
+    let resources = statement["Resource"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{fix}");
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.as_str().unwrap().contains("/c1/")),
         "{fix}"
     );
     let message = finding(&report, "cloudfront.bucket_policy")["message"]
@@ -509,4 +531,52 @@ fn a_custom_domain_resolving_elsewhere_is_named_with_the_alias_records_to_create
     // The certificate is right; what STS would meet is a host that does not answer.
     assert_eq!(finding(&report, "cloudfront.certificate")["severity"], "ok");
     assert_eq!(finding(&report, "discovery.fetch")["severity"], "error");
+}
+
+#[test]
+fn an_s3_issuer_is_not_looked_for_among_distributions() {
+    // An S3 endpoint cannot be a distribution's alias: doctor does not list the account's
+    // distributions for it (nor reports any cloudfront.* check).
+    let edge = Edge::start();
+    let key = moto().unique_access_key("doc-cf-s3host");
+    let bucket = moto().unique_bucket("doc-cf-s3host");
+    let host = format!("{bucket}.s3.{REGION}.amazonaws.com");
+    let (_dir, mut cmd) = support::setup("doctor-cloudfront-s3host");
+    cmd.moto(moto())
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .args(["doctor", "--issuer", &format!("https://{host}/c1")])
+        .args(["--region", REGION, "--s3-path-style", "--output", "json"])
+        .arg("--ca-file")
+        .arg(edge.ca_file())
+        .arg("--connect-to")
+        .arg(edge.connect_to(&host));
+    let output = cmd.run();
+    let report: Value = serde_json::from_str(&support::stdout_str(&output)).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}",
+            support::command::describe(&cmd.command_line(), &output)
+        )
+    });
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["check"].as_str().unwrap().starts_with("cloudfront.")),
+        "{report:#}"
+    );
+    let hosting = moto().hosting_requests(&key);
+    assert_eq!(
+        hosting.service("cloudfront").total(),
+        0,
+        "{:?}",
+        hosting.counts()
+    );
+    // The same doctor for a CloudFront name does look (the check above is not vacuous).
+    let site = hosted_on("doc-cf-s3host-cf", Break::Nothing, None);
+    let report = doctor(&edge, &site.issuer);
+    assert_eq!(
+        finding(&report, "cloudfront.distribution")["severity"],
+        "ok"
+    );
 }

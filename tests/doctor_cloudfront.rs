@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::error::DisplayErrorContext;
 use aws_sdk_cloudfront::types::{
-    AllowedMethods, DefaultCacheBehavior, DistributionConfig, Method, Origin,
-    OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
-    OriginAccessControlSigningProtocols, Origins, S3OriginConfig, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, DefaultCacheBehavior, DistributionConfig, Method,
+    MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
+    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, Origins,
+    S3OriginConfig, SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
 };
 use serde_json::Value;
-use support::edge::Edge;
+use support::edge::{Cache, Edge};
+use support::hosting::import_certificate;
 use support::moto;
 use support::moto::ACCOUNT_ID;
 
@@ -57,6 +59,22 @@ enum Break {
 /// A private bucket in eu-west-1 holding the documents of `https://DOMAIN/c1`, behind a
 /// deployed distribution; returns the issuer.
 fn hosted(name: &str, broken: Break) -> String {
+    hosted_on(name, broken, None).issuer
+}
+
+/// What [`hosted_on`] set up.
+struct Hosted {
+    /// `https://HOST/c1`: HOST is the alias when there is one.
+    issuer: String,
+    id: String,
+    /// The distribution's own `*.cloudfront.net` name.
+    domain: String,
+    bucket: String,
+}
+
+/// [`hosted`], optionally on a custom domain: `alias` = (name, ACM certificate ARN), set as
+/// the distribution's alternate domain name and viewer certificate, and the issuer's host.
+fn hosted_on(name: &str, broken: Break, alias: Option<(&str, &str)>) -> Hosted {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     let key = moto().unique_access_key(name);
     moto().set_cloudfront_deploy_seconds(&key, 0.2);
@@ -123,7 +141,25 @@ fn hosted(name: &str, broken: Break) -> String {
         )
         .build()
         .expect("behaviour");
-    let config = DistributionConfig::builder()
+    let mut config = DistributionConfig::builder();
+    if let Some((alias, certificate)) = alias {
+        config = config
+            .aliases(
+                Aliases::builder()
+                    .quantity(1)
+                    .items(alias)
+                    .build()
+                    .expect("aliases"),
+            )
+            .viewer_certificate(
+                ViewerCertificate::builder()
+                    .acm_certificate_arn(certificate)
+                    .ssl_support_method(SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(MinimumProtocolVersion::TlSv122021)
+                    .build(),
+            );
+    }
+    let config = config
         .caller_reference(name)
         .comment(format!("doctor test {name}"))
         .enabled(true)
@@ -147,7 +183,7 @@ fn hosted(name: &str, broken: Break) -> String {
         .unwrap_or_else(|e| panic!("CreateDistribution: {}", DisplayErrorContext(&e)));
     let dist = out.distribution().expect("distribution");
     let (id, domain) = (dist.id().to_string(), dist.domain_name().to_string());
-    let issuer = format!("https://{domain}/c1");
+    let issuer = format!("https://{}/c1", alias.map_or(domain.as_str(), |(a, _)| a));
     let discovery = serde_json::json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/openid/v1/jwks"),
@@ -208,11 +244,22 @@ fn hosted(name: &str, broken: Break) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    issuer
+    Hosted {
+        issuer,
+        id,
+        domain,
+        bucket,
+    }
 }
 
 /// `doctor --issuer ISSUER --output json` through the edge.
 fn doctor(edge: &Edge, issuer: &str) -> Value {
+    doctor_with(edge, issuer, &[])
+}
+
+/// [`doctor`] plus `extra` arguments (more `--connect-to`, which doctor's resolver also reads
+/// as DNS; one for the issuer's host replaces the edge's).
+fn doctor_with(edge: &Edge, issuer: &str, extra: &[String]) -> Value {
     let host = issuer
         .trim_start_matches("https://")
         .split('/')
@@ -229,6 +276,8 @@ fn doctor(edge: &Edge, issuer: &str) -> Value {
         .arg("--s3-path-style")
         .arg("--ca-file")
         .arg(edge.ca_file())
+        // Before the issuer host's own: the first --connect-to for a name wins.
+        .args(extra)
         .arg("--connect-to")
         .arg(edge.connect_to(&host))
         .arg("--output")
@@ -326,8 +375,30 @@ fn a_bucket_policy_for_another_distribution_is_named() {
     let issuer = hosted("doc-cf-arn", Break::OtherSourceArn);
     let report = doctor(&edge, &issuer);
     let fix = assert_cloudfront_error(&report, "cloudfront.bucket_policy");
+    // bootstrap's own statement, for this distribution and the issuer's two documents.
+    let statement: Value = serde_json::from_str(
+        fix.strip_prefix("add the statement ")
+            .and_then(|rest| rest.split_once(" to the policy of bucket "))
+            .map(|(json, _)| json)
+            .unwrap_or_else(|| panic!("no statement in {fix}")),
+    )
+    .expect("the statement is JSON");
+    assert_eq!(statement["Sid"], "KubeOidcPublisherCloudFrontRead", "{fix}");
+    let arn = statement["Condition"]["StringEquals"]["AWS:SourceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        fix.contains("\"AWS:SourceArn\":\"arn:aws:cloudfront::"),
+        arn.starts_with(&format!("arn:aws:cloudfront::{ACCOUNT_ID}:distribution/"))
+            && !arn.ends_with("EOTHER0000000"),
+        "{fix}"
+    );
+    let resources = statement["Resource"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{fix}");
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.as_str().unwrap().contains("/c1/")),
         "{fix}"
     );
     let message = finding(&report, "cloudfront.bucket_policy")["message"]
@@ -335,4 +406,177 @@ fn a_bucket_policy_for_another_distribution_is_named() {
         .unwrap()
         .to_owned();
     assert!(message.contains("EOTHER0000000"), "{message}");
+}
+
+#[test]
+fn an_edge_serving_a_copy_older_than_its_max_age_is_named_with_the_invalidation() {
+    let edge = Edge::start();
+    let site = hosted_on("doc-cf-stale", Break::Nothing, None);
+    let jwks = "/c1/openid/v1/jwks";
+    // The edge caches the JWKS for its max-age (300 s)...
+    assert_eq!(edge.get(&site.domain, jwks).status, 200);
+    // ...then a new key lands in the bucket, with a max-age of 1 s and no invalidation: once
+    // that second has passed, a viewer should get the new copy, but this edge keeps the old.
+    moto().put_object(
+        &site.bucket,
+        "c1/openid/v1/jwks",
+        br#"{"keys":[{"kty":"RSA","kid":"new","n":"AQAB","e":"AQAB"}]}"#,
+        Some("application/json"),
+        Some("public, max-age=1"),
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    edge.clear_log();
+    let report = doctor(&edge, &site.issuer);
+    let served: Vec<_> = edge.requests_for(jwks);
+    assert!(
+        served
+            .iter()
+            .any(|r| r.cache == Cache::Hit && r.status == 200),
+        "doctor read the edge's cached copy: {served:?}"
+    );
+    let fix = assert_cloudfront_error(&report, "cloudfront.edge_cache");
+    assert_eq!(
+        fix,
+        format!(
+            "invalidate the edge's copies: aws cloudfront create-invalidation --distribution-id {} --paths {jwks}",
+            site.id
+        )
+    );
+    let message = finding(&report, "cloudfront.edge_cache")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains(&format!("{jwks} (max-age 1 s)")) && message.contains(&site.bucket),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_viewer_certificate_that_does_not_cover_the_custom_domain_is_named() {
+    let alias = format!("{}.kop.test", moto().unique_bucket("doc-cf-cert"));
+    let edge = Edge::start_with_names(&[&alias]);
+    let certificate = import_certificate(
+        &moto().unique_access_key("doc-cf-cert-acm"),
+        &["*.other.kop.test"],
+    );
+    let site = hosted_on("doc-cf-cert", Break::Nothing, Some((&alias, &certificate)));
+    let report = doctor_with(
+        &edge,
+        &site.issuer,
+        &["--connect-to".to_owned(), edge.connect_to(&site.domain)],
+    );
+    let fix = assert_cloudfront_error(&report, "cloudfront.certificate");
+    assert!(
+        fix.contains(&format!(
+            "aws acm request-certificate --region us-east-1 --domain-name {alias}"
+        )),
+        "{fix}"
+    );
+    let message = finding(&report, "cloudfront.certificate")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        message,
+        format!("the viewer certificate {certificate} covers *.other.kop.test, not {alias}: the TLS handshake for the issuer fails")
+    );
+    // Found by its alias, and DNS points the name at it: only the certificate is wrong.
+    assert_eq!(finding(&report, "cloudfront.dns")["severity"], "ok");
+    assert!(
+        finding(&report, "cloudfront.distribution")["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the distribution with alias {alias}")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_custom_domain_resolving_elsewhere_is_named_with_the_alias_records_to_create() {
+    let alias = format!("{}.kop.test", moto().unique_bucket("doc-cf-dns"));
+    let edge = Edge::start_with_names(&[&alias]);
+    let certificate =
+        import_certificate(&moto().unique_access_key("doc-cf-dns-acm"), &["*.kop.test"]);
+    let site = hosted_on("doc-cf-dns", Break::Nothing, Some((&alias, &certificate)));
+    // The test's DNS (--connect-to, which doctor reads as the resolver): the distribution's
+    // name at the edge, the custom domain at another address, where nothing serves it.
+    let report = doctor_with(
+        &edge,
+        &site.issuer,
+        &[
+            "--connect-to".to_owned(),
+            edge.connect_to(&site.domain),
+            "--connect-to".to_owned(),
+            format!("{alias}:443:127.0.0.2:{}", edge.port()),
+        ],
+    );
+    let fix = assert_cloudfront_error(&report, "cloudfront.dns");
+    assert!(
+        fix.contains(&format!("point {alias} at {}", site.domain))
+            && fix.contains("Z2FDTNDATAQYW2"),
+        "{fix}"
+    );
+    let message = finding(&report, "cloudfront.dns")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.starts_with(&format!(
+            "{alias} resolves to 127.0.0.2, none of which is an address of {} (127.0.0.1)",
+            site.domain
+        )),
+        "{message}"
+    );
+    // The certificate is right; what STS would meet is a host that does not answer.
+    assert_eq!(finding(&report, "cloudfront.certificate")["severity"], "ok");
+    assert_eq!(finding(&report, "discovery.fetch")["severity"], "error");
+}
+
+#[test]
+fn an_s3_issuer_is_not_looked_for_among_distributions() {
+    // An S3 endpoint cannot be a distribution's alias: doctor does not list the account's
+    // distributions for it (nor reports any cloudfront.* check).
+    let edge = Edge::start();
+    let key = moto().unique_access_key("doc-cf-s3host");
+    let bucket = moto().unique_bucket("doc-cf-s3host");
+    let host = format!("{bucket}.s3.{REGION}.amazonaws.com");
+    let (_dir, mut cmd) = support::setup("doctor-cloudfront-s3host");
+    cmd.moto(moto())
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .args(["doctor", "--issuer", &format!("https://{host}/c1")])
+        .args(["--region", REGION, "--s3-path-style", "--output", "json"])
+        .arg("--ca-file")
+        .arg(edge.ca_file())
+        .arg("--connect-to")
+        .arg(edge.connect_to(&host));
+    let output = cmd.run();
+    let report: Value = serde_json::from_str(&support::stdout_str(&output)).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}",
+            support::command::describe(&cmd.command_line(), &output)
+        )
+    });
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["check"].as_str().unwrap().starts_with("cloudfront.")),
+        "{report:#}"
+    );
+    let hosting = moto().hosting_requests(&key);
+    assert_eq!(
+        hosting.service("cloudfront").total(),
+        0,
+        "{:?}",
+        hosting.counts()
+    );
+    // The same doctor for a CloudFront name does look (the check above is not vacuous).
+    let site = hosted_on("doc-cf-s3host-cf", Break::Nothing, None);
+    let report = doctor(&edge, &site.issuer);
+    assert_eq!(
+        finding(&report, "cloudfront.distribution")["severity"],
+        "ok"
+    );
 }

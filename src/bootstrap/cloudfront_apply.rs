@@ -103,6 +103,9 @@ pub async fn apply_distribution(
                     .await
                     .map(|d| result_distribution = Some(d))
             }
+            CloudFrontChange::TagDistribution { arn, tags, .. } => {
+                distributions.tag(arn, tags).await
+            }
             CloudFrontChange::UpsertAliasRecords { .. } => {
                 unreachable!("records are applied by apply_records")
             }

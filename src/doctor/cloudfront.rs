@@ -1,6 +1,7 @@
 //! The effects behind the `cloudfront.*` checks, all read-only: find the distribution serving
 //! the issuer (`--cloudfront-distribution`, the `*.cloudfront.net` domain, or an alias among
-//! the account's distributions), then read its origin access controls, the viewer certificate
+//! the account's distributions; not looked for at all for an S3 endpoint or an IP address,
+//! which no distribution can serve), then read its origin access controls, the viewer certificate
 //! (ACM, us-east-1), the origin bucket (its region, its policy, its copy of each document the
 //! issuer URL served), the Route 53 zone of `--hosted-zone-id`, and what the resolver answers
 //! for the issuer host and the distribution's domain. The resolver is an observation here so the
@@ -159,6 +160,34 @@ fn unread<T>(distribution: &Gathered<Option<Distribution>>) -> Gathered<T> {
     }
 }
 
+/// Where the distribution serving a host can be, before asking CloudFront anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// `*.cloudfront.net`: a distribution's own domain (CloudFront refuses aliases under it).
+    ByDomain,
+    /// Any other DNS name: maybe an alias of one of the account's distributions.
+    ByAlias,
+    /// An S3 endpoint (`*.amazonaws.com`, `*.amazonaws.com.cn`) or an IP address: no
+    /// distribution can serve it (an alias needs a certificate for the name, which nobody
+    /// gets for AWS's own domains), so ListDistributions is not called.
+    None,
+}
+
+/// [`Search`] for `host` (lower case, no brackets).
+pub fn search_for(host: &str) -> Search {
+    let host = host.trim_end_matches('.');
+    if host.ends_with(".cloudfront.net") {
+        Search::ByDomain
+    } else if host.ends_with(".amazonaws.com")
+        || host.ends_with(".amazonaws.com.cn")
+        || host.parse::<IpAddr>().is_ok()
+    {
+        Search::None
+    } else {
+        Search::ByAlias
+    }
+}
+
 /// The distribution for `host`: how it was found, and what GetDistribution said.
 async fn find(
     config: &DoctorConfig,
@@ -177,7 +206,11 @@ async fn find(
             get(id.clone()).await,
         ));
     }
-    let on_cloudfront = host.ends_with(".cloudfront.net");
+    let search = search_for(host);
+    if search == Search::None {
+        return None;
+    }
+    let on_cloudfront = search == Search::ByDomain;
     let listed = hosting.distributions.list().await;
     let found_by = |how: &str| format!("{how} {host}");
     match listed {
@@ -188,6 +221,7 @@ async fn find(
                 .map(|s| (found_by("the distribution with domain"), s.id.clone()));
             let by_alias = || {
                 list.iter()
+                    .filter(|_| search == Search::ByAlias)
                     .find(|s| s.aliases.iter().any(|a| a.eq_ignore_ascii_case(host)))
                     .map(|s| (found_by("the distribution with alias"), s.id.clone()))
             };
@@ -383,4 +417,27 @@ pub async fn lookup(connect_to: &[ConnectTo], name: &str) -> Result<Vec<IpAddr>,
     addresses.sort();
     addresses.dedup();
     Ok(addresses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_a_distribution_can_serve_are_looked_for() {
+        assert_eq!(
+            search_for("d111111abcdef8.cloudfront.net"),
+            Search::ByDomain
+        );
+        assert_eq!(search_for("oidc.acme.com"), Search::ByAlias);
+        for not_cloudfront in [
+            "acme-oidc.s3.eu-west-1.amazonaws.com",
+            "acme-oidc.s3.amazonaws.com",
+            "acme-oidc.s3.cn-north-1.amazonaws.com.cn",
+            "127.0.0.1",
+            "::1",
+        ] {
+            assert_eq!(search_for(not_cloudfront), Search::None, "{not_cloudfront}");
+        }
+    }
 }

@@ -417,7 +417,7 @@ fn new_config(ours: &DistributionConfig) -> Result<cf::DistributionConfig, Error
     Ok(full)
 }
 
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<cf::Tags, Error> {
+fn sdk_tags(action: &'static str, tags: &BTreeMap<String, String>) -> Result<cf::Tags, Error> {
     let items = tags
         .iter()
         .map(|(k, v)| {
@@ -425,7 +425,7 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<cf::Tags, Error> {
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|e| invalid("cloudfront:CreateDistributionWithTags", e))
+                .map_err(|e| invalid(action, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(cf::Tags::builder().set_items(Some(items)).build())
@@ -523,7 +523,7 @@ impl Distributions for AwsDistributions {
         let full = new_config(config)?;
         let with_tags = cf::DistributionConfigWithTags::builder()
             .distribution_config(full)
-            .tags(sdk_tags(tags)?)
+            .tags(sdk_tags("cloudfront:CreateDistributionWithTags", tags)?)
             .build();
         let output = call(
             "cloudfront:CreateDistributionWithTags",
@@ -705,6 +705,20 @@ impl Distributions for AwsDistributions {
         })
         .await?;
         Ok(output.and_then(|o| o.invalidation().map(invalidation_of)))
+    }
+
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+        let action = "cloudfront:TagResource";
+        let sdk = sdk_tags(action, tags)?;
+        call(action, arn, || {
+            self.client
+                .tag_resource()
+                .resource(arn)
+                .tags(sdk.clone())
+                .send()
+        })
+        .await?;
+        Ok(())
     }
 }
 

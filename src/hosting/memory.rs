@@ -315,6 +315,20 @@ impl Distributions for MemoryDistributions {
         }
         Ok(Some(i.clone()))
     }
+
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+        let mut state = self.state();
+        state.calls.record("tag")?;
+        let Some(d) = state.distributions.values_mut().find(|d| d.arn == arn) else {
+            return Err(Error::Service {
+                action: "cloudfront:TagResource",
+                detail: format!("NoSuchResource: {arn}"),
+            });
+        };
+        d.tags
+            .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
 }
 
 /// ACM in memory: certificates by ARN.

@@ -107,6 +107,10 @@ pub trait Distributions: Send + Sync {
         distribution_id: &str,
         invalidation_id: &str,
     ) -> Result<Option<Invalidation>, Error>;
+
+    /// TagResource on the distribution `arn`: adds `tags` (or sets their values), keeping its
+    /// other tags.
+    async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), Error>;
 }
 
 /// ACM in us-east-1, the region CloudFront takes certificates from.

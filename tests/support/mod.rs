@@ -5,7 +5,8 @@
 //! shared moto S3 emulator with request counting and fault injection ([`moto`]), a runner for
 //! the real binary in a scrubbed environment plus file-system assertions ([`command`]), a
 //! handle on a running `run` daemon ([`daemon`]), a stand-in for CloudFront's data plane over
-//! moto's distributions ([`edge`]), and access to the fixture files
+//! moto's distributions ([`edge`]), ACM certificates and Route 53 zones as a test's account
+//! sees them ([`hosting`]), and access to the fixture files
 //! ([`fixtures`]). Each test binary uses a subset, hence the
 //! `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
@@ -17,6 +18,7 @@ pub mod consistency;
 pub mod daemon;
 pub mod edge;
 pub mod fixtures;
+pub mod hosting;
 pub mod kubeconfig;
 pub mod moto;
 pub mod proxy;

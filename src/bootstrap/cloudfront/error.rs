@@ -18,7 +18,7 @@ pub enum CloudFrontError {
         name: String,
         names: Vec<String>,
     },
-    #[error("{} with origin {origin} (bucket {bucket}) {} not tagged {MANAGED_BY_TAG}: another tool or person may own {}. Nothing was created or changed. {}", distributions(.ids), if .ids.len() == 1 { "is" } else { "are" }, if .ids.len() == 1 { "it" } else { "them" }, if *.adoptable { "Pass --adopt to let bootstrap set it up for the documents (its other settings are kept; it is not tagged, so pass --adopt on every later bootstrap too), or serve the documents from another --bucket" } else { "Remove all but one of them, or serve the documents from another --bucket" })]
+    #[error("{} with origin {origin} (bucket {bucket}) {} not tagged {MANAGED_BY_TAG}: another tool or person may own {}. Nothing was created or changed. {}", distributions(.ids), if .ids.len() == 1 { "is" } else { "are" }, if .ids.len() == 1 { "it" } else { "them" }, if *.adoptable { "Pass --adopt to let bootstrap set it up for the documents and tag it as its own (its other settings are kept; later runs find it by the tag, without --adopt), or serve the documents from another --bucket" } else { "Remove all but one of them, or serve the documents from another --bucket" })]
     UnmanagedDistribution {
         bucket: String,
         origin: String,

@@ -247,6 +247,14 @@ pub enum CloudFrontChange {
         /// What differs, for the plan's line.
         why: Vec<String>,
     },
+    /// Our tags on a distribution that lacks them: one adopted with `--adopt`, so that later
+    /// runs find it by tag without `--adopt`.
+    TagDistribution {
+        id: String,
+        arn: String,
+        /// Only the tags missing or with another value.
+        tags: BTreeMap<String, String>,
+    },
     UpsertAliasRecords {
         zone_id: String,
         records: Vec<AliasRecord>,
@@ -262,6 +270,7 @@ impl CloudFrontChange {
             }
             CloudFrontChange::CreateDistribution { .. } => "cloudfront:CreateDistribution",
             CloudFrontChange::UpdateDistribution { .. } => "cloudfront:UpdateDistribution",
+            CloudFrontChange::TagDistribution { .. } => "cloudfront:TagResource",
             CloudFrontChange::UpsertAliasRecords { .. } => "route53:ChangeResourceRecordSets",
         }
     }
@@ -289,6 +298,13 @@ impl CloudFrontChange {
             CloudFrontChange::UpdateDistribution { id, why, .. } => {
                 format!("{id}: {}", why.join(", "))
             }
+            CloudFrontChange::TagDistribution { id, tags, .. } => format!(
+                "{id}: tags {} (adopted: later runs find it by tag, without --adopt)",
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             CloudFrontChange::UpsertAliasRecords { zone_id, records } => format!(
                 "zone {zone_id}: UPSERT {} alias {} -> {} (zone {CLOUDFRONT_HOSTED_ZONE_ID})",
                 records
@@ -425,6 +441,19 @@ pub fn plan_distribution(
             },
         });
     };
+    // Ours from now on: the tags that find it again (the adopted distribution has none).
+    let missing_tags: BTreeMap<String, String> = desired
+        .tags()
+        .into_iter()
+        .filter(|(k, v)| existing.tags.get(k) != Some(v))
+        .collect();
+    if !missing_tags.is_empty() {
+        changes.push(CloudFrontChange::TagDistribution {
+            id: existing.id.clone(),
+            arn: existing.arn.clone(),
+            tags: missing_tags,
+        });
+    }
     let settled = desired.settle(existing.config.clone(), &oac_id);
     let why = differences(&existing.config, &settled);
     if !why.is_empty() {

@@ -172,12 +172,29 @@ fn a_distribution_not_ours_is_refused_unless_adopted_and_then_set_up_keeping_the
         actions(&plan.changes),
         [
             "cloudfront:CreateOriginAccessControl",
+            "cloudfront:TagResource",
             "cloudfront:UpdateDistribution"
         ]
     );
+    // Tagged ours, so that later runs find it without --adopt.
+    assert_eq!(
+        plan.changes[1],
+        CloudFrontChange::TagDistribution {
+            id: "E2ABCDEF123456".into(),
+            arn: "arn:aws:cloudfront::123456789012:distribution/E2ABCDEF123456".into(),
+            tags: d.tags(),
+        }
+    );
+    assert!(
+        plan.changes[1]
+            .describe()
+            .contains("later runs find it by tag, without --adopt"),
+        "{}",
+        plan.changes[1].describe()
+    );
     let CloudFrontChange::UpdateDistribution {
         config, etag, why, ..
-    } = &plan.changes[1]
+    } = &plan.changes[2]
     else {
         unreachable!()
     };
@@ -185,6 +202,34 @@ fn a_distribution_not_ours_is_refused_unless_adopted_and_then_set_up_keeping_the
     assert_eq!(config.viewer_protocol_policy, "https-only");
     assert_eq!(config.aliases, ["www.acme.com"], "their alias is kept");
     assert_eq!(why.len(), 2, "{why:?}");
+}
+
+#[test]
+fn an_adopted_and_tagged_distribution_is_found_without_adopt_and_only_a_missing_tag_is_set() {
+    let d = desired(None);
+    // As --adopt leaves it: tagged ours, set up. Nothing to do, --adopt or not.
+    let observed = ObservedCloudFront {
+        distributions: vec![distribution(&d, true)],
+        origin_access_controls: vec![oac("OAC1", "theirs")],
+        certificate: None,
+    };
+    assert_eq!(plan_distribution(&d, &observed).unwrap().changes, []);
+    // Ours with only the managed-by tag (someone removed the other): that one is set back.
+    let mut partly = distribution(&d, true);
+    partly.tags.remove(BUCKET_TAG);
+    let observed = ObservedCloudFront {
+        distributions: vec![partly],
+        ..observed
+    };
+    let plan = plan_distribution(&d, &observed).unwrap();
+    assert_eq!(
+        plan.changes,
+        [CloudFrontChange::TagDistribution {
+            id: "E2ABCDEF123456".into(),
+            arn: "arn:aws:cloudfront::123456789012:distribution/E2ABCDEF123456".into(),
+            tags: BTreeMap::from([(BUCKET_TAG.to_owned(), "acme-oidc".to_owned())]),
+        }]
+    );
 }
 
 #[test]

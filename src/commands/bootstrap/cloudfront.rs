@@ -12,7 +12,6 @@
 //!    anonymously through the issuer URL the way STS does; only then create the IAM OIDC
 //!    provider (sync's publish, thumbprint from the issuer host) and the role.
 
-use std::net::ToSocketAddrs as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
@@ -145,20 +144,21 @@ fn issuer_for(host: &str, prefix: &str) -> anyhow::Result<Issuer> {
 }
 
 /// The publisher role's policy: sync's, plus reading the one distribution and invalidating
-/// it (`policy::publisher_role_policy_with_distribution`).
+/// it (`policy::publisher_role_policy_with_distribution`). `None`: a distribution not created
+/// yet, which no policy can name (phase 1 only; phase 2 plans the role with the real ARN).
 fn publisher_policy(
     partition: &str,
     bucket: &str,
     prefix: &str,
     provider_arn: &str,
-    distribution_arn: &str,
+    distribution_arn: Option<&str>,
 ) -> anyhow::Result<Value> {
     Ok(policy::publisher_role_policy_with_distribution(
         partition,
         bucket,
         prefix,
         provider_arn,
-        Some(distribution_arn),
+        distribution_arn,
     )?)
 }
 
@@ -209,7 +209,7 @@ pub(super) async fn bootstrap(
         .distribution
         .arn
         .clone()
-        .unwrap_or(placeholder_arn);
+        .unwrap_or_else(|| placeholder_arn.clone());
     let host_of = |distribution_domain: &str| -> String {
         options
             .domain
@@ -244,7 +244,10 @@ pub(super) async fn bootstrap(
                         &bucket,
                         &prefix,
                         &provider_arn,
-                        distribution_arn,
+                        // Regression: the placeholder ARN of a distribution not created yet
+                        // failed the policy's ARN check, so a first bootstrap with
+                        // --publisher-role stopped before creating anything.
+                        (distribution_arn != placeholder_arn).then_some(distribution_arn),
                     )?,
                     tags,
                     adopt: args.publish.iam.adopt,
@@ -482,11 +485,16 @@ pub(super) async fn bootstrap(
         }
     }
     if let Some(domain) = &options.domain {
-        if domain.hosted_zone_id.is_none() && !routed(&config, &domain.name) {
+        if domain.hosted_zone_id.is_none() {
             let left = options.wait_timeout.saturating_sub(started.elapsed());
-            wait_resolves(&domain.name, left, &manual_records(&records_plan))
-                .await
-                .with_context(|| finish.clone())?;
+            wait_resolves(
+                &config.connect_to,
+                &domain.name,
+                left,
+                &manual_records(&records_plan),
+            )
+            .await
+            .with_context(|| finish.clone())?;
         }
     }
     read_as_sts(&config, &issuer).await?;
@@ -570,25 +578,22 @@ fn print(summary: Summary, config: &SyncConfig) -> anyhow::Result<Exit> {
     })
 }
 
-/// Whether `--connect-to` routes `host` (tests, or a name not in DNS yet on purpose): then
-/// DNS is not waited for.
-fn routed(config: &SyncConfig, host: &str) -> bool {
-    config.connect_to.iter().any(|c| c.applies_to(host, 443))
-}
-
 /// Waits until `name` resolves (the record was created by hand), polling with the same capped
-/// backoff as the deployment.
-async fn wait_resolves(name: &str, timeout: Duration, records: &[String]) -> anyhow::Result<()> {
+/// backoff as the deployment. The resolver is doctor's observation
+/// (`doctor::cloudfront::lookup`): a `--connect-to NAME:443:…` entry stands in for DNS, as it
+/// does for the reads that follow, so a test (or a name not in DNS yet on purpose) decides what
+/// the name resolves to.
+async fn wait_resolves(
+    connect_to: &[crate::tls::ConnectTo],
+    name: &str,
+    timeout: Duration,
+    records: &[String],
+) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut delay = None;
     loop {
-        let target = format!("{name}:443");
-        let resolved = tokio::task::spawn_blocking(move || {
-            target.to_socket_addrs().map(|mut a| a.next().is_some())
-        })
-        .await
-        .unwrap_or(Ok(false));
-        if matches!(resolved, Ok(true)) {
+        let resolved = crate::doctor::cloudfront::lookup(connect_to, name).await;
+        if matches!(&resolved, Ok(addresses) if !addresses.is_empty()) {
             return Ok(());
         }
         let elapsed = start.elapsed();

@@ -21,6 +21,7 @@ use crate::model::cloudfront::{
     CLOUDFRONT_HOSTED_ZONE_ID,
 };
 use crate::model::issuer::dns_suffix;
+use crate::model::policy;
 
 /// The `cloudfront.*` checks, in the order they are reported.
 pub const CHECKS: [&str; 7] = [
@@ -173,7 +174,7 @@ pub(super) fn cloudfront_findings(facts: &Facts, now: i64) -> Vec<Finding> {
         },
         origin_finding(cf, distribution),
         oac_finding(cf, distribution),
-        bucket_policy_finding(cf, distribution),
+        bucket_policy_finding(cf, distribution, &facts.issuer),
         edge_cache_finding(facts, cf, distribution, now),
     ]
 }
@@ -612,22 +613,38 @@ fn object_arns(d: &Distribution, bucket: &OriginBucket) -> Vec<String> {
         .collect()
 }
 
-fn bucket_policy_finding(cf: &CloudFrontFacts, d: &Distribution) -> Finding {
+/// The fix for a bucket policy that does not let `d` read the documents: bootstrap's own
+/// statement (`model::policy::cloudfront_bucket_statement`, one definition), for the documents
+/// under the issuer's path behind the origin's path.
+fn statement_fix(d: &Distribution, bucket: &str, issuer: &str) -> String {
+    let partition = d.arn.split(':').nth(1).unwrap_or("aws");
+    let issuer_path = url::Url::parse(issuer)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    let prefix = object_key(
+        default_origin(d).map_or("", |o| o.origin_path.as_str()),
+        &issuer_path,
+    );
+    match policy::cloudfront_bucket_statement(partition, bucket, &prefix, &d.arn) {
+        Ok(statement) => format!(
+            "add the statement {statement} to the policy of bucket {bucket} (bootstrap --hosting cloudfront does this)"
+        ),
+        // A prefix the statement cannot name (bootstrap would refuse it too): in words.
+        Err(_) => format!(
+            "add a statement letting {SERVICE_PRINCIPAL} s3:GetObject the two documents on condition StringEquals AWS:SourceArn {} to the policy of bucket {bucket}",
+            d.arn
+        ),
+    }
+}
+
+fn bucket_policy_finding(cf: &CloudFrontFacts, d: &Distribution, issuer: &str) -> Finding {
     const CHECK: &str = "cloudfront.bucket_policy";
     let bucket = match &cf.bucket {
         Gathered::Got(b) => b,
         other => return super::gathered_skip(CHECK, other),
     };
     let arns = object_arns(d, bucket);
-    let resources = arns
-        .iter()
-        .map(|a| format!("\"{a}\""))
-        .collect::<Vec<_>>()
-        .join(",");
-    let fix = format!(
-        "add the statement {{\"Sid\":\"CloudFrontRead\",\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"{SERVICE_PRINCIPAL}\"}},\"Action\":\"s3:GetObject\",\"Resource\":[{resources}],\"Condition\":{{\"StringEquals\":{{\"AWS:SourceArn\":\"{}\"}}}}}} to the policy of bucket {} (bootstrap --hosting cloudfront does this)",
-        d.arn, bucket.bucket
-    );
+    let fix = statement_fix(d, &bucket.bucket, issuer);
     let policy = match &bucket.policy {
         Gathered::Got(Some(policy)) => policy,
         Gathered::Got(None) => {

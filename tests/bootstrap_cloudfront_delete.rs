@@ -20,14 +20,11 @@ fn role_of(w: &World, prefix: &str) -> String {
     format!("{}-{prefix}", w.role)
 }
 
-/// `bootstrap --hosting cloudfront` of `prefix` (with its own publisher role) reaching the edge,
-/// plus `extra`.
+/// `bootstrap --hosting cloudfront` of `prefix` reaching the edge, plus `extra`.
 fn cloudfront(w: &World, edge: &Edge, prefix: &str, extra: &[&str]) -> TestCommand {
     let mut args: Vec<String> = vec![
         "--hosting".into(),
         "cloudfront".into(),
-        "--publisher-role".into(),
-        role_of(w, prefix),
         "--wait-timeout".into(),
         "2m".into(),
         "--ca-file".into(),
@@ -39,11 +36,19 @@ fn cloudfront(w: &World, edge: &Edge, prefix: &str, extra: &[&str]) -> TestComma
     w.bootstrap_prefix(prefix, &args)
 }
 
-/// `bootstrap --delete --hosting cloudfront` of `prefix`, plus `extra`.
+/// The same with `prefix`'s own publisher role.
+fn with_role(w: &World, edge: &Edge, prefix: &str, extra: &[&str]) -> TestCommand {
+    let role = role_of(w, prefix);
+    let mut args = vec!["--publisher-role", role.as_str()];
+    args.extend_from_slice(extra);
+    cloudfront(w, edge, prefix, &args)
+}
+
+/// `bootstrap --delete --hosting cloudfront` of `prefix` with its publisher role, plus `extra`.
 fn delete(w: &World, edge: &Edge, prefix: &str, extra: &[&str]) -> TestCommand {
     let mut args = vec!["--delete"];
     args.extend_from_slice(extra);
-    cloudfront(w, edge, prefix, &args)
+    with_role(w, edge, prefix, &args)
 }
 
 fn json_of(output: &std::process::Output) -> Value {
@@ -105,11 +110,17 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     let edge = Edge::start();
     let mut domain = String::new();
     let mut id = String::new();
-    for prefix in ["c1", "c2"] {
-        let summary = json_of(&cloudfront(&w, &edge, prefix, &["--output", "json"]).assert_success());
+    // The first bootstrap creates the distribution; the roles come with the next runs (a
+    // first run with --publisher-role is refused before the distribution exists: its ARN
+    // goes into the role's policy).
+    cloudfront(&w, &edge, "c1", &[]).assert_success();
+    for prefix in ["c2", "c1"] {
+        let summary =
+            json_of(&with_role(&w, &edge, prefix, &["--output", "json"]).assert_success());
         let distribution = &summary["cloudfront"]["distribution"];
         id = distribution["id"].as_str().unwrap().to_owned();
         domain = distribution["domain_name"].as_str().unwrap().to_owned();
+        assert!(summary["role_arn"].is_string(), "{summary}");
     }
     let oac_id = moto()
         .block_on(moto().cloudfront_client().get_distribution().id(&id).send())
@@ -131,7 +142,8 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
 
     // --dry-run: every call listed, none made.
     let was = writes(&w);
-    let summary = json_of(&delete(&w, &edge, "c1", &["--dry-run", "--output", "json"]).assert_success());
+    let summary =
+        json_of(&delete(&w, &edge, "c1", &["--dry-run", "--output", "json"]).assert_success());
     assert_eq!(summary["status"], "planned", "{summary}");
     assert_eq!(summary["writes"], 0, "{summary}");
     assert_eq!(
@@ -154,7 +166,10 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     // c1 for real: its grant, objects, provider, role and edge copies go; c2 keeps everything.
     let out = delete(&w, &edge, "c1", &[]).assert_success();
     let text = stdout_str(&out);
-    assert!(text.contains("removed: cloudfront:CreateInvalidation"), "{text}");
+    assert!(
+        text.contains("removed: cloudfront:CreateInvalidation"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("kept: CloudFront distribution {id}"))
             && text.contains("1 other cluster of bucket"),
@@ -164,7 +179,10 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     assert_eq!(
         after["Resource"],
         serde_json::json!([
-            format!("arn:aws:s3:::{}/c2/.well-known/openid-configuration", w.bucket),
+            format!(
+                "arn:aws:s3:::{}/c2/.well-known/openid-configuration",
+                w.bucket
+            ),
             format!("arn:aws:s3:::{}/c2/openid/v1/jwks", w.bucket),
         ]),
         "{after}"
@@ -174,7 +192,8 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     assert_eq!(edge.get(&domain, &jwks("c1")).status, 403, "invalidated");
     assert_eq!(edge.get(&domain, &jwks("c2")).status, 200);
     assert_eq!(
-        edge.get(&domain, "/c2/.well-known/openid-configuration").status,
+        edge.get(&domain, "/c2/.well-known/openid-configuration")
+            .status,
         200
     );
     assert!(moto().get_provider(&provider_arn(&issuer("c1"))).is_none());
@@ -218,7 +237,9 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     );
     let stderr = String::from_utf8_lossy(&summary_out.stderr);
     assert!(
-        stderr.contains(&format!("waiting for distribution {id} to deploy (InProgress")),
+        stderr.contains(&format!(
+            "waiting for distribution {id} to deploy (InProgress"
+        )),
         "a progress line per poll: {stderr}"
     );
     assert_eq!(distribution_exists(&id), None, "deleted in moto");
@@ -238,7 +259,11 @@ fn two_clusters_share_the_distribution_removing_one_keeps_the_other_served_and_t
     assert!(bucket_exists(&w.bucket), "the bucket is the owner's");
     assert!(moto().get_provider(&provider_arn(&issuer("c2"))).is_none());
     assert!(!role_exists(&role_of(&w, "c2")));
-    assert_eq!(edge.get(&domain, &jwks("c2")).status, 403, "no distribution");
+    assert_eq!(
+        edge.get(&domain, &jwks("c2")).status,
+        403,
+        "no distribution"
+    );
 
     // Again: 0 writes; the issuer is unknown now and the output says why.
     let was = writes(&w);

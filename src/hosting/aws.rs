@@ -49,7 +49,10 @@ where
     }
     // What a delete is refused for while something still needs the resource: an enabled (or
     // not yet deployed) distribution, an origin access control an origin still uses.
-    if crate::aws::is_code(err, &["DistributionNotDisabled", "OriginAccessControlInUse"]) {
+    if crate::aws::is_code(
+        err,
+        &["DistributionNotDisabled", "OriginAccessControlInUse"],
+    ) {
         return Error::Conflict {
             action,
             resource,
@@ -750,7 +753,11 @@ impl Distributions for AwsDistributions {
 
     async fn delete(&self, id: &str, etag: &str) -> Result<(), Error> {
         found("cloudfront:DeleteDistribution", id, || {
-            self.client.delete_distribution().id(id).if_match(etag).send()
+            self.client
+                .delete_distribution()
+                .id(id)
+                .if_match(etag)
+                .send()
         })
         .await?;
         Ok(())

@@ -481,7 +481,11 @@ impl MemoryDnsRecords {
 
     /// Calls so far that write (every call but `zone` and `aliases`).
     pub fn writes(&self) -> usize {
-        self.state.lock().unwrap().calls.writes(&["zone", "aliases"])
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .writes(&["zone", "aliases"])
     }
 
     pub fn fail(&self, failure: Option<Failure>) {

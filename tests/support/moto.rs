@@ -1133,7 +1133,10 @@ impl Moto {
         );
         let answer = serde_json::from_str::<Answer>(&body)
             .unwrap_or_else(|e| panic!("bad deploy answer {body:?}: {e}"));
-        assert!(answer.finished, "distribution {id} is not known to the launcher");
+        assert!(
+            answer.finished,
+            "distribution {id} is not known to the launcher"
+        );
     }
 
     /// Back to the default deploy delay for `access_key`.

@@ -70,11 +70,13 @@ pub fn our_distribution<'a>(
     match tagged.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
-        many => Err(crate::bootstrap::cloudfront::CloudFrontError::SeveralDistributions {
-            bucket: bucket.to_owned(),
-            ids: many.iter().map(|d| d.id.clone()).collect(),
-        }
-        .into()),
+        many => Err(
+            crate::bootstrap::cloudfront::CloudFrontError::SeveralDistributions {
+                bucket: bucket.to_owned(),
+                ids: many.iter().map(|d| d.id.clone()).collect(),
+            }
+            .into(),
+        ),
     }
 }
 
@@ -522,8 +524,11 @@ mod tests {
                 records: vec![record(RecordType::A, &d.domain_name)],
             }
         );
-        assert!(plan.kept.iter().any(|k| k.item.starts_with("AAAA alias record")
-            && k.reason.contains("dother.cloudfront.net")));
+        assert!(plan
+            .kept
+            .iter()
+            .any(|k| k.item.starts_with("AAAA alias record")
+                && k.reason.contains("dother.cloudfront.net")));
         assert_eq!(
             plan.changes[3],
             DeleteChange::DisableDistribution {
@@ -572,7 +577,12 @@ mod tests {
         );
         // Everything gone: nothing to do, and it says so.
         let mut plan = DeletePlan::default();
-        plan_cloudfront(&target(None, None), &ObservedCloudFront::default(), &mut plan).unwrap();
+        plan_cloudfront(
+            &target(None, None),
+            &ObservedCloudFront::default(),
+            &mut plan,
+        )
+        .unwrap();
         assert!(plan.changes.is_empty(), "{plan:?}");
         assert_eq!(plan.gone.len(), 2, "{plan:?}");
         assert!(plan.kept.is_empty());

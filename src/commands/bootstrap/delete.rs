@@ -25,7 +25,7 @@ use crate::bootstrap::delete::cloudfront::{
     issuer_host, our_distribution, plan_cloudfront, CloudFrontTarget, ObservedCloudFront,
 };
 use crate::bootstrap::delete::{
-    self, Applied, ApiServerCheck, DeleteChange, DeletePlan, Gone, HostingEffects, Kept,
+    self, ApiServerCheck, Applied, DeleteChange, DeletePlan, Gone, HostingEffects, Kept,
 };
 use crate::bootstrap::{CloudFrontEffects, Effects};
 use crate::cli::BootstrapArgs;
@@ -369,7 +369,9 @@ impl Summary {
         let pending = !self.plan.changes.is_empty();
         let heading = match (self.mode, pending) {
             (_, false) => "nothing to delete",
-            (Mode::Apply, true) if self.finish_with.is_some() => "removed (the distribution is left to delete)",
+            (Mode::Apply, true) if self.finish_with.is_some() => {
+                "removed (the distribution is left to delete)"
+            }
             (Mode::Apply, true) => "removed",
             (Mode::DryRun, true) => "plan (dry run, nothing changed)",
             (Mode::Check, true) => "changes pending (--check, nothing changed)",

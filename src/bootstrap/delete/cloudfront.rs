@@ -254,7 +254,7 @@ fn plan_oac(
     let users: Vec<&str> = observed
         .distributions
         .iter()
-        .filter(|d| deleted.map_or(true, |gone| gone.id != d.id) && uses(d, &oac.id))
+        .filter(|d| deleted.is_none_or(|gone| gone.id != d.id) && uses(d, &oac.id))
         .map(|d| d.id.as_str())
         .collect();
     if users.is_empty() {

@@ -55,6 +55,24 @@ pub enum Error {
         bucket: String,
         statements: Vec<String>,
     },
+    #[error("the issuer host {host} is not served by distribution {distribution} (it serves {}), the bucket's distribution that kube-oidc-publisher created. Nothing was changed. Pass the --domain (or --issuer) this cluster was bootstrapped with: one of those names", .names.join(", "))]
+    IssuerNotServed {
+        host: String,
+        distribution: String,
+        names: Vec<String>,
+    },
+    #[error("distribution {distribution} serves {domain_name} and the aliases {}: bootstrap --delete cannot tell which one this cluster's issuer uses. Nothing was changed. Pass the --domain (with --certificate-arn, and --hosted-zone-id if bootstrap created the DNS records) this cluster was bootstrapped with, or --issuer https://{domain_name}/PREFIX if it was bootstrapped without --domain", .aliases.join(", "))]
+    IssuerNeedsDomain {
+        distribution: String,
+        domain_name: String,
+        aliases: Vec<String>,
+    },
+    #[error("distribution {id} is still {status} after {waited} (--wait-timeout): it is disabled and kept, with everything else already removed. CloudFront deployments usually take a few minutes: run the same bootstrap --delete again (it waits, then deletes the distribution and its origin access control), or pass a longer --wait-timeout")]
+    StillDeploying {
+        id: String,
+        status: String,
+        waited: String,
+    },
     /// Boxed, as the next one: the error travels in every `Result` of bootstrap.
     #[error("{0}")]
     CloudFront(Box<super::cloudfront::CloudFrontError>),

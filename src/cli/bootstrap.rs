@@ -54,7 +54,13 @@ Removing a cluster from a bucket (others keep theirs): bootstrap --delete with t
 --bucket, --prefix and --publisher-role, --dry-run first. It removes this cluster's public
 grant, documents and state object, and its provider and role only if kube-oidc-publisher
 created them; it refuses while the API server still signs tokens for the issuer (--force for
-a cluster that is gone). A second --delete makes no write (docs/bootstrap.md).
+a cluster that is gone). A second --delete makes no write (docs/bootstrap.md). With --hosting
+cloudfront (and the same --domain and --hosted-zone-id) it takes the cluster's documents out
+of the CloudFront statement and invalidates them at the edge; for the bucket's last cluster it
+also deletes the alias records that point at the distribution, disables the distribution,
+waits until that is deployed (--wait-timeout; --no-wait stops there and says what finishes),
+deletes it and its origin access control. A distribution without kube-oidc-publisher's tag is
+never touched.
 
 Example:
   kube-oidc-publisher bootstrap --bucket acme-oidc --region eu-west-1 --prefix prod-1 \\
@@ -112,7 +118,11 @@ pub struct BootstrapArgs {
     /// deletes the bucket or changes its Block Public Access or ownership. Refuses while the
     /// API server still signs tokens for the issuer, or when it cannot tell (unreachable,
     /// --source files), unless --force. Use the same --bucket, --prefix, --issuer, --region and
-    /// --publisher-role as for bootstrap; --dry-run first.
+    /// --publisher-role as for bootstrap; --dry-run first. With --hosting cloudfront (and the
+    /// same --domain, --certificate-arn, --hosted-zone-id): the documents leave the CloudFront
+    /// statement and are invalidated at the edge; when no other cluster is left in the bucket,
+    /// the alias records pointing at the distribution, the distribution (disabled, waited for,
+    /// deleted) and its origin access control go too, each only if kube-oidc-publisher made it.
     #[arg(long, conflicts_with = "adopt", env = "KUBE_OIDC_PUBLISHER_DELETE")]
     pub delete: bool,
 
@@ -165,6 +175,8 @@ pub struct BootstrapArgs {
     /// The public Route 53 zone of --domain: bootstrap creates its A and AAAA alias records.
     ///
     /// Without it, bootstrap prints the record to create and waits until the name resolves.
+    /// With --delete, for the bucket's last cluster, the records that still point at the
+    /// distribution are deleted with it.
     #[arg(
         long,
         value_name = "ID",
@@ -174,7 +186,7 @@ pub struct BootstrapArgs {
     pub hosted_zone_id: Option<String>,
 
     /// With --hosting cloudfront: how long to wait for the distribution to deploy (and for
-    /// --domain to resolve).
+    /// --domain to resolve; with --delete, for the disabled distribution to deploy).
     #[arg(
         long,
         value_name = "DURATION",
@@ -187,7 +199,8 @@ pub struct BootstrapArgs {
     ///
     /// Stops after setting up the bucket and distribution (and DNS) and says which command
     /// finishes the job: the same bootstrap again, which publishes the documents, checks them
-    /// through the issuer URL and creates the IAM OIDC provider.
+    /// through the issuer URL and creates the IAM OIDC provider. With --delete: stops after
+    /// disabling the distribution; the same --delete again deletes it once it is deployed.
     #[arg(long, env = "KUBE_OIDC_PUBLISHER_NO_WAIT")]
     pub no_wait: bool,
 

@@ -47,6 +47,18 @@ where
     if crate::aws::is_code(err, &["PreconditionFailed", "InvalidIfMatchVersion"]) {
         return Error::Changed { action, resource };
     }
+    // What a delete is refused for while something still needs the resource: an enabled (or
+    // not yet deployed) distribution, an origin access control an origin still uses.
+    if crate::aws::is_code(
+        err,
+        &["DistributionNotDisabled", "OriginAccessControlInUse"],
+    ) {
+        return Error::Conflict {
+            action,
+            resource,
+            detail: crate::aws::failure(err).detail,
+        };
+    }
     let failure = crate::aws::failure(err);
     match failure.kind {
         Kind::NoCredentials | Kind::BadCredentials => Error::Credentials {
@@ -720,6 +732,71 @@ impl Distributions for AwsDistributions {
         .await?;
         Ok(())
     }
+
+    async fn disable(&self, id: &str, etag: &str) -> Result<Distribution, Error> {
+        let action = "cloudfront:UpdateDistribution";
+        let current = call("cloudfront:GetDistributionConfig", id, || {
+            self.client.get_distribution_config().id(id).send()
+        })
+        .await?;
+        let mut full = current
+            .distribution_config()
+            .cloned()
+            .ok_or_else(|| Error::Service {
+                action: "cloudfront:GetDistributionConfig",
+                detail: format!("the answer for {id} has no configuration"),
+            })?;
+        // Only Enabled changes; everything else goes back exactly as read.
+        full.enabled = false;
+        let output = call(action, id, || {
+            self.client
+                .update_distribution()
+                .id(id)
+                .if_match(etag)
+                .distribution_config(full.clone())
+                .send()
+        })
+        .await?;
+        let d = output.distribution().ok_or_else(|| Error::Service {
+            action,
+            detail: format!("the answer for {id} names no distribution"),
+        })?;
+        let tags = self.tags(d.arn()).await?;
+        Ok(distribution(d, output.e_tag(), tags))
+    }
+
+    async fn delete(&self, id: &str, etag: &str) -> Result<(), Error> {
+        found("cloudfront:DeleteDistribution", id, || {
+            self.client
+                .delete_distribution()
+                .id(id)
+                .if_match(etag)
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_origin_access_control(&self, id: &str) -> Result<(), Error> {
+        let resource = format!("origin access control {id}");
+        let Some(current) = found("cloudfront:GetOriginAccessControl", &resource, || {
+            self.client.get_origin_access_control().id(id).send()
+        })
+        .await?
+        else {
+            return Ok(());
+        };
+        let etag = current.e_tag().unwrap_or_default().to_owned();
+        found("cloudfront:DeleteOriginAccessControl", &resource, || {
+            self.client
+                .delete_origin_access_control()
+                .id(id)
+                .if_match(&etag)
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
 }
 
 /// ACM through aws-sdk-acm; the client must be `crate::aws::acm_client`'s (us-east-1).
@@ -823,9 +900,37 @@ impl DnsRecords for AwsDnsRecords {
     }
 
     async fn upsert_aliases(&self, zone_id: &str, records: &[AliasRecord]) -> Result<(), Error> {
-        use aws_sdk_route53::types::{
-            AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
-        };
+        self.change_aliases(
+            zone_id,
+            records,
+            aws_sdk_route53::types::ChangeAction::Upsert,
+            "kube-oidc-publisher: the issuer's alias to its CloudFront distribution",
+        )
+        .await
+    }
+
+    async fn delete_aliases(&self, zone_id: &str, records: &[AliasRecord]) -> Result<(), Error> {
+        self.change_aliases(
+            zone_id,
+            records,
+            aws_sdk_route53::types::ChangeAction::Delete,
+            "kube-oidc-publisher: bootstrap --delete removes the issuer's alias with its distribution",
+        )
+        .await
+    }
+}
+
+impl AwsDnsRecords {
+    /// One ChangeResourceRecordSets batch with `change` for each alias record (as bootstrap
+    /// writes them: no health evaluation, which a DELETE must name as it was set).
+    async fn change_aliases(
+        &self,
+        zone_id: &str,
+        records: &[AliasRecord],
+        change: aws_sdk_route53::types::ChangeAction,
+        comment: &str,
+    ) -> Result<(), Error> {
+        use aws_sdk_route53::types::{AliasTarget, Change, ChangeBatch, ResourceRecordSet, RrType};
         let action = "route53:ChangeResourceRecordSets";
         let changes = records
             .iter()
@@ -846,14 +951,14 @@ impl DnsRecords for AwsDnsRecords {
                     .build()
                     .map_err(|e| invalid(action, e))?;
                 Change::builder()
-                    .action(ChangeAction::Upsert)
+                    .action(change.clone())
                     .resource_record_set(set)
                     .build()
                     .map_err(|e| invalid(action, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batch = ChangeBatch::builder()
-            .comment("kube-oidc-publisher: the issuer's alias to its CloudFront distribution")
+            .comment(comment)
             .set_changes(Some(changes))
             .build()
             .map_err(|e| invalid(action, e))?;

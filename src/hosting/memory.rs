@@ -88,6 +88,30 @@ impl MemoryDistributions {
         distribution
     }
 
+    /// An origin access control with `config`, not counted as a call; returns it.
+    pub fn insert_origin_access_control(
+        &self,
+        config: OriginAccessControlConfig,
+    ) -> OriginAccessControl {
+        let mut state = self.state();
+        let oac = OriginAccessControl {
+            id: state.id("O"),
+            config,
+        };
+        state.oacs.push(oac.clone());
+        oac
+    }
+
+    /// The distribution as stored, not counted as a call (`None`: none, or deleted).
+    pub fn distribution(&self, id: &str) -> Option<Distribution> {
+        self.state().distributions.get(id).cloned()
+    }
+
+    /// Every origin access control, not counted as a call.
+    pub fn origin_access_control_ids(&self) -> Vec<String> {
+        self.state().oacs.iter().map(|o| o.id.clone()).collect()
+    }
+
     /// Every invalidation of `distribution_id`, oldest first.
     pub fn invalidations(&self, distribution_id: &str) -> Vec<Invalidation> {
         self.state()
@@ -329,6 +353,76 @@ impl Distributions for MemoryDistributions {
             .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(())
     }
+
+    async fn disable(&self, id: &str, etag: &str) -> Result<Distribution, Error> {
+        let mut state = self.state();
+        state.calls.record("disable")?;
+        let new_etag = state.id("ETAG");
+        let polls = state.polls;
+        let Some(d) = state.distributions.get_mut(id) else {
+            return Err(Error::Service {
+                action: "cloudfront:UpdateDistribution",
+                detail: format!("NoSuchDistribution: {id}"),
+            });
+        };
+        if d.etag != etag {
+            return Err(Error::Changed {
+                action: "cloudfront:UpdateDistribution",
+                resource: id.to_owned(),
+            });
+        }
+        d.config.enabled = false;
+        d.etag = new_etag;
+        d.status = IN_PROGRESS.into();
+        let d = d.clone();
+        state.deploying.insert(id.to_owned(), polls);
+        Ok(d)
+    }
+
+    async fn delete(&self, id: &str, etag: &str) -> Result<(), Error> {
+        let mut state = self.state();
+        state.calls.record("delete")?;
+        let deploying = state.deploying.get(id).copied().unwrap_or(0) > 0;
+        let Some(d) = state.distributions.get(id) else {
+            return Ok(());
+        };
+        if d.etag != etag {
+            return Err(Error::Changed {
+                action: "cloudfront:DeleteDistribution",
+                resource: id.to_owned(),
+            });
+        }
+        if d.config.enabled || deploying {
+            return Err(Error::Conflict {
+                action: "cloudfront:DeleteDistribution",
+                resource: id.to_owned(),
+                detail: "DistributionNotDisabled".into(),
+            });
+        }
+        state.distributions.remove(id);
+        state.invalidations.remove(id);
+        Ok(())
+    }
+
+    async fn delete_origin_access_control(&self, id: &str) -> Result<(), Error> {
+        let mut state = self.state();
+        state.calls.record("delete_origin_access_control")?;
+        let in_use = state.distributions.values().any(|d| {
+            d.config
+                .origins
+                .iter()
+                .any(|o| o.origin_access_control_id.as_deref() == Some(id))
+        });
+        if in_use {
+            return Err(Error::Conflict {
+                action: "cloudfront:DeleteOriginAccessControl",
+                resource: id.to_owned(),
+                detail: "OriginAccessControlInUse".into(),
+            });
+        }
+        state.oacs.retain(|o| o.id != id);
+        Ok(())
+    }
 }
 
 /// ACM in memory: certificates by ARN.
@@ -399,6 +493,15 @@ impl MemoryDnsRecords {
         self.state.lock().unwrap().calls.count(name)
     }
 
+    /// Calls so far that write (every call but `zone` and `aliases`).
+    pub fn writes(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .writes(&["zone", "aliases"])
+    }
+
     pub fn fail(&self, failure: Option<Failure>) {
         self.state.lock().unwrap().calls.fail(failure);
     }
@@ -441,6 +544,36 @@ impl DnsRecords for MemoryDnsRecords {
                 ),
                 r.clone(),
             );
+        }
+        Ok(())
+    }
+
+    async fn delete_aliases(&self, zone_id: &str, records: &[AliasRecord]) -> Result<(), Error> {
+        let mut state = self.state.lock().unwrap();
+        state.calls.record("delete_aliases")?;
+        // Route 53 applies a batch all or nothing, and deletes only an exact match.
+        let key = |r: &AliasRecord| {
+            (
+                zone_id.to_owned(),
+                r.name.to_ascii_lowercase(),
+                r.record_type.as_str(),
+            )
+        };
+        if let Some(missing) = records
+            .iter()
+            .find(|r| state.records.get(&key(r)) != Some(*r))
+        {
+            return Err(Error::Invalid {
+                action: "route53:ChangeResourceRecordSets",
+                detail: format!(
+                    "InvalidChangeBatch: no {} record {} as given",
+                    missing.record_type.as_str(),
+                    missing.name
+                ),
+            });
+        }
+        for r in records {
+            state.records.remove(&key(r));
         }
         Ok(())
     }

@@ -111,6 +111,25 @@ pub trait Distributions: Send + Sync {
     /// TagResource on the distribution `arn`: adds `tags` (or sets their values), keeping its
     /// other tags.
     async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), Error>;
+
+    // `bootstrap --delete`'s calls (kept together at the end of the trait).
+
+    /// UpdateDistribution with `IfMatch: etag` that changes only `Enabled` to false (the rest of
+    /// the current configuration is sent back as it is). The distribution then reads
+    /// `InProgress` until the change is deployed.
+    async fn disable(&self, id: &str, etag: &str) -> Result<Distribution, Error>;
+
+    /// DeleteDistribution with `IfMatch: etag` (the ETag of its last `get`). CloudFront refuses
+    /// a distribution that is enabled or not yet `Deployed` (`DistributionNotDisabled`:
+    /// [`Error::Conflict`]) and a stale ETag ([`Error::Changed`]). One that is already gone is
+    /// `Ok`: the delete is done.
+    async fn delete(&self, id: &str, etag: &str) -> Result<(), Error>;
+
+    /// DeleteOriginAccessControl, with the `IfMatch` its implementation reads first
+    /// (GetOriginAccessControl: nothing of an OAC is compared, only its version is needed).
+    /// CloudFront refuses one still attached to an origin (`OriginAccessControlInUse`:
+    /// [`Error::Conflict`]). One that is already gone is `Ok`.
+    async fn delete_origin_access_control(&self, id: &str) -> Result<(), Error>;
 }
 
 /// ACM in us-east-1, the region CloudFront takes certificates from.
@@ -131,4 +150,9 @@ pub trait DnsRecords: Send + Sync {
 
     /// ChangeResourceRecordSets with one UPSERT per record, in one change batch.
     async fn upsert_aliases(&self, zone_id: &str, records: &[AliasRecord]) -> Result<(), Error>;
+
+    /// ChangeResourceRecordSets with one DELETE per record, in one change batch. Route 53
+    /// deletes a record only when every value matches (type, alias target and zone), so a
+    /// record changed since it was read is refused, never deleted.
+    async fn delete_aliases(&self, zone_id: &str, records: &[AliasRecord]) -> Result<(), Error>;
 }

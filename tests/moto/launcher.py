@@ -35,6 +35,10 @@ a small middleware that adds test-only endpoints:
   DELETE /_test/cloudfront-deploy?access_key=K   back to the default
   GET    /_test/cloudfront-deployed?id=ID   {"deployed_once": bool}: whether distribution ID
                                              has completed its first deploy (for the edge)
+  POST   /_test/cloudfront-deployed?id=ID   finish distribution ID's deployment now (it reads
+                                             Deployed from then on; {"finished": bool}), so a
+                                             test can outlast a --no-wait run with a long
+                                             deploy and then go on without sleeping
 
   POST   /_test/account-pab         set the account-level S3 Public Access Block that S3 Control
                                     requests signed with one access key see (JSON body:
@@ -288,6 +292,8 @@ DEPLOY_SECONDS_BY_KEY = {}
 # again, but CloudFront keeps serving it meanwhile; the test edge asks
 # /_test/cloudfront-deployed to tell "never deployed" from "deploying a change").
 FIRST_DEPLOYED_AT = {}
+# distribution id -> the distribution, for POST /_test/cloudfront-deployed.
+DISTRIBUTIONS_BY_ID = {}
 CLOUDFRONT_LOCK = threading.Lock()
 
 
@@ -413,6 +419,8 @@ def patch_cloudfront():
         dist.kop_deployed_at = time.time() + seconds
         dist.last_modified_time = utcnow()
         dist.etag = new_etag()
+        with CLOUDFRONT_LOCK:
+            DISTRIBUTIONS_BY_ID[dist.distribution_id] = dist
 
     def status(self):
         return "InProgress" if time.time() < getattr(self, "kop_deployed_at", 0) else "Deployed"
@@ -1330,6 +1338,16 @@ class TestHooks:
                 with CLOUDFRONT_LOCK:
                     at = FIRST_DEPLOYED_AT.get(query.get("id", [""])[0])
                 result = {"deployed_once": at is not None and time.time() >= at}
+            elif path == "/_test/cloudfront-deployed" and method == "POST":
+                with CLOUDFRONT_LOCK:
+                    dist = DISTRIBUTIONS_BY_ID.get(query.get("id", [""])[0])
+                    if dist is not None:
+                        now = time.time()
+                        dist.kop_deployed_at = min(getattr(dist, "kop_deployed_at", now), now)
+                        first = FIRST_DEPLOYED_AT.get(dist.distribution_id)
+                        if first is not None and first > now:
+                            FIRST_DEPLOYED_AT[dist.distribution_id] = now
+                result = {"finished": dist is not None}
             elif path == "/_test/cloudfront-deploy" and method == "DELETE":
                 with CLOUDFRONT_LOCK:
                     DEPLOY_SECONDS_BY_KEY.pop(query.get("access_key", [""])[0], None)

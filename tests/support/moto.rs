@@ -1119,6 +1119,26 @@ impl Moto {
             .deployed_once
     }
 
+    /// Finishes distribution `id`'s deployment now: it reads `Deployed` from then on (until its
+    /// next change), so a test outlasts a `--no-wait` run with a long deploy without sleeping.
+    pub fn finish_cloudfront_deploy(&self, id: &str) {
+        #[derive(Deserialize)]
+        struct Answer {
+            finished: bool,
+        }
+        let body = self.control(
+            "POST",
+            &control_path("/_test/cloudfront-deployed", &[("id", id)]),
+            None,
+        );
+        let answer = serde_json::from_str::<Answer>(&body)
+            .unwrap_or_else(|e| panic!("bad deploy answer {body:?}: {e}"));
+        assert!(
+            answer.finished,
+            "distribution {id} is not known to the launcher"
+        );
+    }
+
     /// Back to the default deploy delay for `access_key`.
     pub fn clear_cloudfront_deploy_seconds(&self, access_key: &str) {
         let filters = [("access_key", access_key)];

@@ -11,15 +11,24 @@
 //! gone, so a second run plans nothing. [`check_api_server`] decides, before anything is read
 //! from AWS, whether the cluster may be removed at all: not while its API server still signs
 //! tokens for the issuer (the command asks the API server).
+//!
+//! With `--hosting cloudfront`, [`cloudfront`] plans the distribution's side (an invalidation
+//! of the cluster's paths; for the bucket's last cluster the alias records, the distribution
+//! and its origin access control) into the same plan, and [`apply_with_hosting`] makes those
+//! calls too, waiting for a disabled distribution to deploy before deleting it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{BucketHead, Effects, Error, ObservedRole, ROLE_POLICY_NAME};
 use crate::bootstrap::apply::record;
-use crate::bootstrap::ApplyError;
+use crate::bootstrap::{short_duration, wait_deployed, ApplyError, Deployed};
+use crate::hosting::{Distributions, DnsRecords};
+use crate::model::cloudfront::Distribution;
 
+pub mod cloudfront;
 mod plan;
 
 pub use plan::{check_api_server, plan, ApiServerCheck, DeleteChange, DeletePlan, Gone, Kept};
@@ -34,8 +43,9 @@ pub struct Target {
     /// The keys of the cluster's objects: discovery document, JWKS, state object.
     pub keys: Vec<String>,
     pub provider_arn: String,
-    /// `false` with `--no-iam`: the provider is neither read nor removed.
-    pub provider: bool,
+    /// Why the provider is neither read nor removed (`--no-iam`, an issuer that cannot be
+    /// named); `None`: it is looked up.
+    pub skip_provider: Option<String>,
     /// `--publisher-role`.
     pub role: Option<String>,
     /// The name the role's cluster tag carries when bootstrap created it for this cluster.
@@ -93,7 +103,7 @@ pub async fn observe(effects: &dyn Effects, target: &Target) -> Result<Observed,
         Ok::<_, Error>(Some(ObservedRole { state, policy }))
     };
     let provider = async {
-        if target.provider {
+        if target.skip_provider.is_none() {
             effects.provider_tags(&target.provider_arn).await
         } else {
             Ok(None)
@@ -113,7 +123,53 @@ pub async fn observe(effects: &dyn Effects, target: &Target) -> Result<Observed,
 /// Makes the changes in order; stops at the first failure, saying what was already done (it
 /// stays done; a re-run observes it and carries on). Returns the number of calls made.
 pub async fn apply(changes: &[DeleteChange], effects: &dyn Effects) -> Result<usize, ApplyError> {
+    Ok(apply_with_hosting(changes, effects, None).await?.writes)
+}
+
+/// CloudFront and Route 53 for the `--hosting cloudfront` changes, and how to wait.
+pub struct HostingEffects<'a> {
+    pub distributions: &'a dyn Distributions,
+    pub dns: &'a dyn DnsRecords,
+    /// How long to wait for a disabled distribution to deploy; `None` (`--no-wait`): stop
+    /// before deleting one that is not deployed yet.
+    pub wait: Option<Duration>,
+    /// The cap of the pause between two polls.
+    pub poll_cap: Duration,
+}
+
+/// What [`apply_with_hosting`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Calls made.
+    pub writes: usize,
+    /// How many of the changes are done (made, or found done already); the rest are left
+    /// for the next run.
+    pub done: usize,
+    /// `--no-wait` stopped before deleting this distribution: disabled, not deployed yet.
+    pub waiting: Option<Distribution>,
+}
+
+/// [`apply`], with the CloudFront and Route 53 changes made through `hosting`. Before
+/// [`DeleteChange::DeleteDistribution`] it reads the distribution: already gone, nothing to do;
+/// not deployed yet, it waits (a progress line per poll) or, with `--no-wait`, stops there.
+pub async fn apply_with_hosting(
+    changes: &[DeleteChange],
+    effects: &dyn Effects,
+    hosting: Option<&HostingEffects<'_>>,
+) -> Result<Applied, ApplyError> {
     let mut applied = Vec::new();
+    let mut done = 0;
+    let hosted = |change: &DeleteChange| {
+        hosting.ok_or_else(|| ApplyError {
+            error: Error::Invalid {
+                action: change.action(),
+                resource: "CloudFront".to_owned(),
+                detail: "a CloudFront change without the CloudFront effects (a bug)".to_owned(),
+            },
+            applied: Vec::new(),
+            rerun: "bootstrap --delete",
+        })
+    };
     for change in changes {
         let result = match change {
             DeleteChange::PutBucketPolicy { bucket, policy, .. } => {
@@ -128,10 +184,92 @@ pub async fn apply(changes: &[DeleteChange], effects: &dyn Effects) -> Result<us
                 effects.delete_role_policy(role, policy_name).await
             }
             DeleteChange::DeleteRole { role } => effects.delete_role(role).await,
+            DeleteChange::CreateInvalidation {
+                distribution_id,
+                caller_reference,
+                paths,
+            } => hosted(change)?
+                .distributions
+                .create_invalidation(distribution_id, caller_reference, paths)
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
+            DeleteChange::DeleteAliasRecords { zone_id, records } => hosted(change)?
+                .dns
+                .delete_aliases(zone_id, records)
+                .await
+                .map_err(Error::from),
+            DeleteChange::DisableDistribution { id, etag, .. } => hosted(change)?
+                .distributions
+                .disable(id, etag)
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
+            DeleteChange::DeleteDistribution { id } => {
+                let hosting = hosted(change)?;
+                match deployed(hosting, id).await {
+                    Ok(Ready::Gone) => {
+                        done += 1;
+                        continue;
+                    }
+                    Ok(Ready::Waiting(d)) => {
+                        return Ok(Applied {
+                            writes: applied.len(),
+                            done,
+                            waiting: Some(d),
+                        })
+                    }
+                    Ok(Ready::Deployed(d)) => hosting
+                        .distributions
+                        .delete(id, &d.etag)
+                        .await
+                        .map_err(Error::from),
+                    Err(error) => Err(error),
+                }
+            }
+            DeleteChange::DeleteOriginAccessControl { id, .. } => hosted(change)?
+                .distributions
+                .delete_origin_access_control(id)
+                .await
+                .map_err(Error::from),
         };
         record(result, change.action(), &mut applied, "bootstrap --delete")?;
+        done += 1;
     }
-    Ok(applied.len())
+    Ok(Applied {
+        writes: applied.len(),
+        done,
+        waiting: None,
+    })
+}
+
+/// Where a distribution to delete stands.
+enum Ready {
+    Gone,
+    /// Disabled and deployed: its ETag is the one DeleteDistribution needs.
+    Deployed(Distribution),
+    /// Not deployed yet, and `--no-wait`.
+    Waiting(Distribution),
+}
+
+async fn deployed(hosting: &HostingEffects<'_>, id: &str) -> Result<Ready, Error> {
+    let Some(d) = hosting.distributions.get(id).await? else {
+        return Ok(Ready::Gone);
+    };
+    if d.is_deployed() {
+        return Ok(Ready::Deployed(d));
+    }
+    let Some(timeout) = hosting.wait else {
+        return Ok(Ready::Waiting(d));
+    };
+    match wait_deployed(hosting.distributions, id, timeout, hosting.poll_cap).await? {
+        Deployed::Yes(d) => Ok(Ready::Deployed(d)),
+        Deployed::TimedOut(d) => Err(Error::StillDeploying {
+            id: d.id,
+            status: d.status,
+            waited: short_duration(timeout),
+        }),
+    }
 }
 
 #[cfg(test)]

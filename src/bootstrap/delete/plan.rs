@@ -1,13 +1,15 @@
 //! The pure part of `bootstrap --delete`: [`plan()`] compares the cluster's [`Target`] with what
 //! was [`Observed`] and returns a [`DeletePlan`]: the AWS calls to make ([`DeleteChange`],
 //! plain data with the line `--dry-run` prints), what is kept and why ([`Kept`]), and what is
-//! already gone ([`Gone`]). No I/O.
+//! already gone ([`Gone`]). No I/O. With `--hosting cloudfront`, [`super::cloudfront`] adds
+//! the CloudFront and Route 53 calls to the same plan.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Observed, Target};
 use crate::bootstrap::{Error, ROLE_POLICY_NAME};
+use crate::model::cloudfront::{AliasRecord, CLOUDFRONT_HOSTED_ZONE_ID};
 use crate::model::policy::{self, BucketPolicyRemoval};
 use crate::plan::{CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
@@ -18,6 +20,9 @@ pub enum DeleteChange {
     /// Our statement without this cluster's documents; every other statement kept.
     PutBucketPolicy {
         bucket: String,
+        /// The `Sid` of our statement: `KubeOidcPublisherPublicRead`, or
+        /// `KubeOidcPublisherCloudFrontRead` with `--hosting cloudfront`.
+        statement: String,
         /// The two document ARNs no longer granted.
         removed: Vec<String>,
         /// How many other clusters' documents stay granted.
@@ -27,6 +32,7 @@ pub enum DeleteChange {
     /// Our statement granted only this cluster and was the only statement.
     DeleteBucketPolicy {
         bucket: String,
+        statement: String,
         removed: Vec<String>,
     },
     DeleteObject {
@@ -43,6 +49,36 @@ pub enum DeleteChange {
     DeleteRole {
         role: String,
     },
+    /// `--hosting cloudfront`: the edge drops its copies of this cluster's documents.
+    CreateInvalidation {
+        distribution_id: String,
+        caller_reference: String,
+        paths: Vec<String>,
+    },
+    /// `--hosting cloudfront`, the last cluster, `--hosted-zone-id`: the custom domain's alias
+    /// records that still point at the distribution being deleted.
+    DeleteAliasRecords {
+        zone_id: String,
+        records: Vec<AliasRecord>,
+    },
+    /// `--hosting cloudfront`, the last cluster: CloudFront deletes only a disabled
+    /// distribution (UpdateDistribution with IfMatch `etag`, Enabled false).
+    DisableDistribution {
+        id: String,
+        etag: String,
+        bucket: String,
+    },
+    /// Once disabled and `Deployed` (the apply waits for it, or stops with `--no-wait`), with
+    /// the ETag read then.
+    DeleteDistribution {
+        id: String,
+    },
+    /// After the distribution: the origin access control kube-oidc-publisher named for the
+    /// bucket.
+    DeleteOriginAccessControl {
+        id: String,
+        name: String,
+    },
 }
 
 impl DeleteChange {
@@ -55,6 +91,13 @@ impl DeleteChange {
             DeleteChange::DeleteProvider { .. } => "iam:DeleteOpenIDConnectProvider",
             DeleteChange::DeleteRolePolicy { .. } => "iam:DeleteRolePolicy",
             DeleteChange::DeleteRole { .. } => "iam:DeleteRole",
+            DeleteChange::CreateInvalidation { .. } => "cloudfront:CreateInvalidation",
+            DeleteChange::DeleteAliasRecords { .. } => "route53:ChangeResourceRecordSets",
+            DeleteChange::DisableDistribution { .. } => "cloudfront:UpdateDistribution",
+            DeleteChange::DeleteDistribution { .. } => "cloudfront:DeleteDistribution",
+            DeleteChange::DeleteOriginAccessControl { .. } => {
+                "cloudfront:DeleteOriginAccessControl"
+            }
         }
     }
 
@@ -63,16 +106,15 @@ impl DeleteChange {
         let what = match self {
             DeleteChange::PutBucketPolicy {
                 bucket,
+                statement,
                 clusters_left,
                 ..
             } => format!(
-                "{bucket}: this cluster's two documents out of statement {} ({} still granted; every other statement kept)",
-                policy::BUCKET_POLICY_SID,
+                "{bucket}: this cluster's two documents out of statement {statement} ({} still granted; every other statement kept)",
                 if *clusters_left == 1 { "1 other cluster".to_owned() } else { format!("{clusters_left} other clusters") }
             ),
-            DeleteChange::DeleteBucketPolicy { bucket, .. } => format!(
-                "{bucket}: statement {} granted only this cluster and was the policy's only statement",
-                policy::BUCKET_POLICY_SID
+            DeleteChange::DeleteBucketPolicy { bucket, statement, .. } => format!(
+                "{bucket}: statement {statement} granted only this cluster and was the policy's only statement"
             ),
             DeleteChange::DeleteObject { bucket, key } => format!("s3://{bucket}/{key}"),
             DeleteChange::DeleteProvider { arn } => format!("{arn} (tagged {MANAGED_BY_TAG})"),
@@ -80,6 +122,33 @@ impl DeleteChange {
                 format!("{role}: inline policy {policy_name}")
             }
             DeleteChange::DeleteRole { role } => format!("{role} (tagged {MANAGED_BY_TAG})"),
+            DeleteChange::CreateInvalidation {
+                distribution_id,
+                paths,
+                ..
+            } => format!(
+                "{distribution_id}: {} (the edge stops serving this cluster's documents)",
+                paths.join(" ")
+            ),
+            DeleteChange::DeleteAliasRecords { zone_id, records } => format!(
+                "zone {zone_id}: DELETE {} alias {} -> {} (zone {CLOUDFRONT_HOSTED_ZONE_ID}; the distribution it points at is deleted)",
+                records
+                    .iter()
+                    .map(|r| r.record_type.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                records.first().map_or("", |r| r.name.as_str()),
+                records.first().map_or("", |r| r.target.as_str()),
+            ),
+            DeleteChange::DisableDistribution { id, bucket, .. } => format!(
+                "{id}: Enabled=false (no cluster of bucket {bucket} is left; CloudFront deletes only a disabled distribution)"
+            ),
+            DeleteChange::DeleteDistribution { id } => format!(
+                "{id} (tagged {MANAGED_BY_TAG}; once disabled and Deployed)"
+            ),
+            DeleteChange::DeleteOriginAccessControl { id, name } => {
+                format!("{id} ({name}; no distribution uses it any more)")
+            }
         };
         format!("{} {what}", self.action())
     }
@@ -105,6 +174,10 @@ pub struct DeletePlan {
     pub gone: Vec<Gone>,
     /// The size of the bucket policy once the changes are made, as S3 holds it (0: none).
     pub bucket_policy_bytes: usize,
+    /// How many other clusters our statement still grants once the changes are made (0: this
+    /// was the bucket's last cluster, or there is no bucket).
+    #[serde(skip)]
+    pub clusters_left: usize,
 }
 
 /// Decides what to remove. Pure: no I/O. Refuses (changing nothing) a bucket policy it cannot
@@ -133,9 +206,9 @@ pub fn plan(target: &Target, observed: &Observed) -> Result<DeletePlan, Error> {
 
     let provider = format!("IAM OIDC provider {}", target.provider_arn);
     match &observed.provider {
-        None if !target.provider => plan.kept.push(Kept {
+        None if target.skip_provider.is_some() => plan.kept.push(Kept {
             item: provider,
-            reason: "--no-iam: not looked at".to_owned(),
+            reason: target.skip_provider.clone().unwrap_or_default(),
         }),
         None => plan.gone.push(gone(provider)),
         Some(tags) if managed(tags) => plan.changes.push(DeleteChange::DeleteProvider {
@@ -214,35 +287,36 @@ fn plan_bucket_policy(
         Some(Value::String(one)) => vec![one.clone()],
         _ => vec![],
     };
-    let grant = format!(
-        "this cluster's grant in the bucket policy of {bucket} (statement {})",
-        policy::BUCKET_POLICY_SID
-    );
+    let sid = target
+        .statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .unwrap_or(policy::BUCKET_POLICY_SID)
+        .to_owned();
+    let grant = format!("this cluster's grant in the bucket policy of {bucket} (statement {sid})");
     match removal {
         BucketPolicyRemoval::Unchanged => {
-            plan.bucket_policy_bytes = existing.map_or(0, |text| {
-                serde_json::from_str::<Value>(text).map_or(text.len(), |v| policy::policy_bytes(&v))
-            });
+            let parsed = existing.and_then(|text| serde_json::from_str::<Value>(text).ok());
+            plan.bucket_policy_bytes = match (&parsed, existing) {
+                (Some(v), _) => policy::policy_bytes(v),
+                (None, Some(text)) => text.len(),
+                (None, None) => 0,
+            };
+            plan.clusters_left = parsed.as_ref().map_or(0, |p| clusters_granted(p, &sid));
             plan.gone.push(Gone { item: grant });
         }
         BucketPolicyRemoval::Delete => plan.changes.push(DeleteChange::DeleteBucketPolicy {
             bucket: bucket.clone(),
+            statement: sid,
             removed,
         }),
         BucketPolicyRemoval::Put(policy) => {
             plan.bucket_policy_bytes = policy::policy_bytes(&policy);
-            let clusters_left = crate::model::bucket_statement::statements(&policy)
-                .into_iter()
-                .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(policy::BUCKET_POLICY_SID))
-                .flat_map(|s| match s.get("Resource") {
-                    Some(Value::Array(list)) => list.clone(),
-                    Some(one) => vec![one.clone()],
-                    None => vec![],
-                })
-                .filter(|r| r.as_str().is_some_and(|r| r.ends_with("openid/v1/jwks")))
-                .count();
+            let clusters_left = clusters_granted(&policy, &sid);
+            plan.clusters_left = clusters_left;
             plan.changes.push(DeleteChange::PutBucketPolicy {
                 bucket: bucket.clone(),
+                statement: sid,
                 removed,
                 clusters_left,
                 policy,
@@ -250,6 +324,20 @@ fn plan_bucket_policy(
         }
     }
     Ok(())
+}
+
+/// How many clusters the statements `sid` of `policy` grant: one JWKS each.
+fn clusters_granted(policy: &Value, sid: &str) -> usize {
+    crate::model::bucket_statement::statements(policy)
+        .into_iter()
+        .filter(|s| s.get("Sid").and_then(Value::as_str) == Some(sid))
+        .flat_map(|s| match s.get("Resource") {
+            Some(Value::Array(list)) => list.clone(),
+            Some(one) => vec![one.clone()],
+            None => vec![],
+        })
+        .filter(|r| r.as_str().is_some_and(|r| r.ends_with("openid/v1/jwks")))
+        .count()
 }
 
 /// What the API server answered about the issuer it signs with.
@@ -260,6 +348,10 @@ pub enum ApiServerCheck {
     Passed { api_server_issuer: String },
     /// `--force`: not asked.
     Skipped,
+    /// `--hosting cloudfront`, no distribution of the bucket left and no `--domain` or
+    /// `--issuer`: no URL serves the issuer any more, so no token of it can be verified
+    /// whatever the API server signs with.
+    NotNeeded { reason: String },
 }
 
 /// Whether the cluster may be removed, from what the API server answered: its discovery

@@ -36,7 +36,7 @@ fn target(cluster: &str, role: Option<&str>) -> Target {
         .map(|k| format!("{cluster}/{k}"))
         .collect(),
         provider_arn: provider_arn(cluster),
-        provider: true,
+        skip_provider: None,
         role: role.map(str::to_owned),
         cluster_name: cluster.into(),
     }
@@ -331,7 +331,7 @@ async fn the_operator_policy_allows_every_call_delete_makes() {
 async fn with_no_iam_the_provider_is_neither_read_nor_removed() {
     let effects = world(&["c1"], false);
     let mut c1 = target("c1", None);
-    c1.provider = false;
+    c1.skip_provider = Some("--no-iam: not looked at".to_owned());
     let plan = delete(&effects, &c1).await;
     assert!(effects.has_provider(&provider_arn("c1")));
     assert_eq!(effects.calls("provider_tags"), 0);

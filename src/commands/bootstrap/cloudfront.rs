@@ -50,7 +50,7 @@ const STAND_IN_HOST: &str = "new-distribution.cloudfront.net";
 const STS_BUDGET: Duration = Duration::from_secs(5);
 
 /// The cap of the pause between two polls of a deployment.
-const POLL_CAP: Duration = Duration::from_secs(20);
+pub(super) const POLL_CAP: Duration = Duration::from_secs(20);
 
 /// The CloudFront options, validated without I/O.
 pub(super) struct CloudFrontOptions {
@@ -134,7 +134,7 @@ pub(super) struct CloudFrontSummary {
 }
 
 /// The issuer once the host is known.
-fn issuer_for(host: &str, prefix: &str) -> anyhow::Result<Issuer> {
+pub(super) fn issuer_for(host: &str, prefix: &str) -> anyhow::Result<Issuer> {
     let url = if prefix.is_empty() {
         format!("https://{host}")
     } else {
@@ -530,7 +530,7 @@ type Hosting3 = (
 );
 
 /// The real CloudFront, ACM (us-east-1) and Route 53 effects (`crate::hosting::aws`).
-fn real_hosting(sdk: &aws_config::SdkConfig) -> anyhow::Result<Hosting3> {
+pub(super) fn real_hosting(sdk: &aws_config::SdkConfig) -> anyhow::Result<Hosting3> {
     use crate::hosting::aws::{AwsCertificates, AwsDistributions, AwsDnsRecords};
     Ok((
         Box::new(AwsDistributions::new(crate::aws::cloudfront_client(sdk))),

@@ -3,7 +3,7 @@
 //! changes, the documents and the OIDC provider through `crate::publish`, the role's
 //! changes. `--dry-run` and `--check` stop after planning (the documents and the provider are
 //! planned by `publish` in the same mode). Prints the summary, the API server flags and the
-//! next steps. `--delete` is [`delete`]'s.
+//! next steps. `--delete` is [`delete`]'s (with either hosting).
 
 mod cloudfront;
 mod delete;
@@ -36,12 +36,7 @@ use crate::source::SourceKind;
 use crate::store::Location;
 
 pub async fn run(args: &BootstrapArgs) -> anyhow::Result<Exit> {
-    let result = if args.delete && args.hosting == "cloudfront" {
-        Err(anyhow!(
-            "bootstrap --delete does not handle --hosting cloudfront yet, so nothing was changed: take this cluster's two documents out of the bucket policy's statement {} by hand (`aws s3api get-bucket-policy`, edit, `aws s3api put-bucket-policy`), delete its documents, and keep the distribution and its origin access control while any cluster uses the bucket (docs/bootstrap.md)",
-            policy::CLOUDFRONT_STATEMENT_SID
-        ))
-    } else if args.delete {
+    let result = if args.delete {
         delete::delete(args).await
     } else {
         bootstrap(args).await

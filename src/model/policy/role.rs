@@ -296,6 +296,14 @@ mod tests {
                     "iam:DeleteRole".to_owned(),
                     json!("arn:aws:iam::123456789012:role/oidc-publisher")
                 ),
+                // `--hosting cloudfront`: the distribution's and OAC's ids exist only once
+                // created, so these are on `*` like the rest of CloudFront's (docs/bootstrap.md
+                // says to narrow them once the ids are known).
+                ("cloudfront:DeleteDistribution".to_owned(), json!("*")),
+                (
+                    "cloudfront:DeleteOriginAccessControl".to_owned(),
+                    json!("*")
+                ),
             ]
         );
         for bad in ["", "has space", &"r".repeat(65)] {

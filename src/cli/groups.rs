@@ -188,7 +188,9 @@ pub struct IamProvider {
     /// Take over an IAM provider for this issuer that lacks kube-oidc-publisher's tags.
     ///
     /// Without it, such a provider (perhaps Terraform's or eksctl's) is never changed: sync
-    /// reports how it differs and exits 2 if it does.
+    /// reports how it differs and exits 2 if it does. With `bootstrap --hosting cloudfront` it
+    /// also takes over the bucket's CloudFront distribution that lacks our tag, and tags it, so
+    /// later runs find it without --adopt.
     #[arg(long, env = "KUBE_OIDC_PUBLISHER_ADOPT")]
     pub adopt: bool,
 }

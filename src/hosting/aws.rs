@@ -157,6 +157,44 @@ impl AwsDistributions {
             .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
             .collect())
     }
+
+    /// GetDistributionConfig, `edit` on the whole configuration as read (what our model does
+    /// not know goes back unchanged), then UpdateDistribution with `IfMatch: etag`.
+    async fn update_config(
+        &self,
+        id: &str,
+        etag: &str,
+        edit: impl FnOnce(&mut cf::DistributionConfig) -> Result<(), Error>,
+    ) -> Result<Distribution, Error> {
+        let action = "cloudfront:UpdateDistribution";
+        let current = call("cloudfront:GetDistributionConfig", id, || {
+            self.client.get_distribution_config().id(id).send()
+        })
+        .await?;
+        let mut full = current
+            .distribution_config()
+            .cloned()
+            .ok_or_else(|| Error::Service {
+                action: "cloudfront:GetDistributionConfig",
+                detail: format!("the answer for {id} has no configuration"),
+            })?;
+        edit(&mut full)?;
+        let output = call(action, id, || {
+            self.client
+                .update_distribution()
+                .id(id)
+                .if_match(etag)
+                .distribution_config(full.clone())
+                .send()
+        })
+        .await?;
+        let d = output.distribution().ok_or_else(|| Error::Service {
+            action,
+            detail: format!("the answer for {id} names no distribution"),
+        })?;
+        let tags = self.tags(d.arn()).await?;
+        Ok(distribution(d, output.e_tag(), tags))
+    }
 }
 
 /// Our model of a distribution the SDK returned.
@@ -561,34 +599,10 @@ impl Distributions for AwsDistributions {
         config: &DistributionConfig,
         etag: &str,
     ) -> Result<Distribution, Error> {
-        let action = "cloudfront:UpdateDistribution";
-        let current = call("cloudfront:GetDistributionConfig", id, || {
-            self.client.get_distribution_config().id(id).send()
+        self.update_config(id, etag, |full| {
+            apply("cloudfront:UpdateDistribution", config, full)
         })
-        .await?;
-        let mut full = current
-            .distribution_config()
-            .cloned()
-            .ok_or_else(|| Error::Service {
-                action: "cloudfront:GetDistributionConfig",
-                detail: format!("the answer for {id} has no configuration"),
-            })?;
-        apply(action, config, &mut full)?;
-        let output = call(action, id, || {
-            self.client
-                .update_distribution()
-                .id(id)
-                .if_match(etag)
-                .distribution_config(full.clone())
-                .send()
-        })
-        .await?;
-        let d = output.distribution().ok_or_else(|| Error::Service {
-            action,
-            detail: format!("the answer for {id} names no distribution"),
-        })?;
-        let tags = self.tags(d.arn()).await?;
-        Ok(distribution(d, output.e_tag(), tags))
+        .await
     }
 
     async fn origin_access_controls(&self) -> Result<Vec<OriginAccessControl>, Error> {
@@ -734,35 +748,12 @@ impl Distributions for AwsDistributions {
     }
 
     async fn disable(&self, id: &str, etag: &str) -> Result<Distribution, Error> {
-        let action = "cloudfront:UpdateDistribution";
-        let current = call("cloudfront:GetDistributionConfig", id, || {
-            self.client.get_distribution_config().id(id).send()
-        })
-        .await?;
-        let mut full = current
-            .distribution_config()
-            .cloned()
-            .ok_or_else(|| Error::Service {
-                action: "cloudfront:GetDistributionConfig",
-                detail: format!("the answer for {id} has no configuration"),
-            })?;
         // Only Enabled changes; everything else goes back exactly as read.
-        full.enabled = false;
-        let output = call(action, id, || {
-            self.client
-                .update_distribution()
-                .id(id)
-                .if_match(etag)
-                .distribution_config(full.clone())
-                .send()
+        self.update_config(id, etag, |full| {
+            full.enabled = false;
+            Ok(())
         })
-        .await?;
-        let d = output.distribution().ok_or_else(|| Error::Service {
-            action,
-            detail: format!("the answer for {id} names no distribution"),
-        })?;
-        let tags = self.tags(d.arn()).await?;
-        Ok(distribution(d, output.e_tag(), tags))
+        .await
     }
 
     async fn delete(&self, id: &str, etag: &str) -> Result<(), Error> {

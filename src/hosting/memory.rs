@@ -65,6 +65,39 @@ impl MemoryDistributions {
         self.state.lock().unwrap()
     }
 
+    /// UpdateDistribution as CloudFront answers it: `IfMatch` checked, a new ETag, and the
+    /// distribution `InProgress` for the configured polls; `edit` changes the configuration.
+    fn update_with(
+        &self,
+        call: &'static str,
+        id: &str,
+        etag: &str,
+        edit: impl FnOnce(&mut DistributionConfig),
+    ) -> Result<Distribution, Error> {
+        let mut state = self.state();
+        state.calls.record(call)?;
+        let new_etag = state.id("ETAG");
+        let polls = state.polls;
+        let Some(d) = state.distributions.get_mut(id) else {
+            return Err(Error::Service {
+                action: "cloudfront:UpdateDistribution",
+                detail: format!("NoSuchDistribution: {id}"),
+            });
+        };
+        if d.etag != etag {
+            return Err(Error::Changed {
+                action: "cloudfront:UpdateDistribution",
+                resource: id.to_owned(),
+            });
+        }
+        edit(&mut d.config);
+        d.etag = new_etag;
+        d.status = IN_PROGRESS.into();
+        let d = d.clone();
+        state.deploying.insert(id.to_owned(), polls);
+        Ok(d)
+    }
+
     /// Changes (create, update, invalidation) read as in progress for `polls` reads.
     pub fn set_polls(&self, polls: usize) {
         self.state().polls = polls;
@@ -216,32 +249,13 @@ impl Distributions for MemoryDistributions {
         config: &DistributionConfig,
         etag: &str,
     ) -> Result<Distribution, Error> {
-        let mut state = self.state();
-        state.calls.record("update")?;
-        let new_etag = state.id("ETAG");
-        let polls = state.polls;
-        let Some(d) = state.distributions.get_mut(id) else {
-            return Err(Error::Service {
-                action: "cloudfront:UpdateDistribution",
-                detail: format!("NoSuchDistribution: {id}"),
-            });
-        };
-        if d.etag != etag {
-            return Err(Error::Changed {
-                action: "cloudfront:UpdateDistribution",
-                resource: id.to_owned(),
-            });
-        }
-        d.config = DistributionConfig {
-            // The caller reference is fixed at creation.
-            caller_reference: d.config.caller_reference.clone(),
-            ..config.clone()
-        };
-        d.etag = new_etag;
-        d.status = IN_PROGRESS.into();
-        let d = d.clone();
-        state.deploying.insert(id.to_owned(), polls);
-        Ok(d)
+        self.update_with("update", id, etag, |current| {
+            *current = DistributionConfig {
+                // The caller reference is fixed at creation.
+                caller_reference: current.caller_reference.clone(),
+                ..config.clone()
+            };
+        })
     }
 
     async fn origin_access_controls(&self) -> Result<Vec<OriginAccessControl>, Error> {
@@ -355,28 +369,7 @@ impl Distributions for MemoryDistributions {
     }
 
     async fn disable(&self, id: &str, etag: &str) -> Result<Distribution, Error> {
-        let mut state = self.state();
-        state.calls.record("disable")?;
-        let new_etag = state.id("ETAG");
-        let polls = state.polls;
-        let Some(d) = state.distributions.get_mut(id) else {
-            return Err(Error::Service {
-                action: "cloudfront:UpdateDistribution",
-                detail: format!("NoSuchDistribution: {id}"),
-            });
-        };
-        if d.etag != etag {
-            return Err(Error::Changed {
-                action: "cloudfront:UpdateDistribution",
-                resource: id.to_owned(),
-            });
-        }
-        d.config.enabled = false;
-        d.etag = new_etag;
-        d.status = IN_PROGRESS.into();
-        let d = d.clone();
-        state.deploying.insert(id.to_owned(), polls);
-        Ok(d)
+        self.update_with("disable", id, etag, |config| config.enabled = false)
     }
 
     async fn delete(&self, id: &str, etag: &str) -> Result<(), Error> {

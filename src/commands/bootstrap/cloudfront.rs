@@ -34,12 +34,11 @@ use crate::hosting::{Certificates, Distributions, DnsRecords};
 use crate::iam::Account;
 use crate::model::policy;
 use crate::model::Issuer;
-use crate::output::OutputFormat;
 use crate::publish::{publish_with, Session};
 
 use super::{
-    apply, audience, audiences, cluster_name, connect, empty_location, Aws, Summary, SummaryInputs,
-    Validated,
+    apply, audience, audiences, cluster_name, connect, empty_location, print, Aws, Summary,
+    SummaryInputs, Validated,
 };
 
 /// A stand-in host for planning the documents of a distribution not created yet (a dry run
@@ -561,21 +560,6 @@ fn sync_options(store: &str, issuer: &str, distribution_id: &str) -> Vec<String>
         format!("--issuer {issuer}"),
         format!("--cloudfront-distribution {distribution_id}"),
     ]
-}
-
-fn print(summary: Summary, config: &SyncConfig) -> anyhow::Result<Exit> {
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string(&summary).expect("a summary always serialises")
-        ),
-        OutputFormat::Text => print!("{}", summary.text()),
-    }
-    Ok(if config.mode == Mode::Check && summary.pending {
-        Exit::Drift
-    } else {
-        Exit::Ok
-    })
 }
 
 /// Waits until `name` resolves (the record was created by hand), polling with the same capped

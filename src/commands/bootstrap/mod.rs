@@ -303,6 +303,11 @@ async fn bootstrap(args: &BootstrapArgs) -> anyhow::Result<Exit> {
         writes,
         source_files: config.source == SourceKind::Files,
     });
+    print(summary, &config)
+}
+
+/// The summary on stdout (text or JSON); with --check, exit 1 while something is pending.
+fn print(summary: Summary, config: &SyncConfig) -> anyhow::Result<Exit> {
     match config.output {
         OutputFormat::Json => println!(
             "{}",
